@@ -1,0 +1,68 @@
+// EnvelopeStore: store-and-forward ciphertext, kept until its recipient acknowledges it.
+//
+// Each mailbox (a random 128-bit id) has its own sequence: put() hands out
+// 1, 2, 3, ... so a recipient reads in order and acknowledges by number.
+// Numbers are never reused while the mailbox exists, even after every envelope
+// was acknowledged. At rest the mailbox id is a blind index and each
+// ciphertext is sealed again under the row key, so a copied file cannot be
+// matched against ciphertext seen on the network. Delivered envelopes are
+// deleted by ack(); undelivered ones by expire_undelivered().
+//
+// Thread safety: none; use from the thread that owns the Database (the
+// storage thread). Each method is atomic on its own (a savepoint).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "storage/database.h"
+#include "storage/sealer.h"
+#include "storage/types.h"
+
+namespace hearth::storage {
+
+struct StoredEnvelope {
+  std::int64_t seq = 0;
+  UnixSeconds created_minute = 0;
+  Bytes ciphertext;
+};
+
+class EnvelopeStore {
+ public:
+  // Both must outlive the store.
+  EnvelopeStore(Database& db, const Sealer& sealer) : db_(db), sealer_(sealer) {}
+
+  // Stores `ciphertext` for `mailbox` and returns its sequence number.
+  // kLimitExceeded when it is larger than kMaxEnvelopeBytes.
+  Result<std::int64_t> put(const MailboxId& mailbox, ByteView ciphertext, UnixSeconds now);
+
+  // Up to `limit` envelopes with seq > after_seq, oldest first. kCorrupt when a
+  // stored envelope fails to open.
+  Result<std::vector<StoredEnvelope>> fetch(const MailboxId& mailbox, std::int64_t after_seq,
+                                            std::size_t limit);
+
+  // Deletes envelope `seq` of `mailbox`: true when it was there. Acknowledging
+  // twice is not an error (a client may resend an ack after reconnecting).
+  Result<bool> ack(const MailboxId& mailbox, std::int64_t seq);
+
+  // Number of envelopes waiting in `mailbox`.
+  Result<std::int64_t> pending(const MailboxId& mailbox);
+
+  // Deletes envelopes created at least `window` seconds before `now` and
+  // returns how many.
+  Result<std::int64_t> expire_undelivered(UnixSeconds now, UnixSeconds window);
+
+  // Deletes the mailbox, its sequence and every envelope in it (case deleted).
+  Status drop_mailbox(const MailboxId& mailbox);
+
+ private:
+  Bytes index_of(const MailboxId& mailbox) const;
+
+  Database& db_;
+  const Sealer& sealer_;
+};
+
+}  // namespace hearth::storage
