@@ -1,11 +1,13 @@
 // SecretBytes: key material in guarded, locked memory that is wiped when freed.
 //
-// Storage comes from sodium_malloc (guard pages, mlock'd, excluded from core
-// dumps where the OS allows) and is zeroed by sodium_free on destruction. The
-// type is move-only so a secret is never silently copied; clone() makes a copy
-// explicit. Comparison is constant-time.
+// Storage comes from sodium_malloc'd memory (mlock'd, excluded from core dumps
+// where the OS allows): small secrets from a pool of sodium_malloc'd slabs, large
+// ones from their own guarded allocation (see secret.cpp for why). It is zeroed
+// on destruction. The type is move-only so a secret is never silently copied;
+// clone() makes a copy explicit. Comparison is constant-time.
 //
-// Thread safety: a value type; distinct objects may be used from distinct threads.
+// Thread safety: a value type; distinct objects may be used from distinct
+// threads, and may be destroyed on a thread other than the one that made them.
 #pragma once
 
 #include <cstddef>
