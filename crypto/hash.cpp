@@ -6,6 +6,18 @@
 
 namespace hearth::crypto {
 
+namespace {
+
+// libsodium declares the HMAC key pointer nonnull, but an empty view may hold a
+// null pointer (an absent HKDF salt, for one), and passing it is undefined
+// behaviour. Any valid address will do for a zero-length key.
+const std::uint8_t* hmac_key_pointer(ByteView key) {
+  static constexpr std::uint8_t kNoKey = 0;
+  return key.empty() ? &kNoKey : key.data();
+}
+
+}  // namespace
+
 Bytes blake2b(ByteView message, std::size_t out_len, ByteView key) {
   ensure_initialized();
   Bytes out(out_len);
@@ -24,7 +36,7 @@ Bytes hash_labelled(std::string_view label, ByteView message, std::size_t out_le
 SecretBytes hmac_sha256(ByteView key, ByteView message) {
   ensure_initialized();
   crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
+  crypto_auth_hmacsha256_init(&state, hmac_key_pointer(key), key.size());
   crypto_auth_hmacsha256_update(&state, message.data(), message.size());
   SecretBytes out(crypto_auth_hmacsha256_BYTES);
   crypto_auth_hmacsha256_final(&state, out.data());
@@ -48,7 +60,7 @@ Result<SecretBytes> hkdf_expand(ByteView prk, ByteView info, std::size_t out_len
   std::size_t done = 0;
   for (std::uint8_t counter = 1; done < out_len; ++counter) {
     crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, prk.data(), prk.size());
+    crypto_auth_hmacsha256_init(&state, hmac_key_pointer(prk), prk.size());
     crypto_auth_hmacsha256_update(&state, t, t_len);
     crypto_auth_hmacsha256_update(&state, info.data(), info.size());
     crypto_auth_hmacsha256_update(&state, &counter, 1);
