@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -26,6 +27,7 @@ struct Acked {
   std::set<std::pair<std::string, std::int64_t>> deletes;
   std::set<std::pair<std::string, std::int64_t>> deleting;  // issued, maybe not done
   std::set<std::string> mailboxes;
+  bool ready = false;  // the current writer has opened the database
 };
 
 // Starts the writer with stdout on a pipe; returns its pid and the read end.
@@ -56,7 +58,9 @@ void parse_lines(std::string& buffer, Acked& acked) {
     std::string kind, mailbox;
     std::int64_t seq = 0;
     line >> kind;
-    if (kind == "PUT") {
+    if (kind == "READY") {
+      acked.ready = true;
+    } else if (kind == "PUT") {
       std::int64_t n = 0;
       line >> mailbox >> seq >> n;
       acked.puts[{mailbox, seq}] = n;
@@ -72,14 +76,21 @@ void parse_lines(std::string& buffer, Acked& acked) {
   buffer.erase(0, start);  // keep a trailing partial line (there never is one)
 }
 
-// Reads the child's output until `deadline`, then kills it and reads the rest.
-void run_and_kill(pid_t pid, int fd, std::chrono::milliseconds after, Acked& acked) {
+// Reads the child's output; kills it `after` past its READY line (or past
+// the spawn when `early`, to land inside opening and migrating); reads the rest.
+void run_and_kill(pid_t pid, int fd, bool early, std::chrono::milliseconds after, Acked& acked) {
   std::string buffer;
   char chunk[4096];
-  auto deadline = std::chrono::steady_clock::now() + after;
+  acked.ready = false;
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  // Opening under a sanitizer on a loaded machine can be slow; give it time.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if (early) deadline = now() + after;
+  auto give_up = now() + std::chrono::seconds(20);
   while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    if (!deadline && acked.ready) deadline = now() + after;
+    auto until = deadline.value_or(give_up);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left.count()));
@@ -147,7 +158,8 @@ void verify(const std::filesystem::path& dir, const Acked& acked,
 TEST_CASE("every acknowledged write survives SIGKILL at random points", "[storage][slow]") {
   test::TempDir dir;
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay_ms(0, 250);
+  std::uniform_int_distribution<int> delay_ms(0, 200);
+  std::uniform_int_distribution<int> percent(0, 99);
   constexpr int kRounds = 60;
   Acked acked;
   auto start = std::chrono::steady_clock::now();
@@ -155,7 +167,9 @@ TEST_CASE("every acknowledged write survives SIGKILL at random points", "[storag
     INFO("round " << round);
     Acked before = acked;
     auto [pid, fd] = spawn_writer(dir.path(), 8);
-    run_and_kill(pid, fd, std::chrono::milliseconds(delay_ms(rng)), acked);
+    bool early = percent(rng) < 10;  // some kills land while the database is being opened
+    run_and_kill(pid, fd, early,
+                 std::chrono::milliseconds(early ? delay_ms(rng) / 4 : delay_ms(rng)), acked);
     std::set<std::string> fresh;
     for (const auto& m : acked.mailboxes)
       if (before.mailboxes.count(m) == 0) fresh.insert(m);
