@@ -12,7 +12,11 @@
 // baselines count their own unit, as labelled), acknowledgement latency (submit to handler)
 // p50/p99, and COMMIT duration p50/p99. docs/performance.md explains the method.
 //
-// Usage: storage_bench [--quick] [--seconds N] [--dir PATH]
+// The five runs are repeated --repeat times (default 3), interleaved, so a change in disk
+// load hits baseline and group commit alike; the summary shows each configuration's median
+// run by throughput.
+//
+// Usage: storage_bench [--quick] [--seconds N] [--repeat N] [--dir PATH]
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -291,18 +295,23 @@ Row run_group(const std::filesystem::path& dir, int writers, double seconds) {
 int main(int argc, char** argv) {
   bool quick = false;
   double seconds = 5;
+  int repeat = 3;
   std::filesystem::path base;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--quick") {
       quick = true;
       seconds = 0.5;
+      repeat = 1;
     } else if (arg == "--seconds" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
+    } else if (arg == "--repeat" && i + 1 < argc) {
+      repeat = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--dir" && i + 1 < argc) {
       base = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: storage_bench [--quick] [--seconds N] [--dir PATH]\n");
+      std::fprintf(stderr,
+                   "usage: storage_bench [--quick] [--seconds N] [--repeat N] [--dir PATH]\n");
       return 2;
     }
   }
@@ -319,20 +328,41 @@ int main(int argc, char** argv) {
               quick ? " (--quick)" : "");
   std::printf("body %zu bytes; WAL, synchronous=FULL, secure_delete=ON everywhere\n\n", kBodyBytes);
   print_header();
-  Row insert_only = run_baseline(base / "baseline-insert.db", seconds, false);
-  print_row(insert_only);
-  Row insert_delete = run_baseline(base / "baseline-insert-delete.db", seconds, true);
-  print_row(insert_delete);
-  std::vector<Row> rows;
-  for (int writers : {1, 16, 256}) {
-    rows.push_back(run_group(base / ("group-" + std::to_string(writers)), writers, seconds));
-    print_row(rows.back());
+  constexpr int kConfigs = 5;
+  std::vector<std::vector<Row>> runs(kConfigs);
+  for (int r = 0; r < repeat; ++r) {
+    std::string tag = "-" + std::to_string(r);
+    runs[0].push_back(run_baseline(base / ("baseline-insert" + tag + ".db"), seconds, false));
+    print_row(runs[0].back());
+    runs[1].push_back(run_baseline(base / ("baseline-delete" + tag + ".db"), seconds, true));
+    print_row(runs[1].back());
+    int c = 2;
+    for (int writers : {1, 16, 256}) {
+      runs[static_cast<std::size_t>(c)].push_back(
+          run_group(base / ("group-" + std::to_string(writers) + tag), writers, seconds));
+      print_row(runs[static_cast<std::size_t>(c)].back());
+      ++c;
+    }
   }
+  std::vector<Row> median;
+  for (auto& config : runs) {
+    std::sort(config.begin(), config.end(),
+              [](const Row& a, const Row& b) { return a.rate() < b.rate(); });
+    median.push_back(config[config.size() / 2]);
+  }
+  if (repeat > 1) {
+    std::printf("\nmedian of %d runs:\n", repeat);
+    print_header();
+    for (const Row& row : median) print_row(row);
+  }
+  const Row& insert_only = median[0];
+  const Row& insert_delete = median[1];
+  const Row& top = median[4];
   std::printf(
       "\nat 256 writers: %.1fx the 1-txn-per-insert baseline, %.1fx the insert+delete "
       "baseline; commit p99 %.2f ms, ack p99 %.2f ms\n",
-      rows.back().rate() / insert_only.rate(), rows.back().rate() / insert_delete.rate(),
-      rows.back().commit_p99_us / 1000, rows.back().ack_p99_us / 1000);
+      top.rate() / insert_only.rate(), top.rate() / insert_delete.rate(), top.commit_p99_us / 1000,
+      top.ack_p99_us / 1000);
   std::error_code ec;
   std::filesystem::remove_all(base, ec);
   return 0;

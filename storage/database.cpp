@@ -209,6 +209,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
 Database::~Database() {
   for (auto& [key, stmt] : cache_) sqlite3_finalize(stmt);
   cache_.clear();
+  for (auto& [key, stmt] : control_cache_) sqlite3_finalize(stmt);
+  control_cache_.clear();
   // sqlite3_close_v2 defers the close until every statement is finalized, so
   // a statement leaked by a bug cannot make this crash.
   if (db_ != nullptr) sqlite3_close_v2(db_);
@@ -321,32 +323,48 @@ Result<Statement> Database::cached(std::string_view sql) {
   return out;
 }
 
-Status Database::begin() { return exec("BEGIN IMMEDIATE"); }
+Status Database::run_control(const std::string& sql) {
+  sqlite3_stmt*& stmt = control_cache_[sql];
+  if (stmt == nullptr) {
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      control_cache_.erase(sql);
+      return status_from(rc, "prepare");
+    }
+  }
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::ok();
+  return status_from(rc, sql.substr(0, sql.find(' ')));
+}
 
-Status Database::commit() { return exec("COMMIT"); }
+Status Database::begin() { return run_control("BEGIN IMMEDIATE"); }
+
+Status Database::commit() { return run_control("COMMIT"); }
 
 void Database::rollback() {
   if (!in_transaction()) return;
-  (void)exec("ROLLBACK");
+  (void)run_control("ROLLBACK");
 }
 
 bool Database::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
 Status Database::savepoint(std::string_view name) {
   if (!is_identifier(name)) return error(Code::kInternal, "bad savepoint name");
-  return exec("SAVEPOINT " + std::string(name));
+  return run_control("SAVEPOINT " + std::string(name));
 }
 
 Status Database::release(std::string_view name) {
   if (!is_identifier(name)) return error(Code::kInternal, "bad savepoint name");
-  return exec("RELEASE " + std::string(name));
+  return run_control("RELEASE " + std::string(name));
 }
 
 Status Database::rollback_to(std::string_view name) {
   if (!is_identifier(name)) return error(Code::kInternal, "bad savepoint name");
   // ROLLBACK TO leaves the savepoint on the stack; RELEASE removes it.
-  HEARTH_TRY(exec("ROLLBACK TO " + std::string(name)));
-  return exec("RELEASE " + std::string(name));
+  HEARTH_TRY(run_control("ROLLBACK TO " + std::string(name)));
+  return run_control("RELEASE " + std::string(name));
 }
 
 Result<std::int64_t> Database::user_version() {

@@ -154,7 +154,12 @@ class Database {
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
+  // Runs a parameterless statement through a cache keyed by its text: the
+  // transaction and savepoint statements run several times per job.
+  Status run_control(const std::string& sql);
+
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*> control_cache_;
 };
 
 // A savepoint that rolls back unless committed: the unit of work of one store
