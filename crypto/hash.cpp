@@ -2,18 +2,21 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
+
 #include "crypto/sodium_init.h"
 
 namespace hearth::crypto {
 
 namespace {
 
-// libsodium declares the HMAC key pointer nonnull, but an empty view may hold a
-// null pointer (an absent HKDF salt, for one), and passing it is undefined
-// behaviour. Any valid address will do for a zero-length key.
-const std::uint8_t* hmac_key_pointer(ByteView key) {
-  static constexpr std::uint8_t kNoKey = 0;
-  return key.empty() ? &kNoKey : key.data();
+// libsodium declares some input pointers nonnull (the HMAC key, the Argon2
+// password), but an empty view may hold a null pointer (an absent HKDF salt, an
+// empty password), and passing it is undefined behaviour. Any valid address
+// will do for a zero-length input.
+const std::uint8_t* non_null(ByteView bytes) {
+  static constexpr std::uint8_t kEmpty = 0;
+  return bytes.empty() ? &kEmpty : bytes.data();
 }
 
 }  // namespace
@@ -21,8 +24,10 @@ const std::uint8_t* hmac_key_pointer(ByteView key) {
 Bytes blake2b(ByteView message, std::size_t out_len, ByteView key) {
   ensure_initialized();
   Bytes out(out_len);
-  crypto_generichash(out.data(), out.size(), message.data(), message.size(),
-                     key.empty() ? nullptr : key.data(), key.size());
+  if (crypto_generichash(out.data(), out.size(), message.data(), message.size(),
+                         key.empty() ? nullptr : key.data(), key.size()) != 0) {
+    std::abort();  // output or key length out of range: a bug in the caller, never input
+  }
   return out;
 }
 
@@ -36,7 +41,7 @@ Bytes hash_labelled(std::string_view label, ByteView message, std::size_t out_le
 SecretBytes hmac_sha256(ByteView key, ByteView message) {
   ensure_initialized();
   crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, hmac_key_pointer(key), key.size());
+  crypto_auth_hmacsha256_init(&state, non_null(key), key.size());
   crypto_auth_hmacsha256_update(&state, message.data(), message.size());
   SecretBytes out(crypto_auth_hmacsha256_BYTES);
   crypto_auth_hmacsha256_final(&state, out.data());
@@ -60,7 +65,7 @@ Result<SecretBytes> hkdf_expand(ByteView prk, ByteView info, std::size_t out_len
   std::size_t done = 0;
   for (std::uint8_t counter = 1; done < out_len; ++counter) {
     crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, hmac_key_pointer(prk), prk.size());
+    crypto_auth_hmacsha256_init(&state, non_null(prk), prk.size());
     crypto_auth_hmacsha256_update(&state, t, t_len);
     crypto_auth_hmacsha256_update(&state, info.data(), info.size());
     crypto_auth_hmacsha256_update(&state, &counter, 1);
@@ -105,7 +110,7 @@ Result<SecretBytes> argon2id(ByteView password, ByteView salt, std::size_t out_l
   }
   ensure_initialized();
   SecretBytes out(out_len);
-  if (crypto_pwhash(out.data(), out_len, reinterpret_cast<const char*>(password.data()),
+  if (crypto_pwhash(out.data(), out_len, reinterpret_cast<const char*>(non_null(password)),
                     password.size(), salt.data(), ops, memory, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return error(Code::kUnavailable, "Argon2id could not allocate its memory");
   }

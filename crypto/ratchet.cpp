@@ -1,6 +1,7 @@
 #include "crypto/ratchet.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 #include "common/byte_reader.h"
@@ -35,6 +36,9 @@ Result<RootStep> kdf_root(const SecretBytes& root_key, const DhKey& self,
 
 // KDF_CK: message key = HMAC(ck, 0x01); the chain advances to HMAC(ck, 0x02).
 SecretBytes kdf_chain(SecretBytes& chain_key) {
+  // Every caller checks that the chain exists; an empty key here would derive
+  // public constants (HMAC under the empty key), so it is a bug, never input.
+  if (chain_key.size() != kKeyBytes) std::abort();
   static constexpr std::uint8_t kMessageByte[1] = {0x01};
   static constexpr std::uint8_t kChainByte[1] = {0x02};
   SecretBytes message_key = hmac_sha256(chain_key.view(), kMessageByte);
@@ -224,13 +228,25 @@ Result<Bytes> Ratchet::decrypt(ByteView message) {
   if (skipped != skipped_.end()) {
     ByteView key{skipped_store_.data() + skipped->slot * kKeyBytes, kKeyBytes};
     HEARTH_ASSIGN_OR_RETURN(Bytes padded, aead_open(SecretBytes::from(key), sealed, ad));
+    auto plaintext = unpad_bucket(padded);
+    wipe(padded);
+    if (!plaintext.is_ok()) return plaintext.status();
     take_skipped(skipped);  // used once, then gone
-    return unpad_bucket(padded);
+    return plaintext;
   }
 
   bool new_chain = !remote_.has_value() || !(header.dh == *remote_);
+  if (!new_chain && recv_chain_.empty()) {
+    // The initiator's remote key is the responder's SPK before any reply, but
+    // there is no receiving chain for it: nothing can legitimately arrive on it.
+    // (Without this check the key would come from an empty chain key: a forgery.)
+    return error(Code::kAuthFailed, "no receiving chain for this ratchet key");
+  }
   if (!new_chain && header.number < recv_number_) {
     return error(Code::kReplay, "message already received");
+  }
+  if (header.number == std::numeric_limits<std::uint32_t>::max()) {
+    return error(Code::kLimitExceeded, "message number out of range");  // recv_number_ would wrap
   }
 
   // Work on a copy so that a message that fails to authenticate changes nothing.
@@ -251,6 +267,10 @@ Result<Bytes> Ratchet::decrypt(ByteView message) {
 
 SecretBytes Ratchet::serialize() const {
   Bytes out;
+  // Reserve the whole size up front: a reallocation would leave copies of the
+  // keys in freed, unwiped heap memory.
+  out.reserve(128 + associated_data_.size() +
+              skipped_.size() * (kPublicKeyBytes + 4 + 8 + kKeyBytes));
   append_lp(out, as_bytes(kStateLabel));
   out.push_back(kStateVersion);
   append_lp(out, associated_data_);
@@ -305,14 +325,25 @@ Result<Ratchet> Ratchet::deserialize(ByteView bytes) {
   HEARTH_ASSIGN_OR_RETURN(out.dh_steps_, r.u64());
   HEARTH_ASSIGN_OR_RETURN(std::uint32_t nskipped, r.u32());
   if (nskipped > kMaxSkippedKeys) return error(Code::kInvalidArgument, "too many skipped keys");
+  std::uint64_t last_step = 0;
   for (std::uint32_t i = 0; i < nskipped; ++i) {
     HEARTH_ASSIGN_OR_RETURN(ByteView dh, r.fixed(kPublicKeyBytes));
     HEARTH_ASSIGN_OR_RETURN(std::uint32_t number, r.u32());
     HEARTH_ASSIGN_OR_RETURN(std::uint64_t step, r.u64());
     HEARTH_ASSIGN_OR_RETURN(ByteView key, r.fixed(kKeyBytes));
+    // Keys are stored oldest first, never from a step not yet taken, and once
+    // each: anything else would let a key outlive its lifetime or decrypt twice.
+    DhPublicKey dh_key = DhPublicKey::from(dh).value();
+    bool duplicate =
+        std::any_of(out.skipped_.begin(), out.skipped_.end(),
+                    [&](const SkippedKey& s) { return s.dh == dh_key && s.number == number; });
+    if (step < last_step || step > out.dh_steps_ || duplicate) {
+      return error(Code::kInvalidArgument, "inconsistent skipped keys");
+    }
+    last_step = step;
     // store_skipped files keys under the current remote key and step; restore the saved ones.
     std::optional<DhPublicKey> remote = out.remote_;
-    out.remote_ = DhPublicKey::from(dh).value();
+    out.remote_ = dh_key;
     out.store_skipped(number, SecretBytes::from(key));
     out.skipped_.back().step = step;
     out.remote_ = remote;

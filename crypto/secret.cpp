@@ -56,7 +56,7 @@ class SecretPool {
     return p;
   }
 
-  void free(std::uint8_t* p, std::size_t size) {
+  void free(std::uint8_t* p, [[maybe_unused]] std::size_t size) {
 #if HEARTH_SECRET_POOL
     if (std::size_t c = class_of(size); c < kClasses.size()) {
       sodium_memzero(p, kClasses[c]);

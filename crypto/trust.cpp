@@ -93,8 +93,9 @@ Status validate_request(const CertificateRequest& req) {
       !std::all_of(req.languages.begin(), req.languages.end(), is_valid_language)) {
     return error(Code::kInvalidArgument, "languages must be ISO 639-1 codes such as \"en\"");
   }
-  if (req.not_after <= req.not_before)
-    return error(Code::kInvalidArgument, "empty validity period");
+  if (req.not_before < 0 || req.not_after <= req.not_before) {
+    return error(Code::kInvalidArgument, "bad validity period");
+  }
   if (std::equal(req.signing_key.bytes.begin(), req.signing_key.bytes.end(),
                  req.dh_key.bytes.begin())) {
     // One key must never both sign and do DH (reference/crypto.md P4).
@@ -106,8 +107,9 @@ Status validate_request(const CertificateRequest& req) {
 Status validate_contents(const RosterContents& c) {
   if (c.previous_hash.size() != kHashBytes)
     return error(Code::kInvalidArgument, "previous hash must be 32 bytes");
-  if (c.expires_at <= c.issued_at)
-    return error(Code::kInvalidArgument, "roster expires before it is issued");
+  if (c.issued_at < 0 || c.expires_at <= c.issued_at) {
+    return error(Code::kInvalidArgument, "bad roster validity period");
+  }
   if (c.queues.size() > kMaxListEntries) return error(Code::kInvalidArgument, "too many queues");
   std::size_t total = 0;
   for (const auto& q : c.queues) {
@@ -349,6 +351,12 @@ bool VerifiedRoster::is_revoked(ByteView cert_hash) const {
 
 Status VerifiedRoster::check_certificate(const ResponderCertificate& cert, UnixSeconds now,
                                          std::optional<std::string_view> queue) const {
+  // A roster verified earlier may have lapsed since: check it again at `now`.
+  const RosterKeyCertificate& rkc = roster_.roster_key_certificate;
+  if (now >= roster_.contents.expires_at || now + kClockSkew < roster_.contents.issued_at ||
+      now >= rkc.not_after || now + kClockSkew < rkc.not_before) {
+    return error(Code::kExpired, "the roster is no longer valid; fetch a new one");
+  }
   if (!verify_signature(roster_.roster_key_certificate.roster_key, cert.signed_part(),
                         cert.signature)
            .is_ok()) {

@@ -130,6 +130,10 @@ Result<X3dhInitiation> x3dh_initiate(const VerifiedRoster& roster, const PrekeyB
 
 Result<X3dhSession> x3dh_respond(const ResponderHandshakeKeys& keys, const X3dhHeader& header,
                                  std::span<const Bytes> known_roster_hashes) {
+  if (header.version != kProtocolVersion || header.suite != kSuiteX25519 ||
+      header.case_id.size() != kCaseIdBytes || header.roster_hash.size() != kHashBytes) {
+    return error(Code::kInvalidArgument, "malformed handshake header");
+  }
   Bytes cert_hash = keys.certificate.hash();
   if (!constant_time_equal(cert_hash, header.responder_certificate_hash)) {
     return error(Code::kInvalidArgument, "handshake is for another certificate");
@@ -168,9 +172,11 @@ Status EphemeralKeyCache::check_and_remember(std::uint32_t signed_prekey_id,
                                              const DhPublicKey& ephemeral) {
   auto key = std::make_pair(signed_prekey_id, ephemeral);
   if (seen_.count(key) != 0) return error(Code::kReplay, "handshake already answered");
+  // Full: refuse rather than forget. Forgetting would let a flood of fresh
+  // handshakes wash out the entry an attacker wants to replay. Entries go only
+  // when their signed prekey is retired (forget_prekey).
   if (seen_.size() >= max_entries_) {
-    // Drop the entries of the lowest (oldest) prekey id to stay bounded.
-    forget_prekey(seen_.begin()->first);
+    return error(Code::kLimitExceeded, "too many handshakes for the current prekeys; rotate them");
   }
   seen_.insert(key);
   return Status::ok();

@@ -87,11 +87,15 @@ Result<X3dhSession> x3dh_respond(const ResponderHandshakeKeys& keys, const X3dhH
 
 // Remembers (signed prekey id, ephemeral key) pairs a responder has answered,
 // so a handshake replayed without a one-time prekey is refused (reference/crypto.md
-// §2.2 step 6, P7). Bounded: past max_entries the oldest SPK's entries are dropped.
+// §2.2 step 6, P7). Bounded: when full it refuses new handshakes (kLimitExceeded)
+// rather than forget old ones, until a signed prekey is retired. Callers remember
+// a pair only after the first message has authenticated, so a forged copy cannot
+// block the real survivor.
 class EphemeralKeyCache {
  public:
   explicit EphemeralKeyCache(std::size_t max_entries = 100000) : max_entries_(max_entries) {}
-  // kReplay when the pair was seen before; otherwise remembers it.
+  // kReplay when the pair was seen before; kLimitExceeded when full; otherwise
+  // remembers it.
   Status check_and_remember(std::uint32_t signed_prekey_id, const DhPublicKey& ephemeral);
   // Drops the entries of a retired signed prekey.
   void forget_prekey(std::uint32_t signed_prekey_id);

@@ -146,5 +146,12 @@ TEST_CASE("HKDF refuses impossible lengths and KDF checks its context", "[crypto
   REQUIRE_FALSE(derive_subkey(master, 1, "short", 32).is_ok());
 }
 
+TEST_CASE("an empty Argon2id password is hashed, not undefined behaviour", "[crypto]") {
+  // Regression: an empty view's null pointer reached crypto_pwhash's nonnull argument.
+  auto key = argon2id({}, Bytes(kArgonSaltBytes, 1), 32, 1, 8192);
+  REQUIRE(key.is_ok());
+  REQUIRE(key->size() == 32);
+}
+
 }  // namespace
 }  // namespace hearth::crypto

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <random>
 
+#include "crypto/aead.h"
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/ratchet.h"
 #include "crypto/x3dh.h"
@@ -145,11 +148,72 @@ TEST_CASE("a replayed handshake without a one-time prekey is refused", "[crypto]
   cache.forget_prekey(init.header.signed_prekey_id);
   REQUIRE(cache.size() == 0);
 
+  // Full: new handshakes are refused rather than old ones forgotten (a flood
+  // must not wash out the entry an attacker wants to replay).
   EphemeralKeyCache small(2);
-  for (std::uint32_t id = 1; id <= 5; ++id) {
-    REQUIRE(small.check_and_remember(id, DhKey::generate().public_key()).is_ok());
-    REQUIRE(small.size() <= 2);
-  }
+  DhPublicKey first = DhKey::generate().public_key();
+  REQUIRE(small.check_and_remember(1, first).is_ok());
+  REQUIRE(small.check_and_remember(1, DhKey::generate().public_key()).is_ok());
+  REQUIRE(small.check_and_remember(1, DhKey::generate().public_key()).code() ==
+          Code::kLimitExceeded);
+  REQUIRE(small.check_and_remember(1, first).code() == Code::kReplay);
+  small.forget_prekey(1);  // the prekey is retired: its handshakes can no longer complete
+  REQUIRE(small.check_and_remember(2, DhKey::generate().public_key()).is_ok());
+  EphemeralKeyCache none(0);
+  REQUIRE(none.check_and_remember(1, first).code() == Code::kLimitExceeded);
+}
+
+TEST_CASE("nobody can speak on the responder's prekey before its first reply", "[crypto]") {
+  // Regression: before any reply the initiator's remote key is the responder's
+  // SPK with no receiving chain. A message naming the SPK used to be decrypted
+  // with a key derived from an empty chain key: HMAC("", 0x01), a public
+  // constant. Everything else in the AD is public, so anyone could forge.
+  test::Org org;
+  auto& ana = org.add_responder("ana", {"legal"}, {"en"}, 1);
+  Session s = open_session(org, ana);
+  RatchetHeader header{kRatchetHeaderVersion, ana.spk.key, 0, 0};
+  Bytes header_bytes = header.encode();
+  Bytes ad;
+  append_lp(ad, s.survivor.associated_data());
+  append(ad, header_bytes);
+  const std::uint8_t kMessageByte[1] = {0x01};
+  SecretBytes public_key_guess = hmac_sha256({}, kMessageByte);
+  Bytes forged = header_bytes;
+  append(forged,
+         aead_seal(public_key_guess, pad_to_bucket(as_bytes("come to the station")).value(), ad));
+  Bytes before = state_of(s.survivor);
+  REQUIRE(s.survivor.decrypt(forged).status().code() == Code::kAuthFailed);
+  REQUIRE(state_of(s.survivor) == before);
+  // The real reply still works.
+  Bytes reply = s.responder.encrypt(as_bytes("real reply")).value();
+  REQUIRE(to_string(s.survivor.decrypt(reply).value()) == "real reply");
+}
+
+TEST_CASE("a corrupt stored state with repeated or out-of-order skipped keys is refused",
+          "[crypto]") {
+  test::Org org;
+  auto& ana = org.add_responder("ana", {"legal"}, {"en"}, 1);
+  Session s = open_session(org, ana);
+  Bytes m1 = s.survivor.encrypt(as_bytes("one")).value();
+  Bytes m2 = s.survivor.encrypt(as_bytes("two")).value();
+  Bytes m3 = s.survivor.encrypt(as_bytes("three")).value();
+  REQUIRE(s.responder.decrypt(m3).is_ok());  // m1 and m2 become skipped keys
+  Bytes good = state_of(s.responder);
+  REQUIRE(Ratchet::deserialize(good).is_ok());
+  // The state ends with two skipped entries: dh (32) | n (4) | step (8) | key (32).
+  constexpr std::size_t kEntry = 32 + 4 + 8 + 32;
+  const std::size_t second = good.size() - kEntry;
+  const std::size_t first = second - kEntry;
+
+  Bytes duplicate = good;  // the second entry names the first message again: a replay
+  std::copy(good.begin() + static_cast<std::ptrdiff_t>(first),
+            good.begin() + static_cast<std::ptrdiff_t>(first + 36),
+            duplicate.begin() + static_cast<std::ptrdiff_t>(second));
+  REQUIRE(Ratchet::deserialize(duplicate).status().code() == Code::kInvalidArgument);
+
+  Bytes future_step = good;  // a key from a step not yet taken would never lapse
+  future_step[second + 36] = 0x7f;
+  REQUIRE(Ratchet::deserialize(future_step).status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("a message 2^31 ahead is refused without deriving keys", "[crypto]") {

@@ -106,8 +106,22 @@ TEST_CASE("certificates: unlisted, revoked, expired or self-made are refused", "
     REQUIRE(roster.is_revoked(ana.certificate.hash()));
   }
   SECTION("expired") {
-    auto roster = verify_roster(root, org.roster(1), kNow).value();
+    // A roster that outlives the certificate, so the certificate's own dates decide.
+    auto roster = verify_roster(root, org.roster(1, kNow - 60, kNow + 200 * 86400), kNow).value();
+    REQUIRE(roster.check_certificate(ana.certificate, kNow + 89 * 86400).is_ok());
     REQUIRE(roster.check_certificate(ana.certificate, kNow + 91 * 86400).code() == Code::kExpired);
+  }
+  SECTION("a roster kept past its expiry vouches for nobody") {
+    // Regression: a VerifiedRoster kept in memory must not outlive its roster,
+    // or certificates revoked since would still be accepted.
+    auto roster = verify_roster(root, org.roster(1), kNow).value();
+    REQUIRE(roster.check_certificate(ana.certificate, kNow + kDefaultRosterLifetime + 1).code() ==
+            Code::kExpired);
+  }
+  SECTION("negative times are refused") {
+    CertificateRequest req = ana.certificate.fields;
+    req.not_before = -5;
+    REQUIRE(issue_certificate(org.roster_key, req).status().code() == Code::kInvalidArgument);
   }
   SECTION("one key for both signing and DH is never certified") {
     CertificateRequest req = ana.certificate.fields;
