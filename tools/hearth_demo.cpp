@@ -17,6 +17,7 @@
 #include "crypto/ratchet.h"
 #include "crypto/sodium_init.h"
 #include "crypto/trust.h"
+#include "crypto/vault.h"
 #include "crypto/x3dh.h"
 
 namespace {
@@ -119,7 +120,33 @@ int run(int message_count) {
     line("", preview(*wire));
   }
 
-  std::puts("\n5. What goes wrong is refused");
+  std::puts("\n5. The survivor leaves; nothing stays on the phone");
+  auto keys = derive_vault_keys(codename, root.public_key());
+  if (!keys.is_ok())
+    return std::fprintf(stderr, "vault: %s\n", keys.status().to_string().c_str()), 1;
+  SecretBytes state = survivor->serialize();
+  auto blob = seal_vault(*keys, 1, state.view());
+  if (!blob.is_ok())
+    return std::fprintf(stderr, "vault: %s\n", blob.status().to_string().c_str()), 1;
+  line("survivor", "codename -> Argon2id (64 MiB) -> vault keys; session sealed into the vault");
+  line("server", "keeps a login key and " + std::to_string(blob->size()) +
+                     " opaque bytes; never the codename");
+  survivor = error(Code::kNotFound, "the phone was wiped");
+
+  std::puts("\n6. Later, from another device, with only the codename");
+  auto typed = Codename::parse("  " + words + "  ");
+  auto keys_again = typed.is_ok() ? derive_vault_keys(*typed, root.public_key()) : typed.status();
+  auto opened = keys_again.is_ok() ? open_vault(*keys_again, *blob) : keys_again.status();
+  if (!opened.is_ok())
+    return std::fprintf(stderr, "vault: %s\n", opened.status().to_string().c_str()), 1;
+  survivor = Ratchet::deserialize(opened->contents);
+  if (!survivor.is_ok()) return std::fputs("vault held no session\n", stderr), 1;
+  line("survivor", "typed the codename; vault opened; the conversation continues");
+  auto wrong = Codename::parse("abacus abacus abacus abacus abacus abacus abacus");
+  auto wrong_keys = derive_vault_keys(*wrong, root.public_key());
+  line("someone", "guesses a codename: " + open_vault(*wrong_keys, *blob).status().to_string());
+
+  std::puts("\n7. What goes wrong is refused");
   auto fresh = survivor->encrypt(as_bytes("One more thing."));
   if (!fresh.is_ok()) return std::fputs("encrypt failed\n", stderr), 1;
   Bytes tampered = *fresh;

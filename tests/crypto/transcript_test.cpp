@@ -12,10 +12,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "crypto/codename.h"
 #include "crypto/random.h"
 #include "crypto/ratchet.h"
 #include "crypto/testing/deterministic_random.h"
 #include "crypto/trust.h"
+#include "crypto/vault.h"
 #include "crypto/x3dh.h"
 #include "tests/support/test_support.h"
 
@@ -36,7 +38,8 @@ json generate_transcript() {
       from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").value();
   testing::ScopedDeterministicRandom rng(seed);
   json t;
-  t["description"] = "Hearth protocol v1 transcript: org, roster, X3DH, 20 ratcheted messages";
+  t["description"] =
+      "Hearth protocol v1 transcript: org, roster, X3DH, 20 ratcheted messages, vault";
   t["random"] = "ChaCha20-IETF keystream, key = seed, nonce = 0, counter from 0, read in order";
   t["seed"] = hex(seed);
   t["now"] = kTranscriptNow;
@@ -154,6 +157,22 @@ json generate_transcript() {
   t["messages"] = messages;
   t["survivor_ratchet_state"] = hex(survivor.serialize());
   t["responder_ratchet_state"] = hex(responder.serialize());
+
+  // The survivor's vault: a codename (7 x random_uniform(7776): draws 4 bytes
+  // per word, more on a rejected value), the keys Argon2id derives from it, and
+  // the survivor's ratchet state sealed as version 1 (draws 24, the nonce).
+  Codename codename = Codename::draw();
+  VaultKeys keys = derive_vault_keys(codename, root.public_key()).value();
+  SecretBytes vault_contents = survivor.serialize();
+  Bytes blob = seal_vault(keys, 1, vault_contents.view()).value();
+  REQUIRE(open_vault(keys, blob)->contents ==
+          Bytes(vault_contents.view().begin(), vault_contents.view().end()));
+  t["vault"] = {{"codename", to_string(codename.normalized())},
+                {"salt", hex(vault_kdf_salt(root.public_key()))},
+                {"login_id", hex(vault_lookup_key(keys))},
+                {"auth_public", hex(keys.auth_public_key().view())},
+                {"version", 1},
+                {"blob", hex(blob)}};
   return t;
 }
 
