@@ -1,7 +1,5 @@
 #include "common/byte_reader.h"
 
-#include <algorithm>
-
 namespace hearth {
 
 static Status truncated() { return error(Code::kInvalidArgument, "truncated encoding"); }
@@ -43,12 +41,11 @@ Result<std::string> ByteReader::lp_string(std::size_t max_len) {
   return to_string(v);
 }
 
-Status ByteReader::expect(std::string_view label) {
-  HEARTH_ASSIGN_OR_RETURN(ByteView v, fixed(label.size()));
-  if (!std::equal(v.begin(), v.end(), label.begin(), label.end(),
-                  [](std::uint8_t a, char b) { return a == static_cast<std::uint8_t>(b); })) {
-    return error(Code::kInvalidArgument, "wrong structure label");
-  }
+Status ByteReader::expect_label(std::string_view label) {
+  // Labels are short ASCII; anything longer than this cannot match.
+  constexpr std::size_t kMaxLabelBytes = 64;
+  HEARTH_ASSIGN_OR_RETURN(ByteView got, lp(kMaxLabelBytes));
+  if (to_string(got) != label) return error(Code::kInvalidArgument, "wrong structure label");
   return Status::ok();
 }
 

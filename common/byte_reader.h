@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -27,8 +28,16 @@ class ByteReader {
   // A length-prefixed field of at most max_len bytes.
   Result<ByteView> lp(std::size_t max_len);
   Result<std::string> lp_string(std::size_t max_len);
-  // Expects the literal bytes of `label`; kInvalidArgument when they differ.
-  Status expect(std::string_view label);
+  // A length-prefixed label that must equal `label`: how Hearth's signed and
+  // stored structures begin. kInvalidArgument when it differs.
+  Status expect_label(std::string_view label);
+  // A fixed-size value type (a key, a signature): `Fixed` has a std::array
+  // member `bytes` and a static `from(ByteView)` returning Result<Fixed>.
+  template <typename Fixed>
+  Result<Fixed> read() {
+    HEARTH_ASSIGN_OR_RETURN(ByteView b, fixed(std::tuple_size_v<decltype(Fixed::bytes)>));
+    return Fixed::from(b);
+  }
 
   std::size_t remaining() const { return data_.size() - pos_; }
   // kInvalidArgument when bytes are left over: encodings are exact.

@@ -8,17 +8,6 @@ namespace {
 constexpr std::string_view kSignedPrekeyLabel = "HL1/spk";
 constexpr std::string_view kOneTimePrekeyLabel = "HL1/opk";
 
-Status expect_label(ByteReader& r, std::string_view label) {
-  HEARTH_ASSIGN_OR_RETURN(ByteView got, r.lp(kMaxNameBytes));
-  if (to_string(got) != label) return error(Code::kInvalidArgument, "wrong structure label");
-  return Status::ok();
-}
-
-template <typename T>
-Result<T> read_key(ByteReader& r) {
-  HEARTH_ASSIGN_OR_RETURN(ByteView b, r.fixed(sizeof(T::bytes)));
-  return T::from(b);
-}
 }  // namespace
 
 Bytes SignedPrekey::signed_part() const {
@@ -39,12 +28,12 @@ Bytes SignedPrekey::encode() const {
 Result<SignedPrekey> SignedPrekey::decode(ByteView bytes) {
   ByteReader r(bytes);
   SignedPrekey p;
-  HEARTH_TRY(expect_label(r, kSignedPrekeyLabel));
+  HEARTH_TRY(r.expect_label(kSignedPrekeyLabel));
   HEARTH_ASSIGN_OR_RETURN(p.id, r.u32());
-  HEARTH_ASSIGN_OR_RETURN(p.key, read_key<DhPublicKey>(r));
+  HEARTH_ASSIGN_OR_RETURN(p.key, r.read<DhPublicKey>());
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t exp, r.u64());
   p.expires_at = static_cast<UnixSeconds>(exp);
-  HEARTH_ASSIGN_OR_RETURN(p.signature, read_key<Signature>(r));
+  HEARTH_ASSIGN_OR_RETURN(p.signature, r.read<Signature>());
   HEARTH_TRY(r.finish());
   return p;
 }
@@ -66,10 +55,10 @@ Bytes OneTimePrekey::encode() const {
 Result<OneTimePrekey> OneTimePrekey::decode(ByteView bytes) {
   ByteReader r(bytes);
   OneTimePrekey p;
-  HEARTH_TRY(expect_label(r, kOneTimePrekeyLabel));
+  HEARTH_TRY(r.expect_label(kOneTimePrekeyLabel));
   HEARTH_ASSIGN_OR_RETURN(p.id, r.u32());
-  HEARTH_ASSIGN_OR_RETURN(p.key, read_key<DhPublicKey>(r));
-  HEARTH_ASSIGN_OR_RETURN(p.signature, read_key<Signature>(r));
+  HEARTH_ASSIGN_OR_RETURN(p.key, r.read<DhPublicKey>());
+  HEARTH_ASSIGN_OR_RETURN(p.signature, r.read<Signature>());
   HEARTH_TRY(r.finish());
   return p;
 }

@@ -76,8 +76,7 @@ Result<RatchetHeader> RatchetHeader::decode(ByteView bytes) {
   HEARTH_ASSIGN_OR_RETURN(h.version, r.u8());
   if (h.version != kRatchetHeaderVersion)
     return error(Code::kInvalidArgument, "unknown message version");
-  HEARTH_ASSIGN_OR_RETURN(ByteView dh, r.fixed(kPublicKeyBytes));
-  h.dh = DhPublicKey::from(dh).value();
+  HEARTH_ASSIGN_OR_RETURN(h.dh, r.read<DhPublicKey>());
   HEARTH_ASSIGN_OR_RETURN(h.previous, r.u32());
   HEARTH_ASSIGN_OR_RETURN(h.number, r.u32());
   HEARTH_TRY(r.finish());
@@ -298,8 +297,7 @@ SecretBytes Ratchet::serialize() const {
 
 Result<Ratchet> Ratchet::deserialize(ByteView bytes) {
   ByteReader r(bytes);
-  HEARTH_ASSIGN_OR_RETURN(ByteView label, r.lp(64));
-  if (to_string(label) != kStateLabel) return error(Code::kInvalidArgument, "not a ratchet state");
+  HEARTH_TRY(r.expect_label(kStateLabel));
   HEARTH_ASSIGN_OR_RETURN(std::uint8_t version, r.u8());
   if (version != kStateVersion)
     return error(Code::kInvalidArgument, "unknown ratchet state version");
@@ -312,8 +310,7 @@ Result<Ratchet> Ratchet::deserialize(ByteView bytes) {
   HEARTH_ASSIGN_OR_RETURN(std::uint8_t has_remote, r.u8());
   if (has_remote > 1) return error(Code::kInvalidArgument, "bad presence flag");
   if (has_remote == 1) {
-    HEARTH_ASSIGN_OR_RETURN(ByteView remote, r.fixed(kPublicKeyBytes));
-    out.remote_ = DhPublicKey::from(remote).value();
+    HEARTH_ASSIGN_OR_RETURN(out.remote_, r.read<DhPublicKey>());
   }
   HEARTH_ASSIGN_OR_RETURN(ByteView root, r.fixed(kKeyBytes));
   out.root_key_ = SecretBytes::from(root);
@@ -327,13 +324,12 @@ Result<Ratchet> Ratchet::deserialize(ByteView bytes) {
   if (nskipped > kMaxSkippedKeys) return error(Code::kInvalidArgument, "too many skipped keys");
   std::uint64_t last_step = 0;
   for (std::uint32_t i = 0; i < nskipped; ++i) {
-    HEARTH_ASSIGN_OR_RETURN(ByteView dh, r.fixed(kPublicKeyBytes));
+    HEARTH_ASSIGN_OR_RETURN(DhPublicKey dh_key, r.read<DhPublicKey>());
     HEARTH_ASSIGN_OR_RETURN(std::uint32_t number, r.u32());
     HEARTH_ASSIGN_OR_RETURN(std::uint64_t step, r.u64());
     HEARTH_ASSIGN_OR_RETURN(ByteView key, r.fixed(kKeyBytes));
     // Keys are stored oldest first, never from a step not yet taken, and once
     // each: anything else would let a key outlive its lifetime or decrypt twice.
-    DhPublicKey dh_key = DhPublicKey::from(dh).value();
     bool duplicate =
         std::any_of(out.skipped_.begin(), out.skipped_.end(),
                     [&](const SkippedKey& s) { return s.dh == dh_key && s.number == number; });

@@ -24,12 +24,6 @@ Result<UnixSeconds> read_time(ByteReader& r) {
   return static_cast<UnixSeconds>(v);
 }
 
-Status expect_label(ByteReader& r, std::string_view label) {
-  HEARTH_ASSIGN_OR_RETURN(ByteView got, r.lp(kMaxNameBytes));
-  if (to_string(got) != label) return error(Code::kInvalidArgument, "wrong structure label");
-  return Status::ok();
-}
-
 void append_strings(Bytes& out, const std::vector<std::string>& list) {
   append_u32_be(out, static_cast<std::uint32_t>(list.size()));
   for (const auto& s : list) append_lp(out, as_bytes(s));
@@ -60,12 +54,6 @@ Result<std::vector<Bytes>> read_hashes(ByteReader& r) {
     out.emplace_back(h.begin(), h.end());
   }
   return out;
-}
-
-template <typename T>
-Result<T> read_key(ByteReader& r) {
-  HEARTH_ASSIGN_OR_RETURN(ByteView b, r.fixed(sizeof(T::bytes)));
-  return T::from(b);
 }
 
 bool all_chars(std::string_view s, std::string_view allowed_extra) {
@@ -166,11 +154,11 @@ Bytes RosterKeyCertificate::encode() const {
 Result<RosterKeyCertificate> RosterKeyCertificate::decode(ByteView bytes) {
   ByteReader r(bytes);
   RosterKeyCertificate c;
-  HEARTH_TRY(expect_label(r, kRosterKeyLabel));
-  HEARTH_ASSIGN_OR_RETURN(c.roster_key, read_key<SigningPublicKey>(r));
+  HEARTH_TRY(r.expect_label(kRosterKeyLabel));
+  HEARTH_ASSIGN_OR_RETURN(c.roster_key, r.read<SigningPublicKey>());
   HEARTH_ASSIGN_OR_RETURN(c.not_before, read_time(r));
   HEARTH_ASSIGN_OR_RETURN(c.not_after, read_time(r));
-  HEARTH_ASSIGN_OR_RETURN(c.signature, read_key<Signature>(r));
+  HEARTH_ASSIGN_OR_RETURN(c.signature, r.read<Signature>());
   HEARTH_TRY(r.finish());
   return c;
 }
@@ -214,16 +202,16 @@ Result<ResponderCertificate> ResponderCertificate::decode(ByteView bytes) {
     return error(Code::kInvalidArgument, "certificate too large");
   ByteReader r(bytes);
   ResponderCertificate c;
-  HEARTH_TRY(expect_label(r, kCertificateLabel));
+  HEARTH_TRY(r.expect_label(kCertificateLabel));
   HEARTH_ASSIGN_OR_RETURN(c.fields.responder_id, r.lp_string(kMaxNameBytes));
   HEARTH_ASSIGN_OR_RETURN(c.fields.queues, read_strings(r));
   HEARTH_ASSIGN_OR_RETURN(c.fields.languages, read_strings(r));
-  HEARTH_ASSIGN_OR_RETURN(c.fields.signing_key, read_key<SigningPublicKey>(r));
-  HEARTH_ASSIGN_OR_RETURN(c.fields.dh_key, read_key<DhPublicKey>(r));
+  HEARTH_ASSIGN_OR_RETURN(c.fields.signing_key, r.read<SigningPublicKey>());
+  HEARTH_ASSIGN_OR_RETURN(c.fields.dh_key, r.read<DhPublicKey>());
   HEARTH_ASSIGN_OR_RETURN(c.fields.not_before, read_time(r));
   HEARTH_ASSIGN_OR_RETURN(c.fields.not_after, read_time(r));
   HEARTH_ASSIGN_OR_RETURN(c.fields.serial, r.u64());
-  HEARTH_ASSIGN_OR_RETURN(c.signature, read_key<Signature>(r));
+  HEARTH_ASSIGN_OR_RETURN(c.signature, r.read<Signature>());
   HEARTH_TRY(r.finish());
   HEARTH_TRY(validate_request(c.fields));
   return c;
@@ -275,7 +263,7 @@ Result<SignedRoster> SignedRoster::decode(ByteView bytes) {
   SignedRoster s;
   HEARTH_ASSIGN_OR_RETURN(ByteView rsk, r.lp(kMaxEncodedRosterKeyCertificate));
   HEARTH_ASSIGN_OR_RETURN(s.roster_key_certificate, RosterKeyCertificate::decode(rsk));
-  HEARTH_TRY(expect_label(r, kRosterLabel));
+  HEARTH_TRY(r.expect_label(kRosterLabel));
   RosterContents& c = s.contents;
   HEARTH_ASSIGN_OR_RETURN(c.epoch, r.u64());
   HEARTH_ASSIGN_OR_RETURN(ByteView prev, r.fixed(kHashBytes));
@@ -291,7 +279,7 @@ Result<SignedRoster> SignedRoster::decode(ByteView bytes) {
     c.queues.push_back(std::move(q));
   }
   HEARTH_ASSIGN_OR_RETURN(c.revoked, read_hashes(r));
-  HEARTH_ASSIGN_OR_RETURN(s.signature, read_key<Signature>(r));
+  HEARTH_ASSIGN_OR_RETURN(s.signature, r.read<Signature>());
   HEARTH_TRY(r.finish());
   HEARTH_TRY(validate_contents(c));
   return s;

@@ -68,10 +68,8 @@ Result<X3dhHeader> X3dhHeader::decode(ByteView bytes) {
   if (h.suite != kSuiteX25519) return error(Code::kInvalidArgument, "unknown key-agreement suite");
   HEARTH_ASSIGN_OR_RETURN(ByteView case_id, r.fixed(kCaseIdBytes));
   h.case_id.assign(case_id.begin(), case_id.end());
-  HEARTH_ASSIGN_OR_RETURN(ByteView ik, r.fixed(kPublicKeyBytes));
-  h.survivor_identity = DhPublicKey::from(ik).value();
-  HEARTH_ASSIGN_OR_RETURN(ByteView ek, r.fixed(kPublicKeyBytes));
-  h.ephemeral = DhPublicKey::from(ek).value();
+  HEARTH_ASSIGN_OR_RETURN(h.survivor_identity, r.read<DhPublicKey>());
+  HEARTH_ASSIGN_OR_RETURN(h.ephemeral, r.read<DhPublicKey>());
   HEARTH_ASSIGN_OR_RETURN(ByteView cert_hash, r.fixed(kHashBytes));
   h.responder_certificate_hash.assign(cert_hash.begin(), cert_hash.end());
   HEARTH_ASSIGN_OR_RETURN(h.signed_prekey_id, r.u32());
