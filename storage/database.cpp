@@ -387,6 +387,26 @@ Status Database::checkpoint_truncate() {
   return Status::ok();
 }
 
+void Database::manage_checkpoints() {
+  sqlite3_wal_hook(
+      db_,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Database*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      this);
+}
+
+Status Database::checkpoint_passive() {
+  int log_frames = 0;
+  int checkpointed = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                     &checkpointed);
+  if (rc != SQLITE_OK) return status_from(rc, "checkpoint");
+  if (log_frames >= 0 && checkpointed == log_frames) wal_frames_ = 0;
+  return Status::ok();
+}
+
 Result<std::string> Database::integrity_check() {
   HEARTH_ASSIGN_OR_RETURN(Statement stmt, prepare("PRAGMA integrity_check"));
   std::string out;

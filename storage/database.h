@@ -112,9 +112,10 @@ class Database {
   // A new statement owned by the caller. kInternal on a syntax error (a bug).
   Result<Statement> prepare(std::string_view sql);
   // A statement prepared once per connection and reused; `sql` must be a
-  // string literal or otherwise outlive the Database. The returned handle is
-  // reset when it goes out of scope. At most one handle per SQL text may be
-  // alive at a time.
+  // string literal or otherwise outlive the Database (the cache is keyed by
+  // its address). The returned handle is reset and returned to the cache when
+  // it goes out of scope; asking again while one is out prepares a second
+  // copy. Every statement must be gone before its Database.
   Result<Statement> cached(std::string_view sql);
 
   // Transaction control. begin() takes the write lock at once (BEGIN
@@ -139,6 +140,17 @@ class Database {
   // another connection prevented a complete checkpoint.
   Status checkpoint_truncate();
 
+  // Takes WAL checkpoints off the commit path: SQLite's automatic checkpoint
+  // (which runs inside COMMIT, before the caller hears back) is replaced by a
+  // hook that only counts WAL frames; the owner then checkpoints when
+  // wal_frames() says so, after acknowledging. Used by the StorageThread.
+  void manage_checkpoints();
+  // Frames in the WAL after the last commit (0 until manage_checkpoints()).
+  std::int64_t wal_frames() const { return wal_frames_; }
+  // PRAGMA wal_checkpoint(PASSIVE): copies what it can without waiting; the
+  // next write then reuses the WAL from its start.
+  Status checkpoint_passive();
+
   // PRAGMA integrity_check: "ok" or SQLite's list of problems.
   Result<std::string> integrity_check();
 
@@ -160,6 +172,7 @@ class Database {
 
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, sqlite3_stmt*> control_cache_;
+  std::int64_t wal_frames_ = 0;
 };
 
 // A savepoint that rolls back unless committed: the unit of work of one store

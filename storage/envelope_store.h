@@ -24,6 +24,10 @@
 
 namespace hearth::storage {
 
+// How long an undelivered envelope is kept by default (reference/crypto.md
+// §2.7.6); the server's configuration may choose another window.
+inline constexpr UnixSeconds kDefaultUndeliveredRetention = 30 * 24 * 60 * 60;
+
 struct StoredEnvelope {
   std::int64_t seq = 0;
   UnixSeconds created_minute = 0;

@@ -60,6 +60,11 @@ struct GroupCommitOptions {
   // Most jobs waiting in the queue; past it a submit fails with kLimitExceeded
   // instead of growing memory without bound.
   std::size_t max_queue = 65536;
+  // Run wal_checkpoint(PASSIVE) once the WAL holds this many frames (pages),
+  // after the batch that grew it was acknowledged. This replaces SQLite's
+  // automatic checkpoint, which would run inside COMMIT and delay every
+  // acknowledgement of that batch.
+  std::int64_t wal_frames_before_checkpoint = 1000;
   // Run wal_checkpoint(TRUNCATE) after this many commits (0 = never by count).
   std::size_t checkpoint_every_commits = 1000;
   // ... and when no job arrived for this long after a write (0 = never).
@@ -75,7 +80,8 @@ struct StorageStats {
   std::uint64_t commits = 0;         // transactions that committed
   std::uint64_t failed_commits = 0;  // transactions rolled back as a whole
   std::uint64_t largest_batch = 0;
-  std::uint64_t checkpoints = 0;
+  std::uint64_t checkpoints = 0;  // TRUNCATE checkpoints
+  std::uint64_t passive_checkpoints = 0;
   std::uint64_t failed_checkpoints = 0;
 };
 
@@ -166,6 +172,7 @@ class StorageThread {
   std::atomic<std::uint64_t> failed_commits_{0};
   std::atomic<std::uint64_t> largest_batch_{0};
   std::atomic<std::uint64_t> checkpoints_{0};
+  std::atomic<std::uint64_t> passive_checkpoints_{0};
   std::atomic<std::uint64_t> failed_checkpoints_{0};
 
   std::thread thread_;  // last: started after everything above is ready
