@@ -130,7 +130,7 @@ Statement& Statement::bind(int index, std::int64_t value) {
 
 Statement& Statement::bind(int index, ByteView blob) {
   // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
-  static const std::uint8_t kEmpty = 0;
+  static constexpr std::uint8_t kEmpty = 0;
   const void* data = blob.empty() ? &kEmpty : blob.data();
   int rc = sqlite3_bind_blob64(stmt_, index, data, blob.size(), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
@@ -177,14 +177,14 @@ Bytes Statement::column_blob(int column) const {
   const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, column));
   int size = sqlite3_column_bytes(stmt_, column);
   if (data == nullptr || size <= 0) return {};
-  return Bytes(data, data + size);
+  return {data, data + size};
 }
 
 std::string Statement::column_text(int column) const {
   const auto* data = sqlite3_column_text(stmt_, column);
   int size = sqlite3_column_bytes(stmt_, column);
   if (data == nullptr || size <= 0) return {};
-  return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+  return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
 }
 
 void Statement::reset() {
