@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Hearth needs, builds it twice (optimised, and with AddressSanitizer
-# + UndefinedBehaviorSanitizer) and runs every test in both builds, then checks
-# formatting. Exits non-zero on any failure.
+# + UndefinedBehaviorSanitizer) and runs every test in both builds, fuzzes the
+# crypto parsers for a minute, and checks formatting. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,24 @@ step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
+step "fuzzing (libFuzzer + ASan/UBSan, 60 s over every crypto parser and decrypt path)"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DHEARTH_FUZZ=ON >/dev/null
+cmake --build build/fuzz -j "$jobs" --target crypto_fuzz
+mkdir -p build/fuzz/corpus
+if ! ./build/fuzz/tests/fuzz/crypto_fuzz -max_total_time=60 -seed=1 build/fuzz/corpus \
+  >build/fuzz/fuzz.log 2>&1; then
+  cat build/fuzz/fuzz.log
+  echo "fuzzing found a failure; the input that triggered it is named above" >&2
+  exit 1
+fi
+tail -n 1 build/fuzz/fuzz.log
+
 step "formatting"
 mapfile -t sources < <(git ls-files '*.h' '*.cpp')
 clang-format --dry-run -Werror "${sources[@]}"
 echo "formatting: ${#sources[@]} files clean"
+
+count() { ctest --test-dir "$1" -N | sed -n 's/^Total Tests: //p'; }
+echo
+echo "hearth: $(($(count build/release) + $(count build/asan))) passed, 0 failed"
