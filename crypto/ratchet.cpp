@@ -136,21 +136,13 @@ void Ratchet::store_skipped(std::uint32_t number, const SecretBytes& key) {
   skipped_.push_back({*remote_, number, dh_steps_, slot});
 }
 
-SecretBytes Ratchet::take_skipped(std::deque<SkippedKey>::iterator it) {
-  std::uint8_t* slot = skipped_store_.data() + it->slot * kKeyBytes;
-  SecretBytes key = SecretBytes::from({slot, kKeyBytes});
-  wipe({slot, kKeyBytes});
+void Ratchet::erase_skipped(std::deque<SkippedKey>::const_iterator it) {
+  wipe({skipped_store_.data() + it->slot * kKeyBytes, kKeyBytes});
   free_slots_.push_back(it->slot);
   skipped_.erase(it);
-  return key;
 }
 
-void Ratchet::drop_oldest_skipped() {
-  const SkippedKey& oldest = skipped_.front();
-  wipe({skipped_store_.data() + oldest.slot * kKeyBytes, kKeyBytes});
-  free_slots_.push_back(oldest.slot);
-  skipped_.pop_front();
-}
+void Ratchet::drop_oldest_skipped() { erase_skipped(skipped_.begin()); }
 
 Bytes Ratchet::message_ad(ByteView header) const {
   Bytes ad;
@@ -230,7 +222,7 @@ Result<Bytes> Ratchet::decrypt(ByteView message) {
     auto plaintext = unpad_bucket(padded);
     wipe(padded);
     if (!plaintext.is_ok()) return plaintext.status();
-    take_skipped(skipped);  // used once, then gone
+    erase_skipped(skipped);  // used once, then gone
     return plaintext;
   }
 

@@ -36,7 +36,7 @@ namespace {
 class SecretPool {
  public:
   static SecretPool& instance() {
-    static SecretPool* pool = new SecretPool();  // never destroyed: frees may run at exit
+    static auto* pool = new SecretPool();  // never destroyed: frees may run at exit
     return *pool;
   }
 
@@ -71,7 +71,7 @@ class SecretPool {
  private:
   static constexpr std::array<std::size_t, 10> kClasses = {32,   64,   128,  256,  512,
                                                            1024, 2048, 4096, 8192, 16384};
-  static constexpr std::size_t kSlabBytes = 64 * 1024;
+  static constexpr std::size_t kSlabBytes = std::size_t{64} * 1024;
 
   static std::size_t class_of(std::size_t size) {
     std::size_t c = 0;

@@ -289,7 +289,7 @@ Result<SignedRoster> sign_roster(const SigningKey& roster_key,
                                  RosterKeyCertificate roster_key_certificate,
                                  RosterContents contents) {
   HEARTH_TRY(validate_contents(contents));
-  SignedRoster s{std::move(roster_key_certificate), std::move(contents), {}};
+  SignedRoster s{roster_key_certificate, std::move(contents), {}};
   s.signature = roster_key.sign(s.signed_part());
   return s;
 }
