@@ -65,6 +65,12 @@ class SigningKey {
   SecretBytes secret_;
 };
 
+// How every signed structure is encoded: its signed part, then the signature.
+inline Bytes with_signature(Bytes signed_part, const Signature& signature) {
+  append(signed_part, signature.view());
+  return signed_part;
+}
+
 // Ok when `signature` is a valid Ed25519 signature of `message` by `key`;
 // kAuthFailed otherwise (including non-canonical encodings libsodium refuses).
 Status verify_signature(const SigningPublicKey& key, ByteView message, const Signature& signature);

@@ -19,11 +19,7 @@ Bytes SignedPrekey::signed_part() const {
   return out;
 }
 
-Bytes SignedPrekey::encode() const {
-  Bytes out = signed_part();
-  append(out, signature.view());
-  return out;
-}
+Bytes SignedPrekey::encode() const { return with_signature(signed_part(), signature); }
 
 Result<SignedPrekey> SignedPrekey::decode(ByteView bytes) {
   ByteReader r(bytes);
@@ -46,11 +42,7 @@ Bytes OneTimePrekey::signed_part() const {
   return out;
 }
 
-Bytes OneTimePrekey::encode() const {
-  Bytes out = signed_part();
-  append(out, signature.view());
-  return out;
-}
+Bytes OneTimePrekey::encode() const { return with_signature(signed_part(), signature); }
 
 Result<OneTimePrekey> OneTimePrekey::decode(ByteView bytes) {
   ByteReader r(bytes);

@@ -145,11 +145,7 @@ Bytes RosterKeyCertificate::signed_part() const {
   return out;
 }
 
-Bytes RosterKeyCertificate::encode() const {
-  Bytes out = signed_part();
-  append(out, signature.view());
-  return out;
-}
+Bytes RosterKeyCertificate::encode() const { return with_signature(signed_part(), signature); }
 
 Result<RosterKeyCertificate> RosterKeyCertificate::decode(ByteView bytes) {
   ByteReader r(bytes);
@@ -187,11 +183,7 @@ Bytes ResponderCertificate::signed_part() const {
   return out;
 }
 
-Bytes ResponderCertificate::encode() const {
-  Bytes out = signed_part();
-  append(out, signature.view());
-  return out;
-}
+Bytes ResponderCertificate::encode() const { return with_signature(signed_part(), signature); }
 
 Bytes ResponderCertificate::hash() const {
   return hash_labelled(kCertificateHashLabel, encode(), kHashBytes);
