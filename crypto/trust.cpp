@@ -245,9 +245,7 @@ Bytes SignedRoster::encode() const {
 }
 
 Bytes SignedRoster::hash() const {
-  Bytes signed_bytes = signed_part();
-  append(signed_bytes, signature.view());
-  return hash_labelled(kRosterHashLabel, signed_bytes, kHashBytes);
+  return hash_labelled(kRosterHashLabel, with_signature(signed_part(), signature), kHashBytes);
 }
 
 Result<SignedRoster> SignedRoster::decode(ByteView bytes) {
