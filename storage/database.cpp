@@ -218,6 +218,16 @@ Database::~Database() {
 
 Status Database::configure(const DatabaseOptions& options) {
   sqlite3_extended_result_codes(db_, 1);
+  // Non-zero turns the COMMIT into a rollback (restrict_commits()).
+  sqlite3_commit_hook(
+      db_,
+      [](void* self) -> int {
+        auto* db = static_cast<Database*>(self);
+        return db->commits_restricted_ && !db->commit_allowed_ ? 1 : 0;
+      },
+      this);
+  sqlite3_rollback_hook(
+      db_, [](void* self) { ++static_cast<Database*>(self)->rollbacks_; }, this);
   sqlite3_busy_timeout(db_, options.busy_timeout_ms);
   // Defensive mode: no writable_schema tricks, no direct shadow-table writes,
   // so a bug in our SQL cannot corrupt the file on purpose.
@@ -276,6 +286,9 @@ Status Database::status_from(int rc, std::string_view what) const {
     case SQLITE_NOTADB:
       return error(Code::kCorrupt, prefix + ": " + reason);
     case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_COMMITHOOK)
+        return error(Code::kUnavailable,
+                     prefix + ": commit refused outside the storage thread's transaction");
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         return error(Code::kAlreadyExists, prefix + ": already exists");
       return error(Code::kInvalidArgument, prefix + ": constraint failed");
@@ -342,6 +355,13 @@ Status Database::run_control(const std::string& sql) {
 Status Database::begin() { return run_control("BEGIN IMMEDIATE"); }
 
 Status Database::commit() { return run_control("COMMIT"); }
+
+Status Database::commit_batch() {
+  commit_allowed_ = true;
+  Status status = run_control("COMMIT");
+  commit_allowed_ = false;
+  return status;
+}
 
 void Database::rollback() {
   if (!in_transaction()) return;

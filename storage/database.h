@@ -90,6 +90,8 @@ struct DatabaseOptions {
   bool check_on_open = true;
 };
 
+class StorageThread;
+
 class Database {
  public:
   // Opens (and, with options.create, creates 0600) the database at `path` and
@@ -120,11 +122,25 @@ class Database {
 
   // Transaction control. begin() takes the write lock at once (BEGIN
   // IMMEDIATE), so a busy file fails here rather than half-way through.
+  // After restrict_commits(), commit() fails (kUnavailable) and rolls back.
   Status begin();
   Status commit();
   // Rolls back if a transaction is open; never fails the caller.
   void rollback();
   bool in_transaction() const;
+
+  // From now on, no transaction on this connection may commit except through
+  // the storage thread's batch COMMIT: any other COMMIT or RELEASE of an
+  // outermost savepoint (and every autocommit statement) is turned into a
+  // rollback by SQLite's commit hook and fails. A job that ignored an error
+  // after SQLite rolled its batch back would otherwise commit its later
+  // writes on its own, outside the batch, unacknowledged and half-done.
+  // Migrations and the key check run at open, before this. Used by the
+  // StorageThread.
+  void restrict_commits() { commits_restricted_ = true; }
+  // Whole-transaction rollbacks so far (explicit, or SQLite's own after a
+  // full disk or an I/O error); ROLLBACK TO a savepoint does not count.
+  std::uint64_t rollbacks() const { return rollbacks_; }
 
   // Nested savepoints, for a unit of work inside a larger transaction.
   Status savepoint(std::string_view name);
@@ -161,6 +177,10 @@ class Database {
 
  private:
   friend class Statement;
+  // The only COMMIT allowed after restrict_commits(); reachable from the
+  // storage thread alone, not from the jobs it runs.
+  friend class StorageThread;
+  Status commit_batch();
   explicit Database(std::filesystem::path path) : path_(std::move(path)) {}
   Status configure(const DatabaseOptions& options);
 
@@ -173,6 +193,9 @@ class Database {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, sqlite3_stmt*> control_cache_;
   std::int64_t wal_frames_ = 0;
+  bool commits_restricted_ = false;
+  bool commit_allowed_ = false;
+  std::uint64_t rollbacks_ = 0;
 };
 
 // A savepoint that rolls back unless committed: the unit of work of one store

@@ -21,6 +21,8 @@ StorageThread::StorageThread(std::unique_ptr<Storage> storage, GroupCommitOption
   options_.max_wait = std::clamp(options_.max_wait, std::chrono::microseconds(0), kMaxGroupWait);
   options_.max_batch = std::max<std::size_t>(options_.max_batch, 1);
   if (options_.wal_frames_before_checkpoint > 0) storage_->db().manage_checkpoints();
+  // Only the batch COMMIT below may commit from now on (see restrict_commits).
+  storage_->db().restrict_commits();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -212,22 +214,31 @@ void StorageThread::run_write_batch(std::deque<Job>& first) {
       open = true;
     }
     Status status;
+    bool worked = false;  // the job itself reported success
+    const std::uint64_t rollbacks = db.rollbacks();
     {
       Savepoint unit(db, "job");
       status = unit.status();
       if (status.is_ok()) status = job.work(stores);
+      worked = status.is_ok();
       if (status.is_ok()) status = unit.commit();
     }
-    if (!db.in_transaction()) {
+    if (db.rollbacks() != rollbacks || !db.in_transaction()) {
       // SQLite rolls the whole transaction back on a full disk or an I/O
       // error: every job before this one in the transaction is lost too.
-      Status cause = status.is_ok() ? error(Code::kUnavailable, "transaction rolled back") : status;
+      // A job that went on after that may have opened a transaction of its
+      // own (it could not commit it: restrict_commits); it goes as well.
+      db.rollback();
+      Status cause =
+          worked || status.is_ok() ? error(Code::kUnavailable, "transaction rolled back") : status;
       for (std::size_t k : in_transaction) {
         if (jobs[k].result.is_ok()) jobs[k].result = not_committed(cause);
       }
       in_transaction.clear();
       open = false;
-      job.result = status.is_ok() ? not_committed(cause) : status;
+      // A job that reported success hears why its work is gone, not that its
+      // savepoint vanished with the transaction.
+      job.result = worked || status.is_ok() ? not_committed(cause) : status;
       return;
     }
     job.result = std::move(status);
@@ -261,7 +272,7 @@ void StorageThread::run_write_batch(std::deque<Job>& first) {
 
   if (open) {
     const Clock::time_point start = Clock::now();
-    Status committed = db.commit();
+    Status committed = db.commit_batch();
     const auto took = Clock::now() - start;
     if (committed.is_ok()) {
       commits_.fetch_add(1);

@@ -138,6 +138,76 @@ TEST_CASE("a failing job rolls back alone; the rest of its batch commits", "[sto
   REQUIRE(thread.stats().largest_batch >= 10);
 }
 
+TEST_CASE("a job that ignores a lost transaction and keeps writing commits nothing", "[storage]") {
+  test::TempDir dir;
+  MailboxId before = random_id<MailboxId>();
+  MailboxId after = random_id<MailboxId>();
+  MailboxId later = random_id<MailboxId>();
+  {
+    StorageThread thread(open_storage(dir.path()));
+    std::promise<void> release;
+    auto gate = release.get_future().share();
+    auto blocker = thread.write_future([gate](Stores&) {
+      gate.wait();
+      return Status::ok();
+    });
+    // Same batch: an earlier job's write, then the rogue job.
+    auto first = thread.write_future(
+        [&](Stores& s) { return s.envelopes.put(before, as_bytes("first"), kNow); });
+    auto rogue = thread.write_future([&](Stores& s) -> Status {
+      if (!s.envelopes.put(before, as_bytes("mine"), kNow).is_ok())
+        return error(Code::kInternal, "setup");
+      // What SQLite does on a full disk or an I/O error: the whole
+      // transaction is rolled back. The job ignores it and goes on.
+      (void)s.db.exec("ROLLBACK");
+      (void)s.envelopes.put(after, as_bytes("after the rollback"), kNow);
+      (void)s.db.exec(
+          "INSERT INTO org_records (id, created_minute, sealed_record) "
+          "VALUES (1, 0, x'00')");
+      (void)s.db.exec("COMMIT");
+      // ... and leaves a transaction of its own open.
+      (void)s.db.savepoint("dangling");
+      (void)s.envelopes.put(after, as_bytes("inside its own transaction"), kNow);
+      return Status::ok();
+    });
+    auto next = thread.write_future(
+        [&](Stores& s) { return s.envelopes.put(later, as_bytes("next"), kNow); });
+    release.set_value();
+    REQUIRE(blocker.get().code() == Code::kUnavailable);
+    REQUIRE(first.get().status().code() == Code::kUnavailable);
+    REQUIRE(rogue.get().code() == Code::kUnavailable);
+    REQUIRE(next.get().value() == 1);  // the thread carries on with a fresh transaction
+  }
+  auto storage = open_storage(dir.path());
+  REQUIRE(storage->stores().envelopes.pending(before).value() == 0);
+  REQUIRE(storage->stores().envelopes.pending(after).value() == 0);
+  REQUIRE(storage->stores().records.list(10).value().empty());
+  REQUIRE(storage->stores().envelopes.pending(later).value() == 1);
+}
+
+TEST_CASE("once a storage thread owns the connection, a job cannot commit by itself", "[storage]") {
+  test::TempDir dir;
+  MailboxId m = random_id<MailboxId>();
+  {
+    StorageThread thread(open_storage(dir.path()));
+    Status own = thread
+                     .write_future([&](Stores& s) -> Status {
+                       (void)s.db.exec("ROLLBACK");
+                       return s.db.exec(
+                           "INSERT INTO org_records (id, created_minute, sealed_record) "
+                           "VALUES (1, 0, x'00')");
+                     })
+                     .get();
+    REQUIRE(own.code() == Code::kUnavailable);
+    REQUIRE(own.message().find("commit refused") != std::string::npos);
+    REQUIRE(
+        thread.write_future([&](Stores& s) { return s.envelopes.put(m, {}, kNow); }).get().is_ok());
+  }
+  auto storage = open_storage(dir.path());
+  REQUIRE(storage->stores().records.list(10).value().empty());
+  REQUIRE(storage->stores().envelopes.pending(m).value() == 1);
+}
+
 TEST_CASE("vault compare-and-swap: of two racing writers exactly one wins", "[storage]") {
   test::TempDir dir;
   StorageThread thread(open_storage(dir.path()));
