@@ -270,10 +270,13 @@ Status Database::status_from(int rc, std::string_view what) const {
     case SQLITE_ROW:
     case SQLITE_DONE:
       return Status::ok();
+    case SQLITE_READONLY:
+      if (query_only_)
+        return error(Code::kInternal, prefix + ": write attempted in a read-only job");
+      return error(Code::kUnavailable, prefix + ": " + reason);
     case SQLITE_FULL:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_NOMEM:
     case SQLITE_NOLFS:
@@ -355,6 +358,12 @@ Status Database::run_control(const std::string& sql) {
 Status Database::begin() { return run_control("BEGIN IMMEDIATE"); }
 
 Status Database::commit() { return run_control("COMMIT"); }
+
+Status Database::set_query_only(bool on) {
+  HEARTH_TRY(run_control(on ? "PRAGMA query_only=1" : "PRAGMA query_only=0"));
+  query_only_ = on;
+  return Status::ok();
+}
 
 Status Database::commit_batch() {
   commit_allowed_ = true;

@@ -138,6 +138,11 @@ class Database {
   // Migrations and the key check run at open, before this. Used by the
   // StorageThread.
   void restrict_commits() { commits_restricted_ = true; }
+  // PRAGMA query_only: while on, every statement that would change the
+  // database fails (kInternal: "write attempted in a read-only job") instead
+  // of running. The storage thread turns it on for the length of a read job.
+  Status set_query_only(bool on);
+
   // Whole-transaction rollbacks so far (explicit, or SQLite's own after a
   // full disk or an I/O error); ROLLBACK TO a savepoint does not count.
   std::uint64_t rollbacks() const { return rollbacks_; }
@@ -194,6 +199,7 @@ class Database {
   std::unordered_map<std::string, sqlite3_stmt*> control_cache_;
   std::int64_t wal_frames_ = 0;
   bool commits_restricted_ = false;
+  bool query_only_ = false;
   bool commit_allowed_ = false;
   std::uint64_t rollbacks_ = 0;
 };

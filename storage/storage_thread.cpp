@@ -132,14 +132,18 @@ void StorageThread::run() {
 
 void StorageThread::run_read(Job& job) {
   read_jobs_.fetch_add(1);
-  Status status;
-  {
-    // A read job sees one consistent snapshot and never changes anything: the
-    // savepoint is always rolled back.
-    Savepoint snapshot(storage_->db(), "read_job");
+  Database& db = storage_->db();
+  // A read job sees one consistent snapshot and never changes anything: a
+  // write in it fails at once (query_only) instead of running, being rolled
+  // back with the savepoint below and reported as a success.
+  Status status = db.set_query_only(true);
+  if (status.is_ok()) {
+    Savepoint snapshot(db, "read_job");
     status = snapshot.status();
     if (status.is_ok()) status = job.work(storage_->stores());
   }
+  Status restored = db.set_query_only(false);
+  if (status.is_ok()) status = std::move(restored);
   job.done(std::move(status));
 }
 

@@ -208,6 +208,31 @@ TEST_CASE("once a storage thread owns the connection, a job cannot commit by its
   REQUIRE(storage->stores().envelopes.pending(m).value() == 1);
 }
 
+TEST_CASE("a write inside a read job fails instead of vanishing as a success", "[storage]") {
+  test::TempDir dir;
+  StorageThread thread(open_storage(dir.path()));
+  MailboxId m = random_id<MailboxId>();
+  auto wrote =
+      thread.read_future([&](Stores& s) { return s.envelopes.put(m, as_bytes("lost"), kNow); })
+          .get();
+  INFO(wrote.status().to_string());
+  REQUIRE(wrote.status().code() == Code::kInternal);
+  REQUIRE(wrote.status().message().find("read-only job") != std::string::npos);
+  Status raw = thread
+                   .read_future([](Stores& s) {
+                     return s.db.exec(
+                         "INSERT INTO org_records (id, created_minute, sealed_record) "
+                         "VALUES (1, 0, x'00')");
+                   })
+                   .get();
+  REQUIRE(raw.code() == Code::kInternal);
+  // Reads still work in a read job, and writes work again in write jobs.
+  REQUIRE(thread.read_future([&](Stores& s) { return s.envelopes.pending(m); }).get().value() == 0);
+  REQUIRE(
+      thread.write_future([&](Stores& s) { return s.envelopes.put(m, {}, kNow); }).get().value() ==
+      1);
+}
+
 TEST_CASE("vault compare-and-swap: of two racing writers exactly one wins", "[storage]") {
   test::TempDir dir;
   StorageThread thread(open_storage(dir.path()));
