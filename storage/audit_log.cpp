@@ -90,6 +90,7 @@ Result<AuditEntry> AuditLog::append(std::string_view action, std::string_view de
 }
 
 Result<std::vector<AuditEntry>> AuditLog::entries(std::int64_t after_seq, std::size_t limit) {
+  if (limit > kMaxFetch) return error(Code::kInvalidArgument, "audit_log: limit above kMaxFetch");
   HEARTH_ASSIGN_OR_RETURN(Statement select,
                           db_.cached("SELECT seq, minute, action, detail, hash FROM audit_log "
                                      "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));

@@ -52,7 +52,8 @@ class AuditLog {
   // kLimitExceeded when action or detail is over kMaxAuditTextBytes.
   Result<AuditEntry> append(std::string_view action, std::string_view detail, UnixSeconds now);
 
-  // Up to `limit` entries with seq > after_seq, in order.
+  // Up to `limit` entries with seq > after_seq, in order. kInvalidArgument
+  // when `limit` is above kMaxFetch.
   Result<std::vector<AuditEntry>> entries(std::int64_t after_seq, std::size_t limit);
 
   // Recomputes every link. The head when all verify; kCorrupt naming the first

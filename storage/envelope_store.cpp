@@ -46,6 +46,7 @@ Result<std::int64_t> EnvelopeStore::put(const MailboxId& mailbox, ByteView ciphe
 Result<std::vector<StoredEnvelope>> EnvelopeStore::fetch(const MailboxId& mailbox,
                                                          std::int64_t after_seq,
                                                          std::size_t limit) {
+  if (limit > kMaxFetch) return error(Code::kInvalidArgument, "envelopes: limit above kMaxFetch");
   Bytes index = index_of(mailbox);
   HEARTH_ASSIGN_OR_RETURN(
       Statement select, db_.cached("SELECT seq, created_minute, sealed FROM envelopes "

@@ -44,7 +44,7 @@ class EnvelopeStore {
   Result<std::int64_t> put(const MailboxId& mailbox, ByteView ciphertext, UnixSeconds now);
 
   // Up to `limit` envelopes with seq > after_seq, oldest first. kCorrupt when a
-  // stored envelope fails to open.
+  // stored envelope fails to open; kInvalidArgument when `limit` > kMaxFetch.
   Result<std::vector<StoredEnvelope>> fetch(const MailboxId& mailbox, std::int64_t after_seq,
                                             std::size_t limit);
 

@@ -18,6 +18,7 @@ Result<std::int64_t> RecordStore::append(ByteView sealed_record, UnixSeconds now
 }
 
 Result<std::vector<OrgRecord>> RecordStore::list(std::size_t limit) {
+  if (limit > kMaxFetch) return error(Code::kInvalidArgument, "org_records: limit above kMaxFetch");
   HEARTH_ASSIGN_OR_RETURN(Statement select,
                           db_.cached("SELECT id, created_minute, sealed_record FROM org_records "
                                      "ORDER BY created_minute, id LIMIT ?1"));

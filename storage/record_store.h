@@ -32,7 +32,8 @@ class RecordStore {
   // Stores a sealed record and returns its id. kLimitExceeded when it is empty
   // or over kMaxOrgRecordBytes.
   Result<std::int64_t> append(ByteView sealed_record, UnixSeconds now);
-  // Up to `limit` records, oldest minute first.
+  // Up to `limit` records, oldest minute first. kInvalidArgument when `limit`
+  // is above kMaxFetch.
   Result<std::vector<OrgRecord>> list(std::size_t limit);
   // Deletes an exported record. Ok if it was not there.
   Status remove(std::int64_t id);

@@ -51,6 +51,12 @@ inline constexpr std::size_t kMaxPrekeyRecordBytes = 1024;
 inline constexpr std::size_t kMaxOneTimePrekeys = 1000;
 inline constexpr std::size_t kMaxOrgRecordBytes = 64 * 1024;
 inline constexpr std::size_t kMaxAuditTextBytes = 1024;
+// Most rows one fetch/list/entries call returns; a larger limit is refused
+// with kInvalidArgument (callers page with after_seq). Bounds the memory and
+// time of one storage-thread job, and keeps the limit a valid positive SQL
+// LIMIT: a size_t above INT64_MAX would turn negative, which SQLite reads as
+// "no limit".
+inline constexpr std::size_t kMaxFetch = 1000;
 
 // Reads a big-endian u64 at `offset`; the caller checked the length.
 inline std::uint64_t read_u64_be(ByteView b, std::size_t offset) {

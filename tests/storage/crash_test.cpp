@@ -127,10 +127,14 @@ void verify(const std::filesystem::path& dir, const Acked& acked,
   for (const auto& [key, n] : acked.puts) puts_by_mailbox[key.first].push_back({key.second, n});
   for (const std::string& hex : which.empty() ? acked.mailboxes : which) {
     MailboxId mailbox = MailboxId::from(from_hex(hex).value()).value();
-    auto stored = storage->stores().envelopes.fetch(mailbox, 0, 1'000'000);
-    REQUIRE(stored.is_ok());  // every present envelope authenticates
     std::map<std::int64_t, Bytes> present;
-    for (auto& e : stored.value()) present[e.seq] = std::move(e.ciphertext);
+    for (std::int64_t after = 0;;) {
+      auto stored = storage->stores().envelopes.fetch(mailbox, after, kMaxFetch);
+      REQUIRE(stored.is_ok());  // every present envelope authenticates
+      if (stored->empty()) break;
+      after = stored->back().seq;
+      for (auto& e : stored.value()) present[e.seq] = std::move(e.ciphertext);
+    }
     const std::string prefix = "crash|" + hex + "|";
     for (const auto& [seq, body] : present) {
       std::string text = to_string(body);

@@ -1,6 +1,7 @@
 // Each store on its own, used directly on one thread.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <set>
 
 #include "crypto/random.h"
@@ -90,6 +91,26 @@ TEST_CASE("envelopes: limits, sealing at rest, rows cannot be swapped", "[storag
                     "WHERE seq = 1")
               .is_ok());
   REQUIRE(env.fetch(m, 0, 10).status().code() == Code::kCorrupt);
+}
+
+TEST_CASE("fetch, list and entries refuse a limit above kMaxFetch", "[storage]") {
+  test::TempDir dir;
+  auto storage = open_storage(dir.path());
+  Stores& s = storage->stores();
+  MailboxId m = random_id<MailboxId>();
+  REQUIRE(s.envelopes.put(m, as_bytes("one"), kNow).is_ok());
+  REQUIRE(s.records.append(as_bytes("sealed"), kNow).is_ok());
+  REQUIRE(s.audit.append("certify", "responder r1", kNow).is_ok());
+  // SIZE_MAX became LIMIT -1 in SQL, which SQLite reads as "no limit".
+  for (std::size_t limit : {kMaxFetch + 1, std::numeric_limits<std::size_t>::max()}) {
+    INFO("limit " << limit);
+    REQUIRE(s.envelopes.fetch(m, 0, limit).status().code() == Code::kInvalidArgument);
+    REQUIRE(s.records.list(limit).status().code() == Code::kInvalidArgument);
+    REQUIRE(s.audit.entries(0, limit).status().code() == Code::kInvalidArgument);
+  }
+  REQUIRE(s.envelopes.fetch(m, 0, kMaxFetch).value().size() == 1);
+  REQUIRE(s.records.list(kMaxFetch).value().size() == 1);
+  REQUIRE(s.audit.entries(0, kMaxFetch).value().size() == 1);
 }
 
 TEST_CASE("vaults: compare-and-swap, lookup by keyed hash, delete", "[storage]") {
