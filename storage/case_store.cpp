@@ -90,12 +90,14 @@ Result<std::vector<CaseRow>> CaseStore::list_open() {
     HEARTH_ASSIGN_OR_RETURN(bool row, select.step());
     if (!row) break;
     Bytes index = select.column_blob(0);
-    HEARTH_ASSIGN_OR_RETURN(CaseRow decoded,
-                            decode(index, select.column_int64(1), select.column_blob(2)));
+    auto decoded = decode(index, select.column_int64(1), select.column_blob(2));
     // The index must be the one its own id gives, or the row was moved.
-    if (!crypto::constant_time_equal(index, sealer_.blind_index("case", decoded.id.view())))
-      return error(Code::kCorrupt, "cases: sealed row is damaged");
-    out.push_back(std::move(decoded));
+    if (!decoded.is_ok() ||
+        !crypto::constant_time_equal(index, sealer_.blind_index("case", decoded->id.view()))) {
+      ++damaged_rows_;
+      continue;
+    }
+    out.push_back(std::move(decoded).value());
   }
   return out;
 }

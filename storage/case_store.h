@@ -49,8 +49,14 @@ class CaseStore {
   Result<std::int64_t> update(const CaseId& id, std::int64_t expected_version, ByteView fields,
                               UnixSeconds now);
 
-  // Every open case, for rebuilding the queues at start-up. Order is unspecified.
+  // Every open case, for rebuilding the queues at start-up. Order is
+  // unspecified. A row that fails to open (or whose index is not its own
+  // id's) is skipped and counted in damaged_rows(): one damaged case must not
+  // stop the server from routing every other one.
   Result<std::vector<CaseRow>> list_open();
+
+  // Rows skipped by list_open() since this store was created. For metrics.
+  std::uint64_t damaged_rows() const { return damaged_rows_; }
 
   // Deletes the case (closed or deleted by the survivor). Ok if it was not there.
   Status remove(const CaseId& id);
@@ -61,6 +67,7 @@ class CaseStore {
 
   Database& db_;
   const Sealer& sealer_;
+  std::uint64_t damaged_rows_ = 0;
 };
 
 }  // namespace hearth::storage

@@ -51,17 +51,32 @@ Result<std::vector<StoredEnvelope>> EnvelopeStore::fetch(const MailboxId& mailbo
   HEARTH_ASSIGN_OR_RETURN(
       Statement select, db_.cached("SELECT seq, created_minute, sealed FROM envelopes "
                                    "WHERE mailbox_index = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
-  select.bind(1, index).bind(2, after_seq).bind(3, static_cast<std::int64_t>(limit));
   std::vector<StoredEnvelope> out;
-  while (true) {
-    HEARTH_ASSIGN_OR_RETURN(bool row, select.step());
-    if (!row) break;
-    StoredEnvelope env;
-    env.seq = select.column_int64(0);
-    env.created_minute = select.column_int64(1);
-    HEARTH_ASSIGN_OR_RETURN(env.ciphertext,
-                            sealer_.open(kTable, row_key(index, env.seq), select.column_blob(2)));
-    out.push_back(std::move(env));
+  // Damaged rows are skipped, so a page may need more rows than `limit`: ask
+  // again after the last row seen until the page is full or the mailbox ends.
+  std::int64_t after = after_seq;
+  while (out.size() < limit) {
+    const std::size_t wanted = limit - out.size();
+    select.reset();
+    select.bind(1, index).bind(2, after).bind(3, static_cast<std::int64_t>(wanted));
+    std::size_t rows = 0;
+    while (true) {
+      HEARTH_ASSIGN_OR_RETURN(bool row, select.step());
+      if (!row) break;
+      ++rows;
+      StoredEnvelope env;
+      env.seq = select.column_int64(0);
+      env.created_minute = select.column_int64(1);
+      after = env.seq;
+      auto opened = sealer_.open(kTable, row_key(index, env.seq), select.column_blob(2));
+      if (!opened.is_ok()) {
+        ++damaged_rows_;
+        continue;
+      }
+      env.ciphertext = std::move(opened).value();
+      out.push_back(std::move(env));
+    }
+    if (rows < wanted) break;  // the mailbox has no more rows
   }
   return out;
 }

@@ -43,8 +43,11 @@ class EnvelopeStore {
   // kLimitExceeded when it is larger than kMaxEnvelopeBytes.
   Result<std::int64_t> put(const MailboxId& mailbox, ByteView ciphertext, UnixSeconds now);
 
-  // Up to `limit` envelopes with seq > after_seq, oldest first. kCorrupt when a
-  // stored envelope fails to open; kInvalidArgument when `limit` > kMaxFetch.
+  // Up to `limit` envelopes with seq > after_seq, oldest first.
+  // kInvalidArgument when `limit` > kMaxFetch. An envelope whose sealed row
+  // fails to open is skipped, not returned, and counted in damaged_rows():
+  // one damaged row must not hide every later envelope of the mailbox from
+  // its recipient. It stays until expire_undelivered() or drop_mailbox().
   Result<std::vector<StoredEnvelope>> fetch(const MailboxId& mailbox, std::int64_t after_seq,
                                             std::size_t limit);
 
@@ -62,11 +65,16 @@ class EnvelopeStore {
   // Deletes the mailbox, its sequence and every envelope in it (case deleted).
   Status drop_mailbox(const MailboxId& mailbox);
 
+  // Envelopes skipped by fetch() because their row failed to open, since this
+  // store was created (a row fetched twice counts twice). For metrics.
+  std::uint64_t damaged_rows() const { return damaged_rows_; }
+
  private:
   Bytes index_of(const MailboxId& mailbox) const;
 
   Database& db_;
   const Sealer& sealer_;
+  std::uint64_t damaged_rows_ = 0;
 };
 
 }  // namespace hearth::storage
