@@ -228,7 +228,8 @@ Status Database::configure(const DatabaseOptions& options) {
       this);
   sqlite3_rollback_hook(
       db_, [](void* self) { ++static_cast<Database*>(self)->rollbacks_; }, this);
-  sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+  busy_timeout_ms_ = options.busy_timeout_ms;
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
   // Defensive mode: no writable_schema tricks, no direct shadow-table writes,
   // so a bug in our SQL cannot corrupt the file on purpose.
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
@@ -410,8 +411,14 @@ Status Database::set_user_version(std::int64_t version) {
 Status Database::checkpoint_truncate() {
   int log_frames = 0;
   int checkpointed = 0;
+  // Without the busy handler: TRUNCATE would otherwise wait up to the busy
+  // timeout for another connection's readers, holding up the storage thread
+  // and every write queued behind it. A busy file fails at once instead; the
+  // caller retries later.
+  sqlite3_busy_timeout(db_, 0);
   int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
                                      &checkpointed);
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
   if (rc != SQLITE_OK) return status_from(rc, "checkpoint");
   return Status::ok();
 }

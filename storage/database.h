@@ -158,7 +158,8 @@ class Database {
 
   // PRAGMA wal_checkpoint(TRUNCATE): copies the WAL into the database and
   // truncates the WAL to zero bytes. kUnavailable when a reader or writer in
-  // another connection prevented a complete checkpoint.
+  // another connection prevented a complete checkpoint. Never waits for them
+  // (the busy timeout does not apply): it fails at once instead.
   Status checkpoint_truncate();
 
   // Takes WAL checkpoints off the commit path: SQLite's automatic checkpoint
@@ -198,6 +199,7 @@ class Database {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, sqlite3_stmt*> control_cache_;
   std::int64_t wal_frames_ = 0;
+  int busy_timeout_ms_ = 0;
   bool commits_restricted_ = false;
   bool query_only_ = false;
   bool commit_allowed_ = false;

@@ -180,8 +180,11 @@ void StorageThread::maybe_checkpoint(bool idle) {
     commits_since_checkpoint_ = 0;
     dirty_since_checkpoint_ = false;
   } else {
-    // Retried at the next interval; a failed checkpoint loses nothing.
+    // Retried at the next interval (or when idle), not after every batch: a
+    // reader in another process can hold it off for a long time. A failed
+    // checkpoint loses nothing.
     failed_checkpoints_.fetch_add(1);
+    commits_since_checkpoint_ = 0;
   }
 }
 
