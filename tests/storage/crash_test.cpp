@@ -77,8 +77,9 @@ void parse_lines(std::string& buffer, Acked& acked) {
 }
 
 // Reads the child's output; kills it `after` past its READY line (or past
-// the spawn when `early`, to land inside opening and migrating); reads the rest.
-void run_and_kill(pid_t pid, int fd, bool early, std::chrono::milliseconds after, Acked& acked) {
+// the spawn when `early`, to land inside opening and migrating); reads the
+// rest. Returns the child's wait status.
+int run_and_kill(pid_t pid, int fd, bool early, std::chrono::milliseconds after, Acked& acked) {
   std::string buffer;
   char chunk[4096];
   acked.ready = false;
@@ -112,6 +113,18 @@ void run_and_kill(pid_t pid, int fd, bool early, std::chrono::milliseconds after
   }
   parse_lines(buffer, acked);
   ::close(fd);
+  return status;
+}
+
+// True when our SIGKILL ended the writer. A writer that exited by itself (a
+// put or an ack failed, it could not open the database) stopped writing
+// early: the round tested nothing, and its exit is itself the failure.
+bool killed_by_us(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+std::string describe(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "wait status " + std::to_string(status);
 }
 
 // Checks the mailboxes in `which` (all when empty): every envelope present
@@ -172,8 +185,11 @@ TEST_CASE("every acknowledged write survives SIGKILL at random points", "[storag
     Acked before = acked;
     auto [pid, fd] = spawn_writer(dir.path(), 8);
     bool early = percent(rng) < 10;  // some kills land while the database is being opened
-    run_and_kill(pid, fd, early,
-                 std::chrono::milliseconds(early ? delay_ms(rng) / 4 : delay_ms(rng)), acked);
+    int status =
+        run_and_kill(pid, fd, early,
+                     std::chrono::milliseconds(early ? delay_ms(rng) / 4 : delay_ms(rng)), acked);
+    INFO("writer " << describe(status));
+    REQUIRE(killed_by_us(status));
     std::set<std::string> fresh;
     for (const auto& m : acked.mailboxes)
       if (before.mailboxes.count(m) == 0) fresh.insert(m);
@@ -190,6 +206,19 @@ TEST_CASE("every acknowledged write survives SIGKILL at random points", "[storag
   // The kills landed while work was going on, not only before the first write.
   REQUIRE(acked.puts.size() > 100);
   REQUIRE(acked.deletes.size() > 10);
+}
+
+TEST_CASE("the crash test notices a writer that exits by itself", "[storage]") {
+  test::TempDir dir;
+  Acked acked;
+  // With no writer threads the writer prints READY and returns 0, like a
+  // writer whose put failed would exit on its own.
+  auto [pid, fd] = spawn_writer(dir.path(), 0);
+  int status = run_and_kill(pid, fd, false, std::chrono::milliseconds(2000), acked);
+  INFO("writer " << describe(status));
+  REQUIRE(acked.ready);
+  REQUIRE_FALSE(killed_by_us(status));
+  REQUIRE(describe(status) == "exited with status 0");
 }
 
 }  // namespace
