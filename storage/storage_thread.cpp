@@ -35,7 +35,7 @@ StorageThread::~StorageThread() {
   thread_.join();
 }
 
-void StorageThread::submit(Kind kind, Work work, Done done) {
+void StorageThread::submit(Kind kind, Work work, Done done, std::size_t bytes) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) {
@@ -48,17 +48,32 @@ void StorageThread::submit(Kind kind, Work work, Done done) {
       done(error(Code::kLimitExceeded, "storage queue is full"));
       return;
     }
-    queue_.push_back(Job{kind, std::move(work), std::move(done), Status::ok()});
+    // Only the storage thread lowers queued_bytes_, so the check holds.
+    if (bytes > options_.max_queue_bytes ||
+        queued_bytes_.load() > options_.max_queue_bytes - bytes) {
+      lock.unlock();
+      done(error(Code::kLimitExceeded, "storage queue is over its byte budget"));
+      return;
+    }
+    queued_bytes_.fetch_add(bytes);
+    queue_.push_back(Job{kind, std::move(work), std::move(done), Status::ok(), bytes});
   }
   cv_.notify_one();
 }
 
-void StorageThread::submit_write(Work work, Done done) {
-  submit(Kind::kWrite, std::move(work), std::move(done));
+void StorageThread::submit_write(Work work, Done done, std::size_t bytes) {
+  submit(Kind::kWrite, std::move(work), std::move(done), bytes);
 }
 
-void StorageThread::submit_read(Work work, Done done) {
-  submit(Kind::kRead, std::move(work), std::move(done));
+void StorageThread::submit_read(Work work, Done done, std::size_t bytes) {
+  submit(Kind::kRead, std::move(work), std::move(done), bytes);
+}
+
+void StorageThread::complete(Job& job) {
+  queued_bytes_.fetch_sub(job.bytes);
+  job.bytes = 0;
+  job.work = nullptr;  // frees what the job captured before its handler runs
+  job.done(std::move(job.result));
 }
 
 void StorageThread::checkpoint(Done done) { submit(Kind::kCheckpoint, nullptr, std::move(done)); }
@@ -80,6 +95,7 @@ StorageStats StorageThread::stats() const {
   out.checkpoints = checkpoints_.load();
   out.passive_checkpoints = passive_checkpoints_.load();
   out.failed_checkpoints = failed_checkpoints_.load();
+  out.queued_bytes = queued_bytes_.load();
   return out;
 }
 
@@ -144,7 +160,8 @@ void StorageThread::run_read(Job& job) {
   }
   Status restored = db.set_query_only(false);
   if (status.is_ok()) status = std::move(restored);
-  job.done(std::move(status));
+  job.result = std::move(status);
+  complete(job);
 }
 
 void StorageThread::run_checkpoint(Job& job) {
@@ -156,7 +173,8 @@ void StorageThread::run_checkpoint(Job& job) {
   } else {
     failed_checkpoints_.fetch_add(1);
   }
-  job.done(std::move(status));
+  job.result = std::move(status);
+  complete(job);
 }
 
 void StorageThread::maybe_checkpoint(bool idle) {
@@ -299,7 +317,7 @@ void StorageThread::run_write_batch(std::deque<Job>& first) {
   std::uint64_t largest = largest_batch_.load();
   while (jobs.size() > largest && !largest_batch_.compare_exchange_weak(largest, jobs.size())) {
   }
-  for (Job& job : jobs) job.done(std::move(job.result));
+  for (Job& job : jobs) complete(job);
   maybe_checkpoint(/*idle=*/false);
 }
 

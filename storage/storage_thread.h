@@ -60,6 +60,11 @@ struct GroupCommitOptions {
   // Most jobs waiting in the queue; past it a submit fails with kLimitExceeded
   // instead of growing memory without bound.
   std::size_t max_queue = 65536;
+  // Most payload bytes held by queued and running jobs, as their submitters
+  // declared them (the `bytes` argument: an envelope's ciphertext, a vault
+  // blob; 0 for small jobs). Past it a submit fails with kLimitExceeded:
+  // the job count alone would let 65536 queued 64 KiB envelopes hold 4 GiB.
+  std::size_t max_queue_bytes = 64 * 1024 * 1024;
   // Run wal_checkpoint(PASSIVE) once the WAL holds this many frames (pages),
   // after the batch that grew it was acknowledged. This replaces SQLite's
   // automatic checkpoint, which would run inside COMMIT and delay every
@@ -83,6 +88,7 @@ struct StorageStats {
   std::uint64_t checkpoints = 0;  // TRUNCATE checkpoints
   std::uint64_t passive_checkpoints = 0;
   std::uint64_t failed_checkpoints = 0;
+  std::uint64_t queued_bytes = 0;  // declared payload bytes of jobs not yet completed
 };
 
 class StorageThread {
@@ -98,31 +104,33 @@ class StorageThread {
 
   // Queues a job. `done` is called exactly once: normally on the storage
   // thread after the job ran (and, for writes, after its batch committed or
-  // failed); with kLimitExceeded (queue full) or kUnavailable (shutting down)
-  // on the calling thread, before submit returns.
-  void submit_write(Work work, Done done);
-  void submit_read(Work work, Done done);
+  // failed); with kLimitExceeded (queue full, or `bytes` would take the jobs
+  // in flight past max_queue_bytes) or kUnavailable (shutting down) on the
+  // calling thread, before submit returns. `bytes` is the payload the job
+  // holds (what its closure captured); it counts until `done` is called.
+  void submit_write(Work work, Done done, std::size_t bytes = 0);
+  void submit_read(Work work, Done done, std::size_t bytes = 0);
   // Runs wal_checkpoint(TRUNCATE) after everything queued before it.
   void checkpoint(Done done);
 
   // Typed forms: `fn` returns Status or Result<T>; `done` receives the same type.
   template <typename Fn, typename Handler>
-  void write(Fn fn, Handler done) {
-    submit_typed(/*write=*/true, std::move(fn), std::move(done));
+  void write(Fn fn, Handler done, std::size_t bytes = 0) {
+    submit_typed(/*write=*/true, std::move(fn), std::move(done), bytes);
   }
   template <typename Fn, typename Handler>
-  void read(Fn fn, Handler done) {
-    submit_typed(/*write=*/false, std::move(fn), std::move(done));
+  void read(Fn fn, Handler done, std::size_t bytes = 0) {
+    submit_typed(/*write=*/false, std::move(fn), std::move(done), bytes);
   }
 
   // Future forms, for tests and tools; never wait on one from the storage thread.
   template <typename Fn>
-  auto write_future(Fn fn) {
-    return future_typed(/*write=*/true, std::move(fn));
+  auto write_future(Fn fn, std::size_t bytes = 0) {
+    return future_typed(/*write=*/true, std::move(fn), bytes);
   }
   template <typename Fn>
-  auto read_future(Fn fn) {
-    return future_typed(/*write=*/false, std::move(fn));
+  auto read_future(Fn fn, std::size_t bytes = 0) {
+    return future_typed(/*write=*/false, std::move(fn), bytes);
   }
   // Blocks until a checkpoint queued now has run.
   Status checkpoint_now();
@@ -136,9 +144,12 @@ class StorageThread {
     Work work;
     Done done;
     Status result;
+    std::size_t bytes = 0;
   };
 
-  void submit(Kind kind, Work work, Done done);
+  void submit(Kind kind, Work work, Done done, std::size_t bytes = 0);
+  // Gives the job's bytes back to the budget and calls its handler.
+  void complete(Job& job);
   void run();
   void run_read(Job& job);
   void run_checkpoint(Job& job);
@@ -148,9 +159,9 @@ class StorageThread {
   void take_writes(std::deque<Job>& out, std::size_t limit);
 
   template <typename Fn, typename Handler>
-  void submit_typed(bool write, Fn fn, Handler done);
+  void submit_typed(bool write, Fn fn, Handler done, std::size_t bytes);
   template <typename Fn>
-  auto future_typed(bool write, Fn fn);
+  auto future_typed(bool write, Fn fn, std::size_t bytes);
 
   std::unique_ptr<Storage> storage_;
   GroupCommitOptions options_;
@@ -159,6 +170,9 @@ class StorageThread {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  // Declared bytes of jobs submitted and not yet completed. Added under mu_,
+  // given back by the storage thread.
+  std::atomic<std::size_t> queued_bytes_{0};
 
   // Storage-thread state.
   std::size_t last_batch_ = 1;
@@ -205,12 +219,12 @@ struct JobResult<Result<T>> {
 }  // namespace detail
 
 template <typename Fn, typename Handler>
-void StorageThread::submit_typed(bool write, Fn fn, Handler done) {
+void StorageThread::submit_typed(bool write, Fn fn, Handler done, std::size_t bytes) {
   using R = std::invoke_result_t<Fn&, Stores&>;
   if constexpr (std::is_same_v<R, Status>) {
     Work work = std::move(fn);
     Done finish = std::move(done);
-    submit(write ? Kind::kWrite : Kind::kRead, std::move(work), std::move(finish));
+    submit(write ? Kind::kWrite : Kind::kRead, std::move(work), std::move(finish), bytes);
   } else {
     using T = typename detail::JobResult<R>::Value;
     // The job's value waits here until the batch's fate is known.
@@ -228,17 +242,17 @@ void StorageThread::submit_typed(bool write, Fn fn, Handler done) {
         done(R(std::move(**slot)));
       }
     };
-    submit(write ? Kind::kWrite : Kind::kRead, std::move(work), std::move(finish));
+    submit(write ? Kind::kWrite : Kind::kRead, std::move(work), std::move(finish), bytes);
   }
 }
 
 template <typename Fn>
-auto StorageThread::future_typed(bool write, Fn fn) {
+auto StorageThread::future_typed(bool write, Fn fn, std::size_t bytes) {
   using R = std::invoke_result_t<Fn&, Stores&>;
   auto promise = std::make_shared<std::promise<R>>();
   std::future<R> future = promise->get_future();
-  submit_typed(write, std::move(fn),
-               [promise](R result) { promise->set_value(std::move(result)); });
+  submit_typed(
+      write, std::move(fn), [promise](R result) { promise->set_value(std::move(result)); }, bytes);
   return future;
 }
 

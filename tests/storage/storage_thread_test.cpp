@@ -475,6 +475,41 @@ TEST_CASE("the queue is bounded and shutdown drains what was queued", "[storage]
   REQUIRE(storage->stores().envelopes.pending(m).value() == 8);
 }
 
+TEST_CASE("the queue is bounded by the bytes its jobs hold, not only by their number",
+          "[storage]") {
+  test::TempDir dir;
+  GroupCommitOptions options;
+  options.max_queue_bytes = 1000;
+  StorageThread thread(open_storage(dir.path()), options);
+  MailboxId m = random_id<MailboxId>();
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  auto blocker = thread.write_future([gate](Stores&) {
+    gate.wait();
+    return Status::ok();
+  });
+  auto put = [&](std::size_t size) {
+    Bytes body(size, 0x42);
+    return thread.write_future(
+        [&m, body = std::move(body)](Stores& s) { return s.envelopes.put(m, body, kNow); }, size);
+  };
+  auto first = put(600);
+  auto second = put(600);  // 1200 > 1000: refused at once
+  REQUIRE(second.get().status().code() == Code::kLimitExceeded);
+  auto third = put(400);  // exactly 1000
+  REQUIRE(thread.stats().queued_bytes == 1000);
+  REQUIRE(put(1).get().status().code() == Code::kLimitExceeded);
+  REQUIRE(put(1001).get().status().code() == Code::kLimitExceeded);  // never fits
+  release.set_value();
+  REQUIRE(blocker.get().is_ok());
+  REQUIRE(first.get().is_ok());
+  REQUIRE(third.get().is_ok());
+  // Completed jobs give their bytes back.
+  REQUIRE(thread.stats().queued_bytes == 0);
+  REQUIRE(put(1000).get().is_ok());
+  REQUIRE(thread.read_future([&](Stores& s) { return s.envelopes.pending(m); }).get().value() == 3);
+}
+
 TEST_CASE("checkpoints run on demand, by count, and leave the WAL empty", "[storage]") {
   test::TempDir dir;
   auto options = options_in(dir.path());
