@@ -1,6 +1,7 @@
 #include "storage/counter_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <tuple>
 
 #include "storage/types.h"
@@ -101,6 +102,10 @@ Status CounterStore::increment(const CounterKey& key, std::int64_t by) {
       count = stored.count;
     }
   }
+  // Checked before adding: signed overflow is undefined, and a wrapped
+  // count would be sealed as if it were true.
+  if (count > std::numeric_limits<std::int64_t>::max() - by)
+    return error(Code::kLimitExceeded, "counter would overflow");
   Bytes plain = encoded;
   append_u64_be(plain, static_cast<std::uint64_t>(count + by));
   {

@@ -45,7 +45,8 @@ class CounterStore {
   // Both must outlive the store.
   CounterStore(Database& db, const Sealer& sealer) : db_(db), sealer_(sealer) {}
 
-  // Adds `by` (> 0) to the cell. kInvalidArgument on a bad month or label.
+  // Adds `by` (> 0) to the cell. kInvalidArgument on a bad month or label;
+  // kLimitExceeded (and no change) when the count would pass INT64_MAX.
   Status increment(const CounterKey& key, std::int64_t by = 1);
   // Every cell, sorted by month, need, outcome, language group.
   Result<std::vector<CounterCell>> list();

@@ -391,6 +391,20 @@ TEST_CASE("counters: sealed cells, increments, closed vocabularies", "[storage]"
   REQUIRE(counters.increment(shelter, 0).code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("counters: an increment that would overflow is refused and changes nothing",
+          "[storage]") {
+  test::TempDir dir;
+  auto storage = open_storage(dir.path());
+  CounterStore& counters = storage->stores().counters;
+  CounterKey cell{202611, "shelter", "referred", "east-slavic"};
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  REQUIRE(counters.increment(cell, kMax - 1).is_ok());
+  REQUIRE(counters.increment(cell, 1).is_ok());
+  REQUIRE(counters.increment(cell, 1).code() == Code::kLimitExceeded);
+  REQUIRE(counters.increment(cell, kMax).code() == Code::kLimitExceeded);
+  REQUIRE(counters.list().value().at(0).count == kMax);
+}
+
 TEST_CASE("audit log: hash chain verifies and detects tampering", "[storage]") {
   test::TempDir dir;
   auto storage = open_storage(dir.path());
