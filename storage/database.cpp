@@ -76,7 +76,18 @@ Status prepare_files(const std::filesystem::path& path, bool create) {
   for (const char* suffix : {"-wal", "-shm"}) {
     std::filesystem::path side = path.string() + suffix;
     int side_fd = ::open(side.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (side_fd < 0) continue;  // absent is fine: SQLite creates it with the database's mode
+    if (side_fd < 0) {
+      int err = errno;
+      // Absent is fine: SQLite creates it with the database's mode. Anything
+      // else is refused: a symbolic link would let SQLite write the WAL (with
+      // every row) or the index wherever the link points.
+      if (err == ENOENT) continue;
+      if (err == ELOOP)
+        return error(Code::kInvalidArgument,
+                     "database " + std::string(suffix + 1) + " file is a symbolic link");
+      return error(Code::kUnavailable,
+                   "cannot open database " + std::string(suffix + 1) + " file: " + errno_text(err));
+    }
     Status side_status = tighten_mode(side_fd, side);
     ::close(side_fd);
     HEARTH_TRY(side_status);

@@ -71,6 +71,26 @@ TEST_CASE("missing file without create is kNotFound; a symlink is refused", "[st
   REQUIRE(Database::open(dir.path() / "link.db").status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("a symbolic link in place of the WAL or shared-memory file is refused", "[storage]") {
+  for (const char* suffix : {"-wal", "-shm"}) {
+    DYNAMIC_SECTION(suffix) {
+      test::TempDir dir;
+      auto path = dir.path() / "a.db";
+      { REQUIRE(Database::open(path).is_ok()); }
+      // Somewhere else the server's user can write, and an attacker can read.
+      auto elsewhere = dir.path() / "elsewhere";
+      { std::ofstream(elsewhere) << ""; }
+      std::filesystem::remove(path.string() + suffix);
+      std::filesystem::create_symlink(elsewhere, path.string() + suffix);
+      auto db = Database::open(path);
+      INFO(db.status().to_string());
+      REQUIRE(db.status().code() == Code::kInvalidArgument);
+      REQUIRE(db.status().message().find("symbolic link") != std::string::npos);
+      REQUIRE(std::filesystem::file_size(elsewhere) == 0);
+    }
+  }
+}
+
 TEST_CASE("a file that is not a database is kCorrupt with a clear message", "[storage]") {
   test::TempDir dir;
   auto path = dir.path() / "junk.db";
