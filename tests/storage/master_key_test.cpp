@@ -122,6 +122,69 @@ TEST_CASE("opening creates the key only together with a new database", "[storage
   SECTION("the right key opens it again") { REQUIRE(Storage::open(options).is_ok()); }
 }
 
+TEST_CASE("a database with sealed rows but no key check is refused, whatever the key",
+          "[storage]") {
+  test::TempDir dir;
+  auto options = options_in(dir.path());
+  {
+    auto storage = open_storage(dir.path());
+    REQUIRE(storage->stores().envelopes.put(random_id<MailboxId>(), as_bytes("x"), 0).is_ok());
+  }
+  auto drop_check = [&] {
+    auto db = Database::open(options.database_path);
+    REQUIRE(db.is_ok());
+    REQUIRE((*db)->exec("DELETE FROM meta WHERE name = 'key_check'").is_ok());
+  };
+  drop_check();
+  SECTION("a different key") {
+    std::filesystem::remove(options.key_path);
+    REQUIRE(MasterKey::create(options.key_path).is_ok());
+    auto storage = Storage::open(options);
+    REQUIRE(storage.status().code() == Code::kAuthFailed);
+    REQUIRE(storage.status().message().find("key check is missing") != std::string::npos);
+  }
+  SECTION("even the right key: it cannot be told apart") {
+    REQUIRE(Storage::open(options).status().code() == Code::kAuthFailed);
+  }
+}
+
+TEST_CASE("an empty database whose key check was never written gets one at open", "[storage]") {
+  // A first open that stopped between migrating and writing the check value.
+  test::TempDir dir;
+  auto options = options_in(dir.path());
+  { open_storage(dir.path()); }
+  {
+    auto db = Database::open(options.database_path);
+    REQUIRE(db.is_ok());
+    REQUIRE((*db)->exec("DELETE FROM meta").is_ok());
+  }
+  { open_storage(dir.path()); }  // writes it
+  std::filesystem::remove(options.key_path);
+  REQUIRE(MasterKey::create(options.key_path).is_ok());
+  REQUIRE(Storage::open(options).status().code() == Code::kAuthFailed);  // and it is checked
+}
+
+TEST_CASE("a wrong key is refused before any migration runs", "[storage]") {
+  test::TempDir dir;
+  auto options = options_in(dir.path());
+  { open_storage(dir.path()); }
+  {
+    // Back to schema version 1, as if written by an older build.
+    auto db = Database::open(options.database_path);
+    REQUIRE(db.is_ok());
+    REQUIRE((*db)
+                ->exec("DROP TABLE org_records; DROP TABLE counters; DROP TABLE audit_log; "
+                       "PRAGMA user_version = 1;")
+                .is_ok());
+  }
+  std::filesystem::remove(options.key_path);
+  REQUIRE(MasterKey::create(options.key_path).is_ok());
+  REQUIRE(Storage::open(options).status().code() == Code::kAuthFailed);
+  auto db = Database::open(options.database_path);
+  REQUIRE(db.is_ok());
+  REQUIRE((*db)->user_version().value() == 1);  // untouched
+}
+
 TEST_CASE("a second process-level open of the same database is refused", "[storage]") {
   test::TempDir dir;
   auto first = open_storage(dir.path());
