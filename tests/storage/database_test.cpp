@@ -59,7 +59,7 @@ TEST_CASE("pragmas: WAL, synchronous=FULL, secure_delete, memory temp store", "[
   REQUIRE(pragma_text(**db, "PRAGMA foreign_keys") == "1");
 }
 
-TEST_CASE("missing file without create is kNotFound; a symlink is refused", "[storage]") {
+TEST_CASE("missing file without create is kNotFound, a symlink is refused", "[storage]") {
   test::TempDir dir;
   DatabaseOptions no_create;
   no_create.create = false;

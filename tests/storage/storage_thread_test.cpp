@@ -101,7 +101,7 @@ TEST_CASE("jobs complete in order and a read sees every earlier write", "[storag
   for (int i = 0; i < 30; ++i) REQUIRE(order[static_cast<std::size_t>(i)] == i);
 }
 
-TEST_CASE("a failing job rolls back alone; the rest of its batch commits", "[storage]") {
+TEST_CASE("a failing job rolls back alone, the rest of its batch commits", "[storage]") {
   test::TempDir dir;
   StorageThread thread(open_storage(dir.path()));
   MailboxId m = random_id<MailboxId>();
@@ -329,7 +329,7 @@ TEST_CASE("a one-time prekey is never handed out twice under concurrent claims",
   REQUIRE(empty == kClaimers * kEach - static_cast<int>(kPrekeys));
 }
 
-TEST_CASE("a full disk is a clear kUnavailable; nothing partial; reads keep working", "[storage]") {
+TEST_CASE("a full disk is a clear kUnavailable, nothing partial, reads keep working", "[storage]") {
   test::TempDir dir;
   GroupCommitOptions options;
   options.idle_checkpoint_after = std::chrono::milliseconds(0);

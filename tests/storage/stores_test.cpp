@@ -315,7 +315,7 @@ TEST_CASE("prekeys: signed prekey generations and one-time prekeys handed out on
   REQUIRE(prekeys.current_signed_prekey(r).status().code() == Code::kNotFound);
 }
 
-TEST_CASE("roster: epochs only move forward; certificates by responder", "[storage]") {
+TEST_CASE("roster: epochs only move forward, certificates by responder", "[storage]") {
   test::TempDir dir;
   auto storage = open_storage(dir.path());
   RosterStore& roster = storage->stores().roster;
