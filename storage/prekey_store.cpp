@@ -5,12 +5,6 @@
 namespace hearth::storage {
 namespace {
 
-Status check_responder(ByteView responder_id) {
-  if (responder_id.empty() || responder_id.size() > kMaxResponderIdBytes)
-    return error(Code::kInvalidArgument, "responder id has the wrong length");
-  return Status::ok();
-}
-
 Status check_record(const PrekeyRecord& prekey) {
   if (prekey.record.empty() || prekey.record.size() > kMaxPrekeyRecordBytes)
     return error(Code::kLimitExceeded, "prekey record is empty or too large");
@@ -21,7 +15,7 @@ Status check_record(const PrekeyRecord& prekey) {
 
 Status PrekeyStore::put_signed_prekey(ByteView responder_id, const PrekeyRecord& prekey,
                                       UnixSeconds now) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_TRY(check_record(prekey));
   Savepoint sp(db_, "spk_put");
   HEARTH_TRY(sp.status());
@@ -54,7 +48,7 @@ Status PrekeyStore::put_signed_prekey(ByteView responder_id, const PrekeyRecord&
 }
 
 Result<PrekeyRecord> PrekeyStore::current_signed_prekey(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_ASSIGN_OR_RETURN(Statement select,
                           db_.cached("SELECT prekey_id, record FROM signed_prekeys WHERE "
                                      "responder_id = ?1 ORDER BY generation DESC LIMIT 1"));
@@ -66,7 +60,7 @@ Result<PrekeyRecord> PrekeyStore::current_signed_prekey(ByteView responder_id) {
 
 Status PrekeyStore::add_one_time_prekeys(ByteView responder_id,
                                          std::span<const PrekeyRecord> prekeys) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   for (const auto& p : prekeys) HEARTH_TRY(check_record(p));
   Savepoint sp(db_, "opk_add");
   HEARTH_TRY(sp.status());
@@ -87,7 +81,7 @@ Status PrekeyStore::add_one_time_prekeys(ByteView responder_id,
 }
 
 Result<std::optional<PrekeyRecord>> PrekeyStore::claim_one_time_prekey(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   // One statement selects and deletes, so the same prekey can never be
   // returned twice, whatever else runs on this connection.
   HEARTH_ASSIGN_OR_RETURN(
@@ -104,7 +98,7 @@ Result<std::optional<PrekeyRecord>> PrekeyStore::claim_one_time_prekey(ByteView 
 }
 
 Result<std::int64_t> PrekeyStore::one_time_prekey_count(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_ASSIGN_OR_RETURN(
       Statement count, db_.cached("SELECT count(*) FROM one_time_prekeys WHERE responder_id = ?1"));
   count.bind(1, responder_id);
@@ -114,7 +108,7 @@ Result<std::int64_t> PrekeyStore::one_time_prekey_count(ByteView responder_id) {
 }
 
 Status PrekeyStore::remove_responder(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   Savepoint sp(db_, "prekeys_drop");
   HEARTH_TRY(sp.status());
   for (const char* sql : {"DELETE FROM signed_prekeys WHERE responder_id = ?1",

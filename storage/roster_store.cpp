@@ -3,15 +3,6 @@
 #include "storage/types.h"
 
 namespace hearth::storage {
-namespace {
-
-Status check_responder(ByteView responder_id) {
-  if (responder_id.empty() || responder_id.size() > kMaxResponderIdBytes)
-    return error(Code::kInvalidArgument, "responder id has the wrong length");
-  return Status::ok();
-}
-
-}  // namespace
 
 Status RosterStore::put_roster(std::int64_t epoch, ByteView signed_roster, UnixSeconds now) {
   if (signed_roster.empty() || signed_roster.size() > kMaxRosterBytes)
@@ -53,7 +44,7 @@ Result<StoredRoster> RosterStore::latest_roster() {
 }
 
 Status RosterStore::put_certificate(ByteView responder_id, ByteView certificate) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   if (certificate.empty() || certificate.size() > kMaxCertificateBytes)
     return error(Code::kLimitExceeded, "certificate is empty or larger than the limit");
   HEARTH_ASSIGN_OR_RETURN(
@@ -65,7 +56,7 @@ Status RosterStore::put_certificate(ByteView responder_id, ByteView certificate)
 }
 
 Result<Bytes> RosterStore::certificate(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_ASSIGN_OR_RETURN(
       Statement select, db_.cached("SELECT certificate FROM certificates WHERE responder_id = ?1"));
   select.bind(1, responder_id);
@@ -88,7 +79,7 @@ Result<std::vector<StoredCertificate>> RosterStore::certificates() {
 }
 
 Status RosterStore::remove_certificate(ByteView responder_id) {
-  HEARTH_TRY(check_responder(responder_id));
+  HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_ASSIGN_OR_RETURN(Statement del,
                           db_.cached("DELETE FROM certificates WHERE responder_id = ?1"));
   del.bind(1, responder_id);

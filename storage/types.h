@@ -37,6 +37,12 @@ Id random_id() {
 // Limits, each with its reason (docs/storage.md lists them all).
 // Responder ids come from certificates; anything longer is not one of ours.
 inline constexpr std::size_t kMaxResponderIdBytes = 64;
+// kInvalidArgument unless `responder_id` is 1..kMaxResponderIdBytes bytes.
+inline Status check_responder_id(ByteView responder_id) {
+  if (responder_id.empty() || responder_id.size() > kMaxResponderIdBytes)
+    return error(Code::kInvalidArgument, "responder id has the wrong length");
+  return Status::ok();
+}
 // Padded ciphertexts are at most 64 KiB; allow a protocol header on top.
 inline constexpr std::size_t kMaxEnvelopeBytes = 64 * 1024 + 4096;
 // A vault holds ratchet states and a bounded transcript, padded to 4 KiB buckets.
