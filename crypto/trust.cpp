@@ -14,6 +14,7 @@ constexpr std::string_view kCertificateLabel = "HL1/cert";
 constexpr std::string_view kRosterLabel = "HL1/roster";
 constexpr std::string_view kCertificateHashLabel = "HL1/cert-hash";
 constexpr std::string_view kRosterHashLabel = "HL1/roster-hash";
+constexpr std::string_view kResponderLoginLabel = "HL1/responder-login";
 constexpr std::size_t kMaxEncodedCertificate = 4096;
 constexpr std::size_t kMaxEncodedRosterKeyCertificate = 256;
 
@@ -352,6 +353,25 @@ Status VerifiedRoster::check_certificate(const ResponderCertificate& cert, UnixS
     return error(Code::kNotFound, "certificate is not on the roster for this queue");
   }
   return Status::ok();
+}
+
+namespace {
+Bytes responder_login_message(ByteView challenge) {
+  Bytes message = to_bytes(kResponderLoginLabel);
+  append(message, challenge);
+  return message;
+}
+}  // namespace
+
+Signature sign_responder_login(const SigningKey& signing_key, ByteView challenge) {
+  return signing_key.sign(responder_login_message(challenge));
+}
+
+Status verify_responder_login(const ResponderCertificate& cert, ByteView challenge,
+                              const Signature& signature) {
+  if (challenge.size() < kMinResponderChallengeBytes)
+    return error(Code::kInvalidArgument, "login challenge too short");
+  return verify_signature(cert.fields.signing_key, responder_login_message(challenge), signature);
 }
 
 }  // namespace hearth::crypto

@@ -158,6 +158,18 @@ Result<SignedRoster> sign_roster(const SigningKey& roster_key,
                                  RosterKeyCertificate roster_key_certificate,
                                  RosterContents contents);
 
+// --- Responder login ---
+// A responder proves it holds its certificate's signing key by signing the
+// server's fresh challenge: "HL1/responder-login" || challenge. The label keeps
+// the signature from passing as any other signed structure (P6).
+// The challenge must be at least kMinResponderChallengeBytes of server randomness.
+inline constexpr std::size_t kMinResponderChallengeBytes = 16;
+Signature sign_responder_login(const SigningKey& signing_key, ByteView challenge);
+// kInvalidArgument when the challenge is too short; kAuthFailed when the
+// signature is not `cert`'s signing key's over this challenge.
+Status verify_responder_login(const ResponderCertificate& cert, ByteView challenge,
+                              const Signature& signature);
+
 // Name validators shared by issuing and decoding.
 bool is_valid_responder_id(std::string_view id);
 bool is_valid_queue_name(std::string_view queue);

@@ -155,10 +155,12 @@ TEST_CASE("no signature verifies under another structure's label", "[crypto]") {
           .value();
   SignedRoster roster = sign_roster(key, rkc, {7, Bytes(32, 0), 1, 2, {}, {}}).value();
 
+  // A responder-login answer to a challenge equal to another structure's bytes.
+  const Bytes challenge = spk.signed_part();
   std::vector<std::pair<Bytes, Signature>> signed_items = {
       {spk.signed_part(), spk.signature},       {opk.signed_part(), opk.signature},
       {rkc.signed_part(), rkc.signature},       {cert.signed_part(), cert.signature},
-      {roster.signed_part(), roster.signature},
+      {roster.signed_part(), roster.signature}, {challenge, sign_responder_login(key, challenge)},
   };
   for (std::size_t i = 0; i < signed_items.size(); ++i) {
     for (std::size_t j = 0; j < signed_items.size(); ++j) {
@@ -167,6 +169,25 @@ TEST_CASE("no signature verifies under another structure's label", "[crypto]") {
       REQUIRE(ok == (i == j));
     }
   }
+}
+
+TEST_CASE("a responder login answers one challenge with one certificate's key", "[crypto]") {
+  test::Org org;
+  auto& ana = org.add_responder("ana", {"legal"}, {"en"}, 1);
+  auto& ben = org.add_responder("ben", {"legal"}, {"en"}, 2);
+  const Bytes challenge(32, 0x5a);
+  const Signature sig = sign_responder_login(ana.signing, challenge);
+  REQUIRE(verify_responder_login(ana.certificate, challenge, sig).is_ok());
+  // Another certificate, another challenge, a flipped bit, a short challenge.
+  REQUIRE(verify_responder_login(ben.certificate, challenge, sig).code() == Code::kAuthFailed);
+  Bytes other = challenge;
+  other[31] ^= 1;
+  REQUIRE(verify_responder_login(ana.certificate, other, sig).code() == Code::kAuthFailed);
+  Signature flipped = sig;
+  flipped.bytes[0] ^= 1;
+  REQUIRE(verify_responder_login(ana.certificate, challenge, flipped).code() == Code::kAuthFailed);
+  REQUIRE(verify_responder_login(ana.certificate, ByteView(challenge).first(15), sig).code() ==
+          Code::kInvalidArgument);
 }
 
 TEST_CASE("decoders reject truncated and padded encodings", "[crypto]") {
