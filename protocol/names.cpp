@@ -1,0 +1,137 @@
+// The wire names of the protocol's enums (messages.h), and the canonical text
+// a route's proof-of-work is bound to.
+//
+// Thread safety: pure functions over constant tables.
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/messages.h"
+
+namespace hearth::protocol {
+namespace {
+
+// One table per enum: the wire name of each enumerator, in declaration order.
+template <class E, std::size_t N>
+struct NameTable {
+  std::array<std::string_view, N> names;
+
+  std::string_view name(E value) const {
+    const auto index = static_cast<std::size_t>(value);
+    return index < N ? names[index] : std::string_view();
+  }
+  std::optional<E> parse(std::string_view text) const {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (names[i] == text) return static_cast<E>(i);
+    }
+    return std::nullopt;
+  }
+};
+
+constexpr NameTable<ErrorCode, 23> kErrorCodes{{
+    "malformed",
+    "unsupported_version",
+    "unknown_op",
+    "unknown_field",
+    "missing_field",
+    "bad_field",
+    "rate_limited",
+    "not_authenticated",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "auth_failed",
+    "not_on_roster",
+    "revoked",
+    "certificate_expired",
+    "pow_insufficient",
+    "pow_replayed",
+    "pow_stale",
+    "limit_exceeded",
+    "no_responder",
+    "not_claimed",
+    "unavailable",
+    "internal",
+}};
+static_assert(kErrorCodes.names.back() == "internal" &&
+              static_cast<std::size_t>(ErrorCode::kInternal) == 22);
+
+constexpr NameTable<Need, 9> kNeeds{{
+    "immediate-safety",
+    "shelter",
+    "medical",
+    "counselling",
+    "legal",
+    "immigration",
+    "work-education",
+    "peer-support",
+    "culturally-specific",
+}};
+static_assert(static_cast<std::size_t>(Need::kCulturallySpecific) == 8);
+
+constexpr NameTable<Urgency, 4> kUrgencies{{"danger-now", "today", "this-week", "information"}};
+static_assert(static_cast<std::size_t>(Urgency::kInformation) == 3);
+
+constexpr NameTable<Mode, 2> kModes{{"live", "async"}};
+constexpr NameTable<Presence, 2> kPresences{{"available", "away"}};
+
+constexpr NameTable<Op, 14> kOps{{
+    "pow_challenge",
+    "route",
+    "open_case",
+    "challenge",
+    "vault_login",
+    "vault_get",
+    "vault_put",
+    "send",
+    "ack",
+    "delete_case",
+    "responder_login",
+    "upload_prekeys",
+    "presence",
+    "claim",
+}};
+static_assert(static_cast<std::size_t>(Op::kClaim) == 13 && std::variant_size_v<Request> == 14 &&
+              std::variant_size_v<Reply> == 14);
+
+}  // namespace
+
+std::string_view error_code_name(ErrorCode code) { return kErrorCodes.name(code); }
+std::optional<ErrorCode> parse_error_code(std::string_view name) { return kErrorCodes.parse(name); }
+std::string_view need_name(Need need) { return kNeeds.name(need); }
+std::optional<Need> parse_need(std::string_view name) { return kNeeds.parse(name); }
+std::string_view urgency_name(Urgency urgency) { return kUrgencies.name(urgency); }
+std::optional<Urgency> parse_urgency(std::string_view name) { return kUrgencies.parse(name); }
+std::string_view mode_name(Mode mode) { return kModes.name(mode); }
+std::optional<Mode> parse_mode(std::string_view name) { return kModes.parse(name); }
+std::string_view presence_name(Presence presence) { return kPresences.name(presence); }
+std::optional<Presence> parse_presence(std::string_view name) { return kPresences.parse(name); }
+std::string_view op_name(Op op) { return kOps.name(op); }
+std::optional<Op> parse_op(std::string_view name) { return kOps.parse(name); }
+
+std::string canonical_route_text(const RouteEnvelope& envelope) {
+  // Values are joined in the order given: the proof is over exactly what was sent.
+  const auto join = [](const auto& values, auto name_of) {
+    std::string out;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out += ',';
+      out += name_of(values[i]);
+    }
+    return out;
+  };
+  std::string text = "needs=";
+  text += join(envelope.needs, need_name);
+  text += ";urgency=";
+  text += urgency_name(envelope.urgency);
+  text += ";languages=";
+  text += join(envelope.languages, [](const std::string& l) -> std::string_view { return l; });
+  text += ";mode=";
+  text += mode_name(envelope.mode);
+  text += ";region=";
+  text += envelope.region.value_or("");
+  return text;
+}
+
+}  // namespace hearth::protocol
