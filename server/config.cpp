@@ -1,0 +1,264 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace hearth::server {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+
+Status field_error(std::string_view field, std::string_view what) {
+  return error(Code::kInvalidArgument, std::string(field) + ": " + std::string(what));
+}
+
+std::string join(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+// Refuses any key of `object` outside `allowed`: a misspelt field must not
+// silently leave its default in place.
+Status check_keys(const json& object, std::string_view prefix,
+                  std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : object.items()) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || a == key;
+    if (!known) return field_error(join(prefix, key), "unknown field");
+  }
+  return Status::ok();
+}
+
+// Reads an optional object member. Ok and nullptr when absent.
+Result<const json*> object_member(const json& parent, std::string_view prefix,
+                                  std::string_view key) {
+  auto it = parent.find(std::string(key));
+  if (it == parent.end()) return static_cast<const json*>(nullptr);
+  if (!it->is_object()) return field_error(join(prefix, key), "must be an object");
+  return &*it;
+}
+
+// Integer field in [lo, hi]; `out` keeps its default when absent.
+template <typename T>
+Status read_int(const json& parent, std::string_view prefix, std::string_view key, T& out,
+                std::uint64_t lo, std::uint64_t hi) {
+  auto it = parent.find(std::string(key));
+  if (it == parent.end()) return Status::ok();
+  std::string name = join(prefix, key);
+  std::string range = "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+  if (!it->is_number_integer()) return field_error(name, "must be an integer; " + range);
+  if (it->is_number_unsigned()) {
+    auto v = it->get<std::uint64_t>();
+    if (v < lo || v > hi) return field_error(name, range);
+    out = static_cast<T>(v);
+    return Status::ok();
+  }
+  auto v = it->get<std::int64_t>();
+  if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi)
+    return field_error(name, range);
+  out = static_cast<T>(v);
+  return Status::ok();
+}
+
+Status read_seconds(const json& parent, std::string_view prefix, std::string_view key,
+                    std::chrono::seconds& out, std::uint64_t lo, std::uint64_t hi) {
+  std::int64_t v = out.count();
+  HEARTH_TRY(read_int(parent, prefix, key, v, lo, hi));
+  out = std::chrono::seconds(v);
+  return Status::ok();
+}
+
+Result<std::optional<std::string>> read_string(const json& parent, std::string_view prefix,
+                                               std::string_view key) {
+  auto it = parent.find(std::string(key));
+  if (it == parent.end()) return std::optional<std::string>();
+  if (!it->is_string()) return field_error(join(prefix, key), "must be a string");
+  auto s = it->get<std::string>();
+  if (s.empty()) return field_error(join(prefix, key), "must not be empty");
+  return std::optional<std::string>(std::move(s));
+}
+
+Status read_bool(const json& parent, std::string_view prefix, std::string_view key, bool& out) {
+  auto it = parent.find(std::string(key));
+  if (it == parent.end()) return Status::ok();
+  if (!it->is_boolean()) return field_error(join(prefix, key), "must be true or false");
+  out = it->get<bool>();
+  return Status::ok();
+}
+
+Result<std::optional<std::filesystem::path>> read_path(const json& parent, std::string_view prefix,
+                                                       std::string_view key,
+                                                       const std::filesystem::path& base_dir) {
+  HEARTH_ASSIGN_OR_RETURN(auto s, read_string(parent, prefix, key));
+  if (!s) return std::optional<std::filesystem::path>();
+  if (s->find('\0') != std::string::npos) return field_error(join(prefix, key), "bad path");
+  std::filesystem::path p(*s);
+  if (p.is_relative()) p = base_dir / p;
+  return std::optional<std::filesystem::path>(p.lexically_normal());
+}
+
+bool is_ip_literal(const std::string& address) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, address.c_str(), &v4) == 1 ||
+         inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+}
+
+Status read_endpoint(const json& parent, std::string_view key, Endpoint& out, bool loopback_only,
+                     bool* enabled) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(parent, "", key));
+  if (obj == nullptr) return Status::ok();
+  if (enabled != nullptr) {
+    HEARTH_TRY(check_keys(*obj, key, {"address", "port", "enabled"}));
+    HEARTH_TRY(read_bool(*obj, key, "enabled", *enabled));
+  } else {
+    HEARTH_TRY(check_keys(*obj, key, {"address", "port"}));
+  }
+  HEARTH_ASSIGN_OR_RETURN(auto address, read_string(*obj, key, "address"));
+  if (address) {
+    if (!is_ip_literal(*address))
+      return field_error(join(key, "address"), "must be an IPv4 or IPv6 address literal");
+    if (loopback_only && !is_loopback_address(*address))
+      return field_error(join(key, "address"),
+                         "must be a loopback address (127.0.0.0/8 or ::1): metrics are not public");
+    out.address = *address;
+  }
+  HEARTH_TRY(read_int(*obj, key, "port", out.port, 0, 65535));
+  return Status::ok();
+}
+
+Status read_limits(const json& root, Limits& l) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "limits"));
+  if (obj == nullptr) return Status::ok();
+  const json& o = *obj;
+  const char* p = "limits";
+  HEARTH_TRY(
+      check_keys(o, p,
+                 {"max_frame_bytes", "frames_per_second", "frame_burst", "write_queue_frames",
+                  "write_queue_bytes", "handshake_timeout_seconds", "idle_timeout_seconds",
+                  "max_connections", "max_open_cases_per_vault", "max_pending_per_mailbox",
+                  "undelivered_retention_days", "route_ttl_seconds", "max_routes_per_connection"}));
+  HEARTH_TRY(read_int(o, p, "max_frame_bytes", l.max_frame_bytes, 1024, 16 * 1024 * 1024));
+  HEARTH_TRY(read_int(o, p, "frames_per_second", l.frames_per_second, 1, 10000));
+  HEARTH_TRY(read_int(o, p, "frame_burst", l.frame_burst, 1, 100000));
+  HEARTH_TRY(read_int(o, p, "write_queue_frames", l.write_queue_frames, 4, 100000));
+  HEARTH_TRY(
+      read_int(o, p, "write_queue_bytes", l.write_queue_bytes, 64 * 1024, 1024ULL * 1024 * 1024));
+  HEARTH_TRY(read_seconds(o, p, "handshake_timeout_seconds", l.handshake_timeout, 1, 300));
+  HEARTH_TRY(read_seconds(o, p, "idle_timeout_seconds", l.idle_timeout, 5, 86400));
+  HEARTH_TRY(read_int(o, p, "max_connections", l.max_connections, 1, 1000000));
+  HEARTH_TRY(read_int(o, p, "max_open_cases_per_vault", l.max_open_cases_per_vault, 1, 64));
+  HEARTH_TRY(read_int(o, p, "max_pending_per_mailbox", l.max_pending_per_mailbox, 1, 1000000));
+  HEARTH_TRY(read_int(o, p, "undelivered_retention_days", l.undelivered_retention_days, 1, 3650));
+  HEARTH_TRY(read_seconds(o, p, "route_ttl_seconds", l.route_ttl, 10, 86400));
+  HEARTH_TRY(read_int(o, p, "max_routes_per_connection", l.max_routes_per_connection, 1, 64));
+  return Status::ok();
+}
+
+Status read_pow(const json& root, PowConfig& pow) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "pow"));
+  if (obj == nullptr) return Status::ok();
+  HEARTH_TRY(check_keys(*obj, "pow", {"effort", "seed_rotation_seconds"}));
+  HEARTH_TRY(
+      read_int(*obj, "pow", "effort", pow.effort, 1, std::numeric_limits<std::uint32_t>::max()));
+  HEARTH_TRY(read_seconds(*obj, "pow", "seed_rotation_seconds", pow.seed_rotation, 60, 604800));
+  return Status::ok();
+}
+
+Status read_tls(const json& root, const std::filesystem::path& base_dir,
+                std::optional<TlsConfig>& out) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "tls"));
+  if (obj == nullptr) return Status::ok();
+  HEARTH_TRY(check_keys(*obj, "tls", {"certificate", "private_key"}));
+  HEARTH_ASSIGN_OR_RETURN(auto cert, read_path(*obj, "tls", "certificate", base_dir));
+  if (!cert) return field_error("tls.certificate", "required when tls is given");
+  HEARTH_ASSIGN_OR_RETURN(auto key, read_path(*obj, "tls", "private_key", base_dir));
+  if (!key) return field_error("tls.private_key", "required when tls is given");
+  out = TlsConfig{*cert, *key};
+  return Status::ok();
+}
+
+}  // namespace
+
+bool is_loopback_address(std::string_view address) {
+  std::string a(address);
+  in_addr v4{};
+  if (inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, a.c_str(), &v6) == 1) {
+    static const in6_addr loopback = IN6ADDR_LOOPBACK_INIT;
+    return std::equal(std::begin(v6.s6_addr), std::end(v6.s6_addr), std::begin(loopback.s6_addr));
+  }
+  return false;
+}
+
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& base_dir) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return error(Code::kInvalidArgument, "config: not valid JSON");
+  if (!root.is_object()) return error(Code::kInvalidArgument, "config: must be a JSON object");
+  HEARTH_TRY(check_keys(root, "",
+                        {"data_dir", "database", "key_file", "org_root_key", "roster_file",
+                         "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow"}));
+  Config c;
+
+  HEARTH_ASSIGN_OR_RETURN(auto data_dir, read_path(root, "", "data_dir", base_dir));
+  if (!data_dir) return field_error("data_dir", "required");
+  c.data_dir = *data_dir;
+  HEARTH_ASSIGN_OR_RETURN(auto database, read_path(root, "", "database", base_dir));
+  c.database = database ? *database : c.data_dir / "hearth.db";
+  HEARTH_ASSIGN_OR_RETURN(auto key_file, read_path(root, "", "key_file", base_dir));
+  c.key_file = key_file ? *key_file : c.data_dir / "master.key";
+
+  HEARTH_ASSIGN_OR_RETURN(auto root_key, read_string(root, "", "org_root_key"));
+  if (!root_key) return field_error("org_root_key", "required");
+  auto key_bytes = from_hex(*root_key);
+  if (!key_bytes || key_bytes->size() != 32)
+    return field_error("org_root_key", "must be 64 hex digits (the Ed25519 org root public key)");
+  c.org_root_key = *key_bytes;
+
+  HEARTH_ASSIGN_OR_RETURN(auto roster, read_path(root, "", "roster_file", base_dir));
+  if (!roster) return field_error("roster_file", "required");
+  c.roster_file = *roster;
+
+  HEARTH_TRY(read_endpoint(root, "listen", c.listen, /*loopback_only=*/false, nullptr));
+  HEARTH_TRY(read_endpoint(root, "metrics", c.metrics, /*loopback_only=*/true, &c.metrics_enabled));
+  HEARTH_TRY(read_tls(root, base_dir, c.tls));
+  HEARTH_TRY(read_int(root, "", "io_threads", c.io_threads, 1, 64));
+  HEARTH_ASSIGN_OR_RETURN(auto level, read_string(root, "", "log_level"));
+  if (level) {
+    auto parsed = log::parse_level(*level);
+    if (!parsed) return field_error("log_level", "must be one of debug, info, warn, error");
+    c.log_level = *parsed;
+  }
+  HEARTH_TRY(read_limits(root, c.limits));
+  HEARTH_TRY(read_pow(root, c.pow));
+  if (c.limits.write_queue_bytes < c.limits.max_frame_bytes)
+    return field_error("limits.write_queue_bytes", "must be at least limits.max_frame_bytes");
+  if (c.metrics_enabled && c.metrics.port != 0 && c.metrics.port == c.listen.port &&
+      c.metrics.address == c.listen.address)
+    return field_error("metrics.port", "must differ from listen.port");
+  return c;
+}
+
+Result<Config> load_config(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return error(Code::kNotFound, "config file not found");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(Code::kUnavailable, "config file cannot be read");
+  std::string text;
+  text.resize(kMaxConfigBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes) return error(Code::kLimitExceeded, "config file over 1 MiB");
+  std::filesystem::path base = std::filesystem::absolute(path, ec).parent_path();
+  return parse_config(text, base);
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,83 @@
+// hearthd's configuration: one JSON file, validated field by field.
+//
+// Every error names the field it is about ("limits.max_frame_bytes: must be
+// between 1024 and 16777216"), unknown fields are refused (a typo must not
+// silently fall back to a default), and relative paths are taken relative to
+// the directory of the config file. docs/operations.md lists every field with
+// its default and the reason for it.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace hearth::server {
+
+struct Endpoint {
+  std::string address;  // an IP literal
+  std::uint16_t port = 0;
+};
+
+struct TlsConfig {
+  std::filesystem::path certificate;  // PEM
+  std::filesystem::path private_key;  // PEM
+};
+
+struct Limits {
+  std::size_t max_frame_bytes = 256 * 1024;
+  std::uint32_t frames_per_second = 20;
+  std::uint32_t frame_burst = 40;
+  std::size_t write_queue_frames = 64;
+  std::size_t write_queue_bytes = 2 * 1024 * 1024;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds idle_timeout{300};
+  std::size_t max_connections = 1000;
+  std::size_t max_open_cases_per_vault = 3;
+  std::int64_t max_pending_per_mailbox = 1000;
+  std::int64_t undelivered_retention_days = 30;
+  std::chrono::seconds route_ttl{600};
+  std::size_t max_routes_per_connection = 4;
+};
+
+struct PowConfig {
+  std::uint32_t effort = 20000;
+  std::chrono::seconds seed_rotation{7200};
+};
+
+struct Config {
+  std::filesystem::path data_dir;
+  std::filesystem::path database;  // default data_dir / "hearth.db"
+  std::filesystem::path key_file;  // default data_dir / "master.key"
+  Bytes org_root_key;              // 32 bytes, Ed25519 public
+  std::filesystem::path roster_file;
+  Endpoint listen{"127.0.0.1", 8750};
+  Endpoint metrics{"127.0.0.1", 8751};
+  bool metrics_enabled = true;
+  std::optional<TlsConfig> tls;
+  std::size_t io_threads = 2;
+  log::Level log_level = log::Level::kInfo;
+  Limits limits;
+  PowConfig pow;
+};
+
+// Parses and validates `text`; relative paths resolve against `base_dir`.
+// kInvalidArgument with "<field>: <what is wrong>" on the first bad field.
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& base_dir);
+
+// Reads `path` (at most 1 MiB) and parses it. kNotFound / kUnavailable when it
+// cannot be read; otherwise as parse_config.
+Result<Config> load_config(const std::filesystem::path& path);
+
+// True for 127.0.0.0/8 and ::1 (the metrics listener must be one).
+bool is_loopback_address(std::string_view address);
+
+}  // namespace hearth::server

@@ -1,0 +1,207 @@
+// hearthd's config: defaults, a full good file, and one message per bad field.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+
+#include "server/config.h"
+#include "tests/support/test_support.h"
+
+namespace hearth::server {
+namespace {
+
+const std::string kKey(64, 'a');
+
+std::string minimal(const std::string& extra = "") {
+  return R"({"data_dir":"data","org_root_key":")" + kKey + R"(","roster_file":"roster.bin")" +
+         extra + "}";
+}
+
+// The message for `extra` added to a minimal config (the test fails if it parses).
+std::string message_for(const std::string& extra) {
+  auto c = parse_config(minimal(extra), "/etc/hearth");
+  REQUIRE(!c.is_ok());
+  CHECK(c.status().code() == Code::kInvalidArgument);
+  return c.status().message();
+}
+
+TEST_CASE("a minimal config gets every default", "[server]") {
+  auto c = parse_config(minimal(), "/etc/hearth");
+  REQUIRE(c.is_ok());
+  CHECK(c->data_dir == "/etc/hearth/data");
+  CHECK(c->database == "/etc/hearth/data/hearth.db");
+  CHECK(c->key_file == "/etc/hearth/data/master.key");
+  CHECK(c->roster_file == "/etc/hearth/roster.bin");
+  CHECK(c->org_root_key == Bytes(32, 0xaa));
+  CHECK(c->listen.address == "127.0.0.1");
+  CHECK(c->listen.port == 8750);
+  CHECK(c->metrics.address == "127.0.0.1");
+  CHECK(c->metrics.port == 8751);
+  CHECK(c->metrics_enabled);
+  CHECK(!c->tls.has_value());
+  CHECK(c->io_threads == 2);
+  CHECK(c->log_level == log::Level::kInfo);
+  CHECK(c->limits.max_frame_bytes == 256 * 1024);
+  CHECK(c->limits.frames_per_second == 20);
+  CHECK(c->limits.frame_burst == 40);
+  CHECK(c->limits.write_queue_frames == 64);
+  CHECK(c->limits.write_queue_bytes == 2 * 1024 * 1024);
+  CHECK(c->limits.handshake_timeout == std::chrono::seconds(10));
+  CHECK(c->limits.idle_timeout == std::chrono::seconds(300));
+  CHECK(c->limits.max_connections == 1000);
+  CHECK(c->limits.max_open_cases_per_vault == 3);
+  CHECK(c->limits.max_pending_per_mailbox == 1000);
+  CHECK(c->limits.undelivered_retention_days == 30);
+  CHECK(c->limits.route_ttl == std::chrono::seconds(600));
+  CHECK(c->limits.max_routes_per_connection == 4);
+  CHECK(c->pow.effort == 20000);
+  CHECK(c->pow.seed_rotation == std::chrono::seconds(7200));
+}
+
+TEST_CASE("a full config file loads, paths relative to its directory", "[server]") {
+  test::TempDir dir;
+  std::string text = R"({
+    "data_dir": "/var/lib/hearth", "database": "db/h.db", "key_file": "/keys/master.key",
+    "org_root_key": ")" +
+                     kKey + R"(", "roster_file": "roster.bin",
+    "listen": {"address": "::", "port": 0},
+    "metrics": {"address": "::1", "port": 9100, "enabled": false},
+    "tls": {"certificate": "tls/cert.pem", "private_key": "tls/key.pem"},
+    "io_threads": 4, "log_level": "debug",
+    "limits": {"max_frame_bytes": 65536, "frames_per_second": 5, "frame_burst": 10,
+               "write_queue_frames": 16, "write_queue_bytes": 1048576,
+               "handshake_timeout_seconds": 3, "idle_timeout_seconds": 60,
+               "max_connections": 10, "max_open_cases_per_vault": 1,
+               "max_pending_per_mailbox": 50, "undelivered_retention_days": 7,
+               "route_ttl_seconds": 60, "max_routes_per_connection": 2},
+    "pow": {"effort": 1, "seed_rotation_seconds": 600}
+  })";
+  std::ofstream(dir.path() / "hearthd.json") << text;
+  auto c = load_config(dir.path() / "hearthd.json");
+  REQUIRE(c.is_ok());
+  CHECK(c->data_dir == "/var/lib/hearth");
+  CHECK(c->database == dir.path() / "db/h.db");
+  CHECK(c->key_file == "/keys/master.key");
+  CHECK(c->roster_file == dir.path() / "roster.bin");
+  CHECK(c->listen.address == "::");
+  CHECK(c->listen.port == 0);
+  CHECK(c->metrics.address == "::1");
+  CHECK(c->metrics.port == 9100);
+  CHECK(!c->metrics_enabled);
+  REQUIRE(c->tls.has_value());
+  CHECK(c->tls->certificate == dir.path() / "tls/cert.pem");
+  CHECK(c->tls->private_key == dir.path() / "tls/key.pem");
+  CHECK(c->io_threads == 4);
+  CHECK(c->log_level == log::Level::kDebug);
+  CHECK(c->limits.max_frame_bytes == 65536);
+  CHECK(c->limits.frames_per_second == 5);
+  CHECK(c->limits.frame_burst == 10);
+  CHECK(c->limits.write_queue_frames == 16);
+  CHECK(c->limits.write_queue_bytes == 1048576);
+  CHECK(c->limits.handshake_timeout == std::chrono::seconds(3));
+  CHECK(c->limits.idle_timeout == std::chrono::seconds(60));
+  CHECK(c->limits.max_connections == 10);
+  CHECK(c->limits.max_open_cases_per_vault == 1);
+  CHECK(c->limits.max_pending_per_mailbox == 50);
+  CHECK(c->limits.undelivered_retention_days == 7);
+  CHECK(c->limits.route_ttl == std::chrono::seconds(60));
+  CHECK(c->limits.max_routes_per_connection == 2);
+  CHECK(c->pow.effort == 1);
+  CHECK(c->pow.seed_rotation == std::chrono::seconds(600));
+}
+
+TEST_CASE("every bad field is refused with a message naming it", "[server]") {
+  CHECK(message_for(R"(,"limits":{"max_frame_bytes":100})") ==
+        "limits.max_frame_bytes: must be between 1024 and 16777216");
+  CHECK(message_for(R"(,"limits":{"max_frame_bytes":"big"})") ==
+        "limits.max_frame_bytes: must be an integer; must be between 1024 and 16777216");
+  CHECK(
+      message_for(R"(,"limits":{"frames_per_second":0})").rfind("limits.frames_per_second: ", 0) ==
+      0);
+  CHECK(message_for(R"(,"limits":{"frame_burst":-1})").rfind("limits.frame_burst: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"write_queue_frames":1.5})")
+            .rfind("limits.write_queue_frames: ", 0) == 0);
+  CHECK(
+      message_for(R"(,"limits":{"write_queue_bytes":1})").rfind("limits.write_queue_bytes: ", 0) ==
+      0);
+  CHECK(message_for(R"(,"limits":{"handshake_timeout_seconds":0})")
+            .rfind("limits.handshake_timeout_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"idle_timeout_seconds":999999})")
+            .rfind("limits.idle_timeout_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"max_connections":0})").rfind("limits.max_connections: ", 0) ==
+        0);
+  CHECK(message_for(R"(,"limits":{"max_open_cases_per_vault":65})")
+            .rfind("limits.max_open_cases_per_vault: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"max_pending_per_mailbox":0})")
+            .rfind("limits.max_pending_per_mailbox: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"undelivered_retention_days":0})")
+            .rfind("limits.undelivered_retention_days: ", 0) == 0);
+  CHECK(
+      message_for(R"(,"limits":{"route_ttl_seconds":1})").rfind("limits.route_ttl_seconds: ", 0) ==
+      0);
+  CHECK(message_for(R"(,"limits":{"max_routes_per_connection":0})")
+            .rfind("limits.max_routes_per_connection: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"max_frame_bytes":1048576,"write_queue_bytes":65536})") ==
+        "limits.write_queue_bytes: must be at least limits.max_frame_bytes");
+  CHECK(message_for(R"(,"limits":{"typo":1})") == "limits.typo: unknown field");
+  CHECK(message_for(R"(,"limits":[])") == "limits: must be an object");
+  CHECK(message_for(R"(,"pow":{"effort":0})").rfind("pow.effort: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"effort":4294967296})").rfind("pow.effort: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"seed_rotation_seconds":1})")
+            .rfind("pow.seed_rotation_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"listen":{"address":"localhost"})") ==
+        "listen.address: must be an IPv4 or IPv6 address literal");
+  CHECK(message_for(R"(,"listen":{"port":65536})") == "listen.port: must be between 0 and 65535");
+  CHECK(message_for(R"(,"listen":{"enabled":true})") == "listen.enabled: unknown field");
+  CHECK(message_for(R"(,"metrics":{"address":"0.0.0.0"})")
+            .rfind("metrics.address: must be a loopback address", 0) == 0);
+  CHECK(message_for(R"(,"metrics":{"address":"10.0.0.1"})")
+            .rfind("metrics.address: must be a loopback address", 0) == 0);
+  CHECK(message_for(R"(,"metrics":{"enabled":"yes"})") == "metrics.enabled: must be true or false");
+  CHECK(message_for(R"(,"metrics":{"port":8750})") == "metrics.port: must differ from listen.port");
+  CHECK(message_for(R"(,"tls":{"certificate":"c.pem"})") ==
+        "tls.private_key: required when tls is given");
+  CHECK(message_for(R"(,"tls":{"private_key":"k.pem"})") ==
+        "tls.certificate: required when tls is given");
+  CHECK(message_for(R"(,"io_threads":0)") == "io_threads: must be between 1 and 64");
+  CHECK(message_for(R"(,"log_level":"loud")") ==
+        "log_level: must be one of debug, info, warn, error");
+  CHECK(message_for(R"(,"database":5)") == "database: must be a string");
+  CHECK(message_for(R"(,"key_file":"")") == "key_file: must not be empty");
+  CHECK(message_for(R"(,"colour":"blue")") == "colour: unknown field");
+}
+
+TEST_CASE("required fields and the root key are checked", "[server]") {
+  auto msg = [](const std::string& text) {
+    auto c = parse_config(text, "/x");
+    REQUIRE(!c.is_ok());
+    return c.status().message();
+  };
+  CHECK(msg(R"({"org_root_key":")" + kKey + R"(","roster_file":"r"})") == "data_dir: required");
+  CHECK(msg(R"({"data_dir":"d","roster_file":"r"})") == "org_root_key: required");
+  CHECK(msg(R"({"data_dir":"d","org_root_key":")" + kKey + R"("})") == "roster_file: required");
+  CHECK(msg(R"({"data_dir":"d","org_root_key":"abcd","roster_file":"r"})") ==
+        "org_root_key: must be 64 hex digits (the Ed25519 org root public key)");
+  CHECK(msg(R"({"data_dir":"d","org_root_key":")" + std::string(64, 'z') +
+            R"(","roster_file":"r"})") ==
+        "org_root_key: must be 64 hex digits (the Ed25519 org root public key)");
+  CHECK(msg("not json") == "config: not valid JSON");
+  CHECK(msg("[1,2]") == "config: must be a JSON object");
+}
+
+TEST_CASE("a missing config file is kNotFound", "[server]") {
+  test::TempDir dir;
+  CHECK(load_config(dir.path() / "nope.json").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("loopback addresses", "[server]") {
+  CHECK(is_loopback_address("127.0.0.1"));
+  CHECK(is_loopback_address("127.3.4.5"));
+  CHECK(is_loopback_address("::1"));
+  CHECK(!is_loopback_address("0.0.0.0"));
+  CHECK(!is_loopback_address("::"));
+  CHECK(!is_loopback_address("192.168.1.1"));
+  CHECK(!is_loopback_address("localhost"));
+}
+
+}  // namespace
+}  // namespace hearth::server
