@@ -398,15 +398,17 @@ bool read_value(const Json& j, Bytes& out, const BytesKind& kind, Problems& prob
                 const std::string& path) {
   const auto* text = j.get_ptr<const Json::string_t*>();
   if (text == nullptr) return problems.bad(path, "not a base64url string");
-  // Refuse before decoding anything longer than the longest valid encoding.
-  if (text->size() > (kind.max * 4 + 2) / 3) return problems.bad(path, "too long");
-  auto decoded = crypto::base64url_decode(*text);
-  if (!decoded.is_ok()) return problems.bad(path, "not base64url without padding");
-  if (decoded->size() < kind.min || decoded->size() > kind.max) {
+  const auto wrong_length = [&] {
     return problems.bad(path, kind.min == kind.max
                                   ? "must be " + std::to_string(kind.min) + " bytes"
                                   : "must be 1 to " + std::to_string(kind.max) + " bytes");
-  }
+  };
+  // Nothing much longer than the longest valid encoding is decoded at all (the
+  // slack lets stray padding be reported as such).
+  if (text->size() > (kind.max * 4 + 2) / 3 + 3) return wrong_length();
+  auto decoded = crypto::base64url_decode(*text);
+  if (!decoded.is_ok()) return problems.bad(path, "not base64url without padding");
+  if (decoded->size() < kind.min || decoded->size() > kind.max) return wrong_length();
   out = std::move(*decoded);
   return true;
 }
