@@ -1,0 +1,368 @@
+#include "clients/lib/responder_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "clients/lib/format_detail.h"
+#include "common/byte_reader.h"
+#include "common/files.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "crypto/x3dh.h"
+
+namespace hearth::client {
+namespace {
+
+constexpr std::string_view kMagic = "HEARTHRS";
+constexpr std::uint32_t kFileFormatVersion = 1;
+constexpr std::size_t kHeaderBytes = 8 + 4 + crypto::kArgonSaltBytes;
+constexpr std::string_view kStateLabel = "HL1/responder-store";
+constexpr std::size_t kMaxRatchetStateBytes = 64 * 1024;
+constexpr std::size_t kMaxCertificateBytes = 16 * 1024;  // protocol::kMaxCertificateBytes
+
+bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+Bytes file_header(ByteView salt) {
+  Bytes h = to_bytes(kMagic);
+  append_u32_be(h, kFileFormatVersion);
+  append(h, salt);
+  return h;
+}
+
+// Argon2id (ops 3, 64 MiB), the same parameters as the survivor vault: a
+// stolen store file costs an attacker that much per passphrase guess.
+Result<crypto::SecretBytes> derive_store_key(std::string_view passphrase, ByteView salt) {
+  return crypto::argon2id(as_bytes(passphrase), salt, crypto::kAeadKeyBytes);
+}
+
+// Takes the store's lock file, so two programs never write one store.
+Result<int> take_lock(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / ResponderStore::kLockFileName;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return error(Code::kUnavailable, "cannot open the store's lock file");
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return error(Code::kUnavailable, "the store is in use by another program");
+  }
+  return fd;
+}
+
+void write_state(detail::SecretWriter& w, const ResponderState& s) {
+  w.lp(kStateLabel);
+  w.u8(kResponderStateVersion);
+  w.fixed(s.signing_seed.view());
+  w.fixed(s.dh_private.view());
+  w.lp(ByteView(s.certificate));
+  w.fixed(s.org_root.view());
+  w.u8(s.roster_pin ? 1 : 0);
+  if (s.roster_pin) {
+    w.u64(s.roster_pin->epoch);
+    w.fixed(s.roster_pin->hash);
+  }
+  w.u32(static_cast<std::uint32_t>(s.accepted_rosters.size()));
+  for (const Bytes& h : s.accepted_rosters) w.fixed(h);
+  w.u32(s.next_signed_prekey_id);
+  w.u32(static_cast<std::uint32_t>(s.signed_prekeys.size()));
+  for (const StoredSignedPrekey& p : s.signed_prekeys) {
+    w.u32(p.id);
+    w.u64(static_cast<std::uint64_t>(p.created_at));
+    w.u64(static_cast<std::uint64_t>(p.expires_at));
+    w.u8(p.uploaded ? 1 : 0);
+    w.fixed(p.private_key.view());
+  }
+  w.u32(s.next_one_time_prekey_id);
+  w.u32(static_cast<std::uint32_t>(s.one_time_prekeys.size()));
+  for (const StoredOneTimePrekey& p : s.one_time_prekeys) {
+    w.u32(p.id);
+    w.u8(p.uploaded ? 1 : 0);
+    w.fixed(p.private_key.view());
+  }
+  w.u32(static_cast<std::uint32_t>(s.cases.size()));
+  for (const ResponderCase& c : s.cases) {
+    w.fixed(c.case_id);
+    w.lp(std::string_view(c.queue));
+    w.u8(c.claimed ? 1 : 0);
+    w.u64(static_cast<std::uint64_t>(c.received_seq));
+    w.lp(c.ratchet.view());
+    detail::write_transcript(w, c.transcript);
+  }
+  w.u32(static_cast<std::uint32_t>(s.seen_ephemerals.size()));
+  for (const auto& [spk_id, ephemeral] : s.seen_ephemerals) {
+    w.u32(spk_id);
+    w.fixed(ephemeral.view());
+  }
+}
+
+Status check_state_shape(const ResponderState& s) {
+  if (s.signing_seed.size() != crypto::kSeedBytes || s.dh_private.size() != crypto::kPublicKeyBytes)
+    return error(Code::kInvalidArgument, "key of the wrong length");
+  if (s.certificate.size() > kMaxCertificateBytes)
+    return error(Code::kLimitExceeded, "certificate too large");
+  if (s.roster_pin && s.roster_pin->hash.size() != crypto::kHashBytes)
+    return error(Code::kInvalidArgument, "roster pin hash must be 32 bytes");
+  if (s.accepted_rosters.size() > kMaxAcceptedRosters)
+    return error(Code::kLimitExceeded, "too many accepted rosters");
+  for (const Bytes& h : s.accepted_rosters) {
+    if (h.size() != crypto::kHashBytes) return error(Code::kInvalidArgument, "bad roster hash");
+  }
+  if (s.signed_prekeys.size() > kMaxSignedPrekeys)
+    return error(Code::kLimitExceeded, "too many signed prekeys");
+  for (const StoredSignedPrekey& p : s.signed_prekeys) {
+    if (p.private_key.size() != crypto::kPublicKeyBytes)
+      return error(Code::kInvalidArgument, "bad signed prekey");
+  }
+  if (s.one_time_prekeys.size() > kMaxOneTimePrekeys)
+    return error(Code::kLimitExceeded, "too many one-time prekeys");
+  for (const StoredOneTimePrekey& p : s.one_time_prekeys) {
+    if (p.private_key.size() != crypto::kPublicKeyBytes)
+      return error(Code::kInvalidArgument, "bad one-time prekey");
+  }
+  if (s.cases.size() > kMaxResponderCases) return error(Code::kLimitExceeded, "too many cases");
+  for (const ResponderCase& c : s.cases) {
+    if (c.case_id.size() != crypto::kCaseIdBytes)
+      return error(Code::kInvalidArgument, "case id must be 16 bytes");
+    if (c.received_seq < 0) return error(Code::kInvalidArgument, "negative seq");
+    if (c.ratchet.size() > kMaxRatchetStateBytes)
+      return error(Code::kLimitExceeded, "ratchet state too large");
+  }
+  if (s.seen_ephemerals.size() > kMaxSeenEphemerals)
+    return error(Code::kLimitExceeded, "too many answered handshakes");
+  return Status::ok();
+}
+
+Result<crypto::SecretBytes> read_secret(ByteReader& r, std::size_t n) {
+  HEARTH_ASSIGN_OR_RETURN(ByteView b, r.fixed(n));
+  return crypto::SecretBytes::from(b);
+}
+
+Result<bool> read_flag(ByteReader& r) {
+  HEARTH_ASSIGN_OR_RETURN(std::uint8_t f, r.u8());
+  if (f > 1) return error(Code::kInvalidArgument, "bad flag");
+  return f == 1;
+}
+
+}  // namespace
+
+ResponderCase* ResponderState::find(ByteView case_id) {
+  return const_cast<ResponderCase*>(std::as_const(*this).find(case_id));
+}
+
+const ResponderCase* ResponderState::find(ByteView case_id) const {
+  for (const ResponderCase& c : cases) {
+    if (same(c.case_id, case_id)) return &c;
+  }
+  return nullptr;
+}
+
+Result<crypto::SecretBytes> ResponderState::encode() const {
+  HEARTH_TRY(check_state_shape(*this));
+  auto write = [&](detail::SecretWriter& w) { write_state(w, *this); };
+  if (detail::SecretWriter::count(write) > ResponderStore::kMaxFileBytes - 1024)
+    return error(Code::kLimitExceeded, "responder state too large");
+  return detail::SecretWriter::build(write);
+}
+
+Result<ResponderState> ResponderState::decode(ByteView contents) {
+  ByteReader r(contents);
+  ResponderState s;
+  HEARTH_TRY(r.expect_label(kStateLabel));
+  HEARTH_ASSIGN_OR_RETURN(std::uint8_t version, r.u8());
+  if (version != kResponderStateVersion)
+    return error(Code::kInvalidArgument, "unknown responder store version");
+  HEARTH_ASSIGN_OR_RETURN(s.signing_seed, read_secret(r, crypto::kSeedBytes));
+  HEARTH_ASSIGN_OR_RETURN(s.dh_private, read_secret(r, crypto::kPublicKeyBytes));
+  HEARTH_ASSIGN_OR_RETURN(ByteView cert, r.lp(kMaxCertificateBytes));
+  s.certificate.assign(cert.begin(), cert.end());
+  HEARTH_ASSIGN_OR_RETURN(s.org_root, r.read<crypto::SigningPublicKey>());
+  HEARTH_ASSIGN_OR_RETURN(bool has_pin, read_flag(r));
+  if (has_pin) {
+    crypto::RosterPin pin;
+    HEARTH_ASSIGN_OR_RETURN(pin.epoch, r.u64());
+    HEARTH_ASSIGN_OR_RETURN(ByteView hash, r.fixed(crypto::kHashBytes));
+    pin.hash.assign(hash.begin(), hash.end());
+    s.roster_pin = std::move(pin);
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::uint32_t roster_count, r.u32());
+  if (roster_count > kMaxAcceptedRosters)
+    return error(Code::kInvalidArgument, "too many accepted rosters");
+  for (std::uint32_t i = 0; i < roster_count; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(ByteView hash, r.fixed(crypto::kHashBytes));
+    s.accepted_rosters.emplace_back(hash.begin(), hash.end());
+  }
+  HEARTH_ASSIGN_OR_RETURN(s.next_signed_prekey_id, r.u32());
+  HEARTH_ASSIGN_OR_RETURN(std::uint32_t spk_count, r.u32());
+  if (spk_count > kMaxSignedPrekeys)
+    return error(Code::kInvalidArgument, "too many signed prekeys");
+  for (std::uint32_t i = 0; i < spk_count; ++i) {
+    StoredSignedPrekey p;
+    HEARTH_ASSIGN_OR_RETURN(p.id, r.u32());
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t created, r.u64());
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t expires, r.u64());
+    p.created_at = static_cast<UnixSeconds>(created);
+    p.expires_at = static_cast<UnixSeconds>(expires);
+    HEARTH_ASSIGN_OR_RETURN(p.uploaded, read_flag(r));
+    HEARTH_ASSIGN_OR_RETURN(p.private_key, read_secret(r, crypto::kPublicKeyBytes));
+    s.signed_prekeys.push_back(std::move(p));
+  }
+  HEARTH_ASSIGN_OR_RETURN(s.next_one_time_prekey_id, r.u32());
+  HEARTH_ASSIGN_OR_RETURN(std::uint32_t opk_count, r.u32());
+  if (opk_count > kMaxOneTimePrekeys)
+    return error(Code::kInvalidArgument, "too many one-time prekeys");
+  for (std::uint32_t i = 0; i < opk_count; ++i) {
+    StoredOneTimePrekey p;
+    HEARTH_ASSIGN_OR_RETURN(p.id, r.u32());
+    HEARTH_ASSIGN_OR_RETURN(p.uploaded, read_flag(r));
+    HEARTH_ASSIGN_OR_RETURN(p.private_key, read_secret(r, crypto::kPublicKeyBytes));
+    s.one_time_prekeys.push_back(std::move(p));
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::uint32_t case_count, r.u32());
+  if (case_count > kMaxResponderCases) return error(Code::kInvalidArgument, "too many cases");
+  for (std::uint32_t i = 0; i < case_count; ++i) {
+    ResponderCase c;
+    HEARTH_ASSIGN_OR_RETURN(ByteView case_id, r.fixed(crypto::kCaseIdBytes));
+    c.case_id.assign(case_id.begin(), case_id.end());
+    HEARTH_ASSIGN_OR_RETURN(c.queue, r.lp_string(crypto::kMaxNameBytes));
+    if (!c.queue.empty() && !crypto::is_valid_queue_name(c.queue))
+      return error(Code::kInvalidArgument, "bad queue name");
+    HEARTH_ASSIGN_OR_RETURN(c.claimed, read_flag(r));
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t seq, r.u64());
+    if (seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return error(Code::kInvalidArgument, "seq out of range");
+    c.received_seq = static_cast<std::int64_t>(seq);
+    HEARTH_ASSIGN_OR_RETURN(ByteView state, r.lp(kMaxRatchetStateBytes));
+    c.ratchet = crypto::SecretBytes::from(state);
+    HEARTH_ASSIGN_OR_RETURN(c.transcript, detail::read_transcript(r));
+    s.cases.push_back(std::move(c));
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::uint32_t seen_count, r.u32());
+  if (seen_count > kMaxSeenEphemerals)
+    return error(Code::kInvalidArgument, "too many answered handshakes");
+  s.seen_ephemerals.reserve(seen_count);
+  for (std::uint32_t i = 0; i < seen_count; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(std::uint32_t spk_id, r.u32());
+    HEARTH_ASSIGN_OR_RETURN(crypto::DhPublicKey ephemeral, r.read<crypto::DhPublicKey>());
+    s.seen_ephemerals.emplace_back(spk_id, ephemeral);
+  }
+  HEARTH_TRY(r.finish());
+  return s;
+}
+
+ResponderStore::ResponderStore(std::filesystem::path dir, int lock_fd, Bytes salt,
+                               crypto::SecretBytes key, ResponderState state)
+    : dir_(std::move(dir)),
+      lock_fd_(lock_fd),
+      salt_(std::move(salt)),
+      key_(std::move(key)),
+      state_(std::move(state)) {}
+
+ResponderStore::~ResponderStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
+}
+
+Result<std::unique_ptr<ResponderStore>> ResponderStore::create(
+    const std::filesystem::path& dir, std::string_view passphrase,
+    const crypto::SigningKey& signing_key, const crypto::DhKey& dh_key, ByteView certificate,
+    const crypto::SigningPublicKey& org_root) {
+  if (passphrase.size() < kMinPassphraseBytes)
+    return error(Code::kInvalidArgument, "the passphrase must be at least 8 characters");
+  HEARTH_ASSIGN_OR_RETURN(crypto::ResponderCertificate cert,
+                          crypto::ResponderCertificate::decode(certificate));
+  if (cert.fields.signing_key != signing_key.public_key() ||
+      cert.fields.dh_key != dh_key.public_key())
+    return error(Code::kInvalidArgument, "the certificate is for other keys");
+
+  HEARTH_TRY(make_private_directory(dir));
+  HEARTH_ASSIGN_OR_RETURN(int lock_fd, take_lock(dir));
+  std::error_code ec;
+  if (std::filesystem::exists(dir / kStoreFileName, ec)) {
+    ::close(lock_fd);
+    return error(Code::kAlreadyExists, "a responder store already exists there");
+  }
+  Bytes salt = crypto::random_bytes(crypto::kArgonSaltBytes);
+  auto key = derive_store_key(passphrase, salt);
+  if (!key.is_ok()) {
+    ::close(lock_fd);
+    return key.status();
+  }
+  ResponderState state;
+  state.signing_seed = signing_key.seed();
+  state.dh_private = dh_key.private_key().clone();
+  state.certificate.assign(certificate.begin(), certificate.end());
+  state.org_root = org_root;
+  std::unique_ptr<ResponderStore> store(
+      new ResponderStore(dir, lock_fd, std::move(salt), std::move(key).value(), std::move(state)));
+  HEARTH_TRY(store->save());
+  return store;
+}
+
+Result<std::unique_ptr<ResponderStore>> ResponderStore::open(const std::filesystem::path& dir,
+                                                             std::string_view passphrase) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / kStoreFileName, ec))
+    return error(Code::kNotFound, "no responder store in that directory");
+  HEARTH_ASSIGN_OR_RETURN(int lock_fd, take_lock(dir));
+  auto fail = [&](Status s) {
+    ::close(lock_fd);
+    return s;
+  };
+  auto file = read_private_file(dir / kStoreFileName, kMaxFileBytes);
+  if (!file.is_ok()) {
+    if (file.status().code() == Code::kNotFound)
+      return fail(error(Code::kNotFound, "no responder store in that directory"));
+    return fail(file.status());
+  }
+  const Bytes& bytes = file.value();
+  if (bytes.size() < kHeaderBytes + crypto::kAeadOverhead ||
+      !same(ByteView(bytes).first(kMagic.size()), as_bytes(kMagic)))
+    return fail(error(Code::kInvalidArgument, "not a Hearth responder store"));
+  ByteReader header(ByteView(bytes).first(kHeaderBytes));
+  (void)header.fixed(kMagic.size());
+  auto version = header.u32();
+  if (!version.is_ok() || version.value() != kFileFormatVersion)
+    return fail(error(Code::kInvalidArgument, "unknown responder store format version"));
+  ByteView salt = ByteView(bytes).subspan(kMagic.size() + 4, crypto::kArgonSaltBytes);
+
+  auto key = derive_store_key(passphrase, salt);
+  if (!key.is_ok()) return fail(key.status());
+  auto opened = crypto::aead_open(key.value(), ByteView(bytes).subspan(kHeaderBytes),
+                                  ByteView(bytes).first(kHeaderBytes));
+  if (!opened.is_ok())
+    return fail(error(Code::kAuthFailed, "wrong passphrase, or the store file was modified"));
+  // The plaintext holds keys: move it into locked memory and wipe the copy.
+  crypto::SecretBytes contents = crypto::SecretBytes::from(opened.value());
+  crypto::wipe(opened.value());
+  auto state = ResponderState::decode(contents.view());
+  if (!state.is_ok())
+    return fail(
+        error(Code::kCorrupt, "the store decrypted but is malformed: " + state.status().message()));
+  return std::unique_ptr<ResponderStore>(
+      new ResponderStore(dir, lock_fd, Bytes(salt.begin(), salt.end()), std::move(key).value(),
+                         std::move(state).value()));
+}
+
+Status ResponderStore::save() {
+  HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes contents, state_.encode());
+  Bytes header = file_header(salt_);
+  Bytes file = header;
+  append(file, crypto::aead_seal(key_, contents.view(), header));
+  return write_private_file(dir_ / kStoreFileName, file);
+}
+
+Result<crypto::SigningKey> ResponderStore::signing_key() const {
+  return crypto::SigningKey::from_seed(state_.signing_seed.view());
+}
+
+Result<crypto::DhKey> ResponderStore::dh_key() const {
+  return crypto::DhKey::from_private(state_.dh_private.view());
+}
+
+Result<crypto::ResponderCertificate> ResponderStore::certificate() const {
+  return crypto::ResponderCertificate::decode(state_.certificate);
+}
+
+}  // namespace hearth::client

@@ -1,0 +1,157 @@
+// SurvivorSession: a survivor's side of Hearth — open a case, come back with
+// the codename, write, read replies, delete.
+//
+// Nothing is ever written to disk: the survivor's state (per-case identity
+// keys, ratchet sessions, a bounded transcript) lives in the vault the server
+// stores, sealed under keys derived from the codename (crypto/vault.h), and in
+// this object's memory. Every change to that state is written back with a
+// compare-and-swap vault write before anything that depends on it is
+// acknowledged: a sent message travels together with the vault that records
+// it; a received one is acknowledged only after the vault holding it committed.
+//
+// Trust: the roster in a route reply must verify against the org root the
+// caller pins (a survivor's client ships with it); a roster that does not, or a
+// bundle that does not, is never used.
+//
+// Thread safety: not thread-safe. One UI thread drives a session; event_fd()
+// may be polled from that thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clients/lib/client_formats.h"
+#include "clients/lib/connection.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "crypto/codename.h"
+#include "crypto/keys.h"
+#include "crypto/vault.h"
+#include "protocol/messages.h"
+
+namespace hearth::client {
+
+struct SurvivorOptions {
+  ConnectionOptions connection;
+  std::chrono::milliseconds call_timeout = kDefaultCallTimeout;
+  // The largest frame the server accepts (hearthd's limits.max_frame_bytes):
+  // the vault is trimmed (oldest transcript entries first) so that a send with
+  // its vault update always fits. Also used as connection.max_request_bytes.
+  std::size_t max_frame_bytes = 256u * 1024;
+  // Refuse a proof-of-work effort above this (a hostile server could ask for
+  // hours of work); kLimitExceeded then.
+  std::uint32_t max_pow_effort = 1u << 24;
+  const Clock* clock = nullptr;  // nullptr: the system clock
+};
+
+// Something the UI should show, returned by poll().
+struct SurvivorUpdate {
+  enum class Kind {
+    kMessage,       // a responder's message: `text` (and its kind), `minute`
+    kClaimed,       // a responder took the case
+    kWarning,       // something was dropped (a message that failed to decrypt): `text` says what
+    kDisconnected,  // the connection dropped: call reconnect()
+  };
+  Kind kind = Kind::kMessage;
+  Bytes case_id;
+  Plaintext message;  // kMessage only
+  UnixSeconds minute = 0;
+  std::string text;  // kWarning / kDisconnected: a short explanation
+};
+
+class SurvivorSession {
+ public:
+  struct Started;
+
+  // Opens a new case: proof-of-work, route, roster and bundle verification
+  // against `org_root`, a freshly drawn codename, vault keys (Argon2id, about a
+  // second), a new identity key for the case, X3DH + ratchet + one intake copy
+  // of `first_text` per verified responder, and open_case with the new vault.
+  // The returned codename must be shown to the survivor once; nothing else can
+  // recover the vault. Errors: kInvalidArgument (bad envelope or text),
+  // kAuthFailed / kExpired / kReplay / kConflict (the roster or every bundle
+  // failed verification: nothing was sent), server errors as Connection::call,
+  // kLimitExceeded (the server asked for more proof-of-work than max_pow_effort).
+  static Result<Started> start(const Endpoint& endpoint, const crypto::SigningPublicKey& org_root,
+                               const protocol::RouteEnvelope& envelope, std::string_view first_text,
+                               const SurvivorOptions& options = {});
+
+  // Comes back with a codename: vault login, open the vault. The server then
+  // pushes every reply not yet acknowledged; poll() receives them.
+  // kAuthFailed: no vault for this codename (wrong codename) — protocol_error()
+  // says auth_failed. kCorrupt: the vault opened but is not a survivor vault.
+  static Result<std::unique_ptr<SurvivorSession>> resume(const Endpoint& endpoint,
+                                                         const crypto::SigningPublicKey& org_root,
+                                                         const crypto::Codename& codename,
+                                                         const SurvivorOptions& options = {});
+
+  SurvivorSession(const SurvivorSession&) = delete;
+  SurvivorSession& operator=(const SurvivorSession&) = delete;
+  ~SurvivorSession();
+
+  // Encrypts `text` for the responder who took the case and sends it together
+  // with the updated vault (one compare-and-swap; on a conflict the vault is
+  // fetched again and the send retried once). kNotFound: no such case in the
+  // vault. kUnavailable: nobody has taken the case yet ("not_claimed"), or the
+  // connection is down. Ok means the server committed message and vault.
+  Status send(ByteView case_id, std::string_view text);
+
+  // Waits up to `timeout` for server pushes and handles all that are waiting:
+  // case_claimed (keeps only the claimer's session), envelopes (decrypted,
+  // added to the transcript, stored in the vault, then acknowledged;
+  // duplicates are acknowledged and ignored). Returns what the UI should show
+  // (possibly nothing). An error means the vault could not be written; the
+  // envelopes stay unacknowledged and come again after reconnect().
+  Result<std::vector<SurvivorUpdate>> poll(std::chrono::milliseconds timeout);
+
+  // Deletes the case on the server (every message of it, both ways) and from
+  // the vault. When it was the last case the server deletes the vault too, and
+  // this session has nothing left (vault_gone() is true).
+  Status delete_case(ByteView case_id);
+
+  // After a disconnect: connects again and logs into the vault with the keys
+  // kept in memory, reloading the vault.
+  Status reconnect();
+
+  // The vault as this session last stored or loaded it: cases and transcripts.
+  const SurvivorVault& vault() const { return vault_; }
+  std::int64_t vault_version() const { return version_; }
+  bool vault_gone() const { return vault_gone_; }
+  // Readable when poll() has something to do (see Connection::event_fd). It
+  // changes after reconnect().
+  int event_fd() const;
+  Connection& connection() { return *connection_; }
+
+ private:
+  SurvivorSession(Endpoint endpoint, crypto::SigningPublicKey org_root, crypto::VaultKeys keys,
+                  SurvivorOptions options);
+  UnixSeconds now() const;
+  Status login();
+  Status reload_vault();
+  Result<Bytes> seal(const SurvivorVault& vault, std::int64_t version) const;
+  Status send_once(ByteView case_id, std::string_view text);
+  void apply_claim(SurvivorVault& vault, ByteView case_id, ByteView claimed_by) const;
+
+  Endpoint endpoint_;
+  crypto::SigningPublicKey org_root_;
+  crypto::VaultKeys keys_;
+  SurvivorOptions options_;
+  std::unique_ptr<Connection> connection_;
+  SurvivorVault vault_;
+  std::int64_t version_ = 0;
+  bool vault_gone_ = false;
+};
+
+struct SurvivorSession::Started {
+  std::unique_ptr<SurvivorSession> session;
+  crypto::Codename codename;  // show it once
+  Bytes case_id;
+  std::string queue;
+  std::size_t responders = 0;  // how many responders got an intake copy
+};
+
+}  // namespace hearth::client

@@ -1,0 +1,231 @@
+// ResponderStore: create, open, wrong passphrase, atomic writes, file modes,
+// the lock, and the state encoding round trip.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "clients/lib/responder_store.h"
+#include "crypto/prekeys.h"
+#include "crypto/random.h"
+#include "tests/crypto/org_fixture.h"
+#include "tests/support/test_support.h"
+
+namespace hearth::client {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr std::string_view kPassphrase = "correct horse battery";
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+struct Fixture {
+  test::TempDir tmp;
+  fs::path dir = tmp.path() / "responder";
+  crypto::test::Org org;
+  crypto::test::Responder& responder = org.add_responder("ana", {"shelter"}, {"en"}, 1);
+
+  std::unique_ptr<ResponderStore> create() {
+    return ResponderStore::create(dir, kPassphrase, responder.signing, responder.identity,
+                                  responder.certificate.encode(), org.root.public_key())
+        .value();
+  }
+};
+
+TEST_CASE("a created store opens with its passphrase and holds the keys", "[client]") {
+  Fixture f;
+  {
+    auto store = f.create();
+    CHECK(store->signing_key()->public_key() == f.responder.signing.public_key());
+    CHECK(store->dh_key()->public_key() == f.responder.identity.public_key());
+  }
+  CHECK(mode_of(f.dir) == 0700);
+  CHECK(mode_of(f.dir / ResponderStore::kStoreFileName) == 0600);
+  auto opened = ResponderStore::open(f.dir, kPassphrase);
+  REQUIRE(opened.is_ok());
+  auto& store = *opened.value();
+  CHECK(store.signing_key()->public_key() == f.responder.signing.public_key());
+  CHECK(store.dh_key()->public_key() == f.responder.identity.public_key());
+  CHECK(store.certificate()->hash() == f.responder.certificate.hash());
+  CHECK(store.state().org_root == f.org.root.public_key());
+  CHECK_FALSE(store.state().roster_pin.has_value());
+  CHECK(store.state().cases.empty());
+}
+
+TEST_CASE("a wrong passphrase is auth_failed with a clear message", "[client]") {
+  Fixture f;
+  f.create().reset();
+  auto wrong = ResponderStore::open(f.dir, "not the passphrase");
+  REQUIRE_FALSE(wrong.is_ok());
+  CHECK(wrong.status().code() == Code::kAuthFailed);
+  CHECK(wrong.status().message().find("passphrase") != std::string::npos);
+}
+
+TEST_CASE("a modified store file is refused", "[client]") {
+  Fixture f;
+  f.create().reset();
+  fs::path file = f.dir / ResponderStore::kStoreFileName;
+  std::string bytes = test::read_file(file).value();
+  bytes[bytes.size() / 2] ^= 0x01;
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(ResponderStore::open(f.dir, kPassphrase).status().code() == Code::kAuthFailed);
+
+  // The clear header is authenticated too (it is the associated data).
+  std::string header_changed = test::read_file(file).value();
+  header_changed[bytes.size() / 2] ^= 0x01;  // restore the body
+  header_changed[20] ^= 0x01;                // a salt byte
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << header_changed;
+  }
+  CHECK(ResponderStore::open(f.dir, kPassphrase).status().code() == Code::kAuthFailed);
+
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "not a store at all, just text";
+  CHECK(ResponderStore::open(f.dir, kPassphrase).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("create refuses a short passphrase, foreign keys and an existing store", "[client]") {
+  Fixture f;
+  CHECK(ResponderStore::create(f.dir, "short", f.responder.signing, f.responder.identity,
+                               f.responder.certificate.encode(), f.org.root.public_key())
+            .status()
+            .code() == Code::kInvalidArgument);
+  crypto::SigningKey other = crypto::SigningKey::generate();
+  CHECK(ResponderStore::create(f.dir, kPassphrase, other, f.responder.identity,
+                               f.responder.certificate.encode(), f.org.root.public_key())
+            .status()
+            .code() == Code::kInvalidArgument);
+  Bytes garbage(40, 1);
+  CHECK(ResponderStore::create(f.dir, kPassphrase, f.responder.signing, f.responder.identity,
+                               garbage, f.org.root.public_key())
+            .status()
+            .code() == Code::kInvalidArgument);
+  f.create().reset();
+  CHECK(ResponderStore::create(f.dir, kPassphrase, f.responder.signing, f.responder.identity,
+                               f.responder.certificate.encode(), f.org.root.public_key())
+            .status()
+            .code() == Code::kAlreadyExists);
+  CHECK(ResponderStore::open(f.tmp.path() / "nothing-here", kPassphrase).status().code() ==
+        Code::kNotFound);
+}
+
+TEST_CASE("only one program opens a store at a time", "[client]") {
+  Fixture f;
+  auto first = f.create();
+  auto second = ResponderStore::open(f.dir, kPassphrase);
+  REQUIRE_FALSE(second.is_ok());
+  CHECK(second.status().code() == Code::kUnavailable);
+  first.reset();
+  CHECK(ResponderStore::open(f.dir, kPassphrase).is_ok());
+}
+
+TEST_CASE("a store readable by others is refused", "[client]") {
+  Fixture f;
+  f.create().reset();
+  fs::path file = f.dir / ResponderStore::kStoreFileName;
+  fs::permissions(file, fs::perms::group_read, fs::perm_options::add);
+  auto opened = ResponderStore::open(f.dir, kPassphrase);
+  CHECK(opened.status().code() == Code::kInvalidArgument);
+  CHECK(opened.status().message().find("chmod 600") != std::string::npos);
+}
+
+ResponderState& fill(ResponderState& s, crypto::test::Responder& r) {
+  s.roster_pin = crypto::RosterPin{4, Bytes(32, 0x44)};
+  s.accepted_rosters = {Bytes(32, 0x43), Bytes(32, 0x44)};
+  auto [spk, spk_private] = crypto::generate_signed_prekey(r.signing, 5, 1'800'000'000);
+  s.signed_prekeys.push_back(
+      {5, 1'799'000'000, 1'800'000'000, true, spk_private.private_key().clone()});
+  s.next_signed_prekey_id = 6;
+  for (auto& [opk, priv] : crypto::generate_one_time_prekeys(r.signing, 10, 3))
+    s.one_time_prekeys.push_back({opk.id, opk.id != 12, priv.private_key().clone()});
+  s.next_one_time_prekey_id = 13;
+  ResponderCase c;
+  c.case_id = Bytes(16, 0x07);
+  c.queue = "shelter";
+  c.claimed = true;
+  c.ratchet = crypto::random_secret(200);
+  c.received_seq = 9;
+  append_bounded(c.transcript, {Author::kSurvivor, 60, {1, "hello"}});
+  append_bounded(c.transcript, {Author::kResponder, 120, {1, "hi, I am here"}});
+  s.cases.push_back(std::move(c));
+  ResponderCase offered;
+  offered.case_id = Bytes(16, 0x08);
+  offered.ratchet = crypto::random_secret(150);
+  offered.received_seq = 1;
+  s.cases.push_back(std::move(offered));
+  s.seen_ephemerals.emplace_back(5, crypto::DhKey::generate().public_key());
+  return s;
+}
+
+TEST_CASE("saved state comes back whole after reopening", "[client]") {
+  Fixture f;
+  {
+    auto store = f.create();
+    fill(store->state(), f.responder);
+    REQUIRE(store->save().is_ok());
+  }
+  // Nothing but the store and its lock is left in the directory (no temporary files).
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(f.dir)) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"responder.lock", "responder.store"});
+
+  auto store = ResponderStore::open(f.dir, kPassphrase).value();
+  const ResponderState& s = store->state();
+  REQUIRE(s.roster_pin.has_value());
+  CHECK(s.roster_pin->epoch == 4);
+  CHECK(s.accepted_rosters.size() == 2);
+  REQUIRE(s.signed_prekeys.size() == 1);
+  CHECK(s.signed_prekeys[0].id == 5);
+  CHECK(s.signed_prekeys[0].created_at == 1'799'000'000);
+  CHECK(s.signed_prekeys[0].uploaded);
+  CHECK(s.next_signed_prekey_id == 6);
+  REQUIRE(s.one_time_prekeys.size() == 3);
+  CHECK_FALSE(s.one_time_prekeys[2].uploaded);
+  CHECK(s.next_one_time_prekey_id == 13);
+  REQUIRE(s.cases.size() == 2);
+  CHECK(s.cases[0].claimed);
+  CHECK(s.cases[0].queue == "shelter");
+  CHECK(s.cases[0].received_seq == 9);
+  CHECK(s.cases[0].ratchet.size() == 200);
+  REQUIRE(s.cases[0].transcript.size() == 2);
+  CHECK(s.cases[0].transcript[1].plaintext.payload == "hi, I am here");
+  CHECK(s.cases[0].transcript[1].author == Author::kResponder);
+  CHECK_FALSE(s.cases[1].claimed);
+  CHECK(s.cases[1].queue.empty());
+  CHECK(s.seen_ephemerals.size() == 1);
+  CHECK(s.find(Bytes(16, 0x08)) != nullptr);
+  CHECK(mode_of(f.dir / ResponderStore::kStoreFileName) == 0600);
+}
+
+TEST_CASE("responder state decoding refuses truncation and trailing bytes", "[client]") {
+  Fixture f;
+  ResponderState s;
+  s.signing_seed = f.responder.signing.seed();
+  s.dh_private = f.responder.identity.private_key().clone();
+  s.certificate = f.responder.certificate.encode();
+  s.org_root = f.org.root.public_key();
+  fill(s, f.responder);
+  crypto::SecretBytes encoded = s.encode().value();
+  REQUIRE(ResponderState::decode(encoded.view()).is_ok());
+  for (std::size_t n = 0; n < encoded.size(); n += 11) {
+    CHECK_FALSE(ResponderState::decode(encoded.view().first(n)).is_ok());
+  }
+  Bytes longer(encoded.view().begin(), encoded.view().end());
+  longer.push_back(0);
+  CHECK(ResponderState::decode(longer).status().code() == Code::kInvalidArgument);
+  s.cases[0].case_id.pop_back();
+  CHECK(s.encode().status().code() == Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hearth::client
