@@ -765,8 +765,9 @@ std::variant<ServerFrame, ProtocolError> decode_server_frame(std::string_view te
     const auto index = index_of(kEventNames, *name);
     if (!index) return ProtocolError{ErrorCode::kUnknownOp, "ev: unknown event"};
     Reader reader(frame.object, problems, "", {"v", "ev"});
-    std::variant<ServerFrame, ProtocolError> out(std::in_place_index<0>, std::in_place_index<1>,
-                                                 read_alternative<Event>(*index, reader));
+    std::variant<ServerFrame, ProtocolError> out(
+        std::in_place_index<0>, std::in_place_index<1>,
+        EventFrame{read_alternative<Event>(*index, reader)});
     if (auto problem = problems.first()) return std::move(*problem);
     return out;
   }

@@ -26,7 +26,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 step "fuzzing (libFuzzer + ASan/UBSan, 60 s over every crypto parser and decrypt path)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON >/dev/null
-cmake --build build/fuzz -j "$jobs" --target crypto_fuzz
+cmake --build build/fuzz -j "$jobs" --target crypto_fuzz protocol_fuzz
 mkdir -p build/fuzz/corpus
 if ! ./build/fuzz/tests/fuzz/crypto_fuzz -max_total_time=60 -seed=1 build/fuzz/corpus \
   >build/fuzz/fuzz.log 2>&1; then
@@ -35,6 +35,14 @@ if ! ./build/fuzz/tests/fuzz/crypto_fuzz -max_total_time=60 -seed=1 build/fuzz/c
   exit 1
 fi
 tail -n 1 build/fuzz/fuzz.log
+mkdir -p build/fuzz/protocol_corpus
+if ! ./build/fuzz/tests/fuzz/protocol_fuzz -max_total_time=20 -seed=1 build/fuzz/protocol_corpus \
+  >build/fuzz/protocol_fuzz.log 2>&1; then
+  cat build/fuzz/protocol_fuzz.log
+  echo "fuzzing the protocol codec found a failure; the input is named above" >&2
+  exit 1
+fi
+tail -n 1 build/fuzz/protocol_fuzz.log
 
 step "formatting"
 mapfile -t sources < <(git ls-files '*.h' '*.cpp')
