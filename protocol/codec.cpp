@@ -35,8 +35,9 @@ using Json = nlohmann::json;
 using OutJson = nlohmann::ordered_json;
 
 // Deepest nesting a valid frame has is 3 (frame, list, element); anything past
-// this is refused before parsing, so no parser or destructor recursion depth
-// is ever up to the peer.
+// this is refused by a scan before parsing. nlohmann 3.11 parses and destroys
+// iteratively, but copies, compares and dumps recursively (dumping a 100k-deep
+// array overflows the stack): no recursion depth is left up to the peer.
 constexpr int kMaxNesting = 32;
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint64_t kI64Max = std::numeric_limits<std::int64_t>::max();
