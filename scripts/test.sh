@@ -23,26 +23,22 @@ step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
-step "fuzzing (libFuzzer + ASan/UBSan, 60 s over every crypto parser and decrypt path)"
+step "fuzzing (libFuzzer + ASan/UBSan: 60 s over every crypto parser and decrypt path, 20 s over the protocol codec)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON >/dev/null
 cmake --build build/fuzz -j "$jobs" --target crypto_fuzz protocol_fuzz
-mkdir -p build/fuzz/corpus
-if ! ./build/fuzz/tests/fuzz/crypto_fuzz -max_total_time=60 -seed=1 build/fuzz/corpus \
-  >build/fuzz/fuzz.log 2>&1; then
-  cat build/fuzz/fuzz.log
-  echo "fuzzing found a failure; the input that triggered it is named above" >&2
-  exit 1
-fi
-tail -n 1 build/fuzz/fuzz.log
-mkdir -p build/fuzz/protocol_corpus
-if ! ./build/fuzz/tests/fuzz/protocol_fuzz -max_total_time=20 -seed=1 build/fuzz/protocol_corpus \
-  >build/fuzz/protocol_fuzz.log 2>&1; then
-  cat build/fuzz/protocol_fuzz.log
-  echo "fuzzing the protocol codec found a failure; the input is named above" >&2
-  exit 1
-fi
-tail -n 1 build/fuzz/protocol_fuzz.log
+# fuzz <target> <seconds> <corpus dir>: runs one target; on a failure prints its log and stops.
+fuzz() {
+  mkdir -p "$3"
+  if ! "./build/fuzz/tests/fuzz/$1" -max_total_time="$2" -seed=1 "$3" >"build/fuzz/$1.log" 2>&1; then
+    cat "build/fuzz/$1.log"
+    echo "$1 found a failure; the input that triggered it is named above" >&2
+    exit 1
+  fi
+  tail -n 1 "build/fuzz/$1.log"
+}
+fuzz crypto_fuzz 60 build/fuzz/corpus
+fuzz protocol_fuzz 20 build/fuzz/protocol_corpus
 
 step "formatting"
 mapfile -t sources < <(git ls-files '*.h' '*.cpp')
