@@ -134,6 +134,8 @@ class Connection::Impl {
 
   Status start(const ParsedUrl& url, const Endpoint& endpoint);
   Result<protocol::Reply> call(protocol::Request request, std::chrono::milliseconds timeout);
+  std::vector<Result<protocol::Reply>> call_all(std::vector<protocol::Request> requests,
+                                                std::chrono::milliseconds timeout);
   Result<protocol::Reply> raw_call(std::string text, std::uint32_t id, protocol::Op op,
                                    std::chrono::milliseconds timeout);
   Status raw_send(std::string text);
@@ -161,6 +163,11 @@ class Connection::Impl {
   };
 
   std::uint32_t allocate_id_locked();
+  // Registers a call and encodes its frame; the error when it cannot be sent.
+  Result<std::string> prepare(protocol::Request request, std::uint32_t& id,
+                              const std::shared_ptr<PendingCall>& call);
+  Result<protocol::Reply> wait_for(std::uint32_t id, const std::shared_ptr<PendingCall>& call,
+                                   std::chrono::steady_clock::time_point deadline);
   Result<protocol::Reply> send_and_wait(std::uint32_t id, const std::shared_ptr<PendingCall>& call,
                                         std::string text, std::chrono::milliseconds timeout);
   void post_send(std::string text);
@@ -286,14 +293,7 @@ class WsDriver final : public Driver {
     do_read();
   }
 
-  void fail_connect(std::string what) {
-    if (failed_) return;
-    failed_ = true;
-    timer_.cancel();
-    beast::get_lowest_layer(ws_).close();
-    impl_.on_connected(unavailable(std::move(what)));
-    impl_.on_closed(unavailable("not connected"));
-  }
+  void fail_connect(std::string what) { fail(unavailable(std::move(what))); }
 
   void do_read() {
     ws_.async_read(buffer_, [this](beast::error_code ec, std::size_t) { on_read(ec); });
@@ -344,6 +344,7 @@ class WsDriver final : public Driver {
     timer_.cancel();
     beast::get_lowest_layer(ws_).close();
     writes_.clear();
+    if (!connected_) impl_.on_connected(reason);  // connect() is still waiting
     impl_.on_closed(std::move(reason));
   }
 
@@ -426,18 +427,16 @@ void Connection::Impl::post_send(std::string text) {
   asio::post(io_, [this, t = std::move(text)]() mutable { driver_->send(std::move(t)); });
 }
 
-Result<protocol::Reply> Connection::Impl::call(protocol::Request request,
-                                               std::chrono::milliseconds timeout) {
-  auto pending = std::make_shared<PendingCall>();
-  pending->op = protocol::op_of(request);
-  std::uint32_t id = 0;
+Result<std::string> Connection::Impl::prepare(protocol::Request request, std::uint32_t& id,
+                                              const std::shared_ptr<PendingCall>& call) {
+  call->op = protocol::op_of(request);
   {
     std::lock_guard lock(mu_);
     if (closed_) return close_reason_;
     if (pending_.size() >= options_.max_pending_calls)
       return error(Code::kLimitExceeded, "too many requests in flight");
     id = allocate_id_locked();
-    pending_[id] = pending;
+    pending_[id] = call;
   }
   std::string text = protocol::encode(protocol::RequestFrame{id, std::move(request)});
   if (text.size() > options_.max_request_bytes) {
@@ -445,7 +444,43 @@ Result<protocol::Reply> Connection::Impl::call(protocol::Request request,
     pending_.erase(id);
     return error(Code::kLimitExceeded, "the request is larger than the server accepts");
   }
+  return text;
+}
+
+Result<protocol::Reply> Connection::Impl::call(protocol::Request request,
+                                               std::chrono::milliseconds timeout) {
+  auto pending = std::make_shared<PendingCall>();
+  std::uint32_t id = 0;
+  HEARTH_ASSIGN_OR_RETURN(std::string text, prepare(std::move(request), id, pending));
   return send_and_wait(id, pending, std::move(text), timeout);
+}
+
+std::vector<Result<protocol::Reply>> Connection::Impl::call_all(
+    std::vector<protocol::Request> requests, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::optional<Result<protocol::Reply>>> failed(requests.size());
+  std::vector<std::pair<std::uint32_t, std::shared_ptr<PendingCall>>> sent(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto pending = std::make_shared<PendingCall>();
+    std::uint32_t id = 0;
+    auto text = prepare(std::move(requests[i]), id, pending);
+    if (!text.is_ok()) {
+      failed[i].emplace(text.status());
+      continue;
+    }
+    sent[i] = {id, pending};
+    post_send(std::move(text).value());
+  }
+  std::vector<Result<protocol::Reply>> out;
+  out.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (failed[i]) {
+      out.push_back(std::move(*failed[i]));
+    } else {
+      out.push_back(wait_for(sent[i].first, sent[i].second, deadline));
+    }
+  }
+  return out;
 }
 
 Result<protocol::Reply> Connection::Impl::raw_call(std::string text, std::uint32_t id,
@@ -468,8 +503,14 @@ Result<protocol::Reply> Connection::Impl::send_and_wait(std::uint32_t id,
                                                         std::string text,
                                                         std::chrono::milliseconds timeout) {
   post_send(std::move(text));
+  return wait_for(id, call, std::chrono::steady_clock::now() + timeout);
+}
+
+Result<protocol::Reply> Connection::Impl::wait_for(std::uint32_t id,
+                                                   const std::shared_ptr<PendingCall>& call,
+                                                   std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return call->result.has_value(); });
+  cv_.wait_until(lock, deadline, [&] { return call->result.has_value(); });
   if (call->result.has_value()) return std::move(*call->result);
   pending_.erase(id);
   abandoned_[id] = call->op;
@@ -619,6 +660,11 @@ Result<std::unique_ptr<Connection>> Connection::connect(const Endpoint& endpoint
 Result<protocol::Reply> Connection::call(protocol::Request request,
                                          std::chrono::milliseconds timeout) {
   return impl_->call(std::move(request), timeout);
+}
+
+std::vector<Result<protocol::Reply>> Connection::call_all(std::vector<protocol::Request> requests,
+                                                          std::chrono::milliseconds timeout) {
+  return impl_->call_all(std::move(requests), timeout);
 }
 
 Status Connection::raw_send(std::string text) { return impl_->raw_send(std::move(text)); }

@@ -32,6 +32,7 @@
 #include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "common/status.h"
 #include "protocol/messages.h"
@@ -111,6 +112,13 @@ class Connection {
     if (auto* typed = std::get_if<ReplyOf<R>>(&reply)) return std::move(*typed);
     return error(Code::kInternal, "reply of the wrong type");  // the codec decodes by op
   }
+
+  // Sends every request at once and waits for all the replies (pipelined: one
+  // round trip instead of one per request). Results are in request order; each
+  // is what call() would have returned.
+  std::vector<Result<protocol::Reply>> call_all(
+      std::vector<protocol::Request> requests,
+      std::chrono::milliseconds timeout = kDefaultCallTimeout);
 
   // For tests: sends `text` verbatim as one frame.
   Status raw_send(std::string text);

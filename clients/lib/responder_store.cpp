@@ -159,6 +159,28 @@ const ResponderCase* ResponderState::find(ByteView case_id) const {
   return nullptr;
 }
 
+ResponderState ResponderState::clone() const {
+  ResponderState s;
+  s.signing_seed = signing_seed.clone();
+  s.dh_private = dh_private.clone();
+  s.certificate = certificate;
+  s.org_root = org_root;
+  s.roster_pin = roster_pin;
+  s.accepted_rosters = accepted_rosters;
+  s.next_signed_prekey_id = next_signed_prekey_id;
+  for (const StoredSignedPrekey& p : signed_prekeys)
+    s.signed_prekeys.push_back(
+        {p.id, p.created_at, p.expires_at, p.uploaded, p.private_key.clone()});
+  s.next_one_time_prekey_id = next_one_time_prekey_id;
+  for (const StoredOneTimePrekey& p : one_time_prekeys)
+    s.one_time_prekeys.push_back({p.id, p.uploaded, p.private_key.clone()});
+  for (const ResponderCase& c : cases)
+    s.cases.push_back(
+        {c.case_id, c.queue, c.claimed, c.ratchet.clone(), c.received_seq, c.transcript});
+  s.seen_ephemerals = seen_ephemerals;
+  return s;
+}
+
 Result<crypto::SecretBytes> ResponderState::encode() const {
   HEARTH_TRY(check_state_shape(*this));
   auto write = [&](detail::SecretWriter& w) { write_state(w, *this); };

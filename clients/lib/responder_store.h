@@ -95,6 +95,8 @@ struct ResponderState {
 
   ResponderCase* find(ByteView case_id);
   const ResponderCase* find(ByteView case_id) const;
+  // A deep copy (secrets included), e.g. to roll back a change that failed to save.
+  ResponderState clone() const;
 
   // Contents encoding (docs/client-formats.md). kLimitExceeded past the bounds above.
   Result<crypto::SecretBytes> encode() const;

@@ -132,9 +132,13 @@ class SurvivorSession {
   UnixSeconds now() const;
   Status login();
   Status reload_vault();
-  Result<Bytes> seal(const SurvivorVault& vault, std::int64_t version) const;
+  // Trims `vault` to fit a frame beside `body_bytes` of message and seals it
+  // as `version`.
+  Result<Bytes> seal(SurvivorVault& vault, std::int64_t version, std::size_t body_bytes) const;
   Status send_once(ByteView case_id, std::string_view text);
-  void apply_claim(SurvivorVault& vault, ByteView case_id, ByteView claimed_by) const;
+  Result<std::vector<SurvivorUpdate>> receive(
+      const std::vector<protocol::EnvelopeEvent>& envelopes);
+  bool apply_claim(SurvivorVault& vault, ByteView case_id, ByteView claimed_by) const;
 
   Endpoint endpoint_;
   crypto::SigningPublicKey org_root_;

@@ -1,0 +1,466 @@
+#include "clients/lib/survivor_session.h"
+
+#include <algorithm>
+
+#include "crypto/pow.h"
+#include "crypto/prekeys.h"
+#include "crypto/ratchet.h"
+#include "crypto/trust.h"
+#include "crypto/x3dh.h"
+
+namespace hearth::client {
+namespace {
+
+const SystemClock kSystemClock;
+
+// JSON framing around the base64 fields of a send or vault_put (field names,
+// the case id, numbers): generous, so the estimate never undershoots.
+constexpr std::size_t kFrameOverheadBytes = 1024;
+
+bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+std::size_t base64_length(std::size_t bytes) { return (bytes * 4 + 2) / 3; }
+
+ConnectionOptions connection_options(const SurvivorOptions& options) {
+  ConnectionOptions c = options.connection;
+  c.max_request_bytes = options.max_frame_bytes;
+  return c;
+}
+
+Status with_context(const Status& s, std::string_view context) {
+  return Status(s.code(), std::string(context) + ": " + s.message());
+}
+
+// The server accepts at most max_frame_bytes per frame, and a vault write
+// travels with the message it records (body_bytes of it). The largest vault
+// contents that still fit, rounded to the vault's 4 KiB padding.
+std::size_t contents_budget(std::size_t max_frame_bytes, std::size_t body_bytes) {
+  std::size_t used = kFrameOverheadBytes + base64_length(body_bytes);
+  if (used >= max_frame_bytes) return 0;
+  std::size_t blob = (max_frame_bytes - used) / 4 * 3;
+  std::size_t fixed = crypto::kVaultVersionBytes + crypto::kAeadOverhead;
+  if (blob < fixed + crypto::kVaultPadBlock) return 0;
+  std::size_t padded = (blob - fixed) / crypto::kVaultPadBlock * crypto::kVaultPadBlock;
+  return std::min(padded - 1, crypto::kMaxVaultContents);  // sodium_pad adds at least one byte
+}
+
+Result<crypto::PrekeyBundle> decode_bundle(const protocol::Bundle& b) {
+  crypto::PrekeyBundle out;
+  HEARTH_ASSIGN_OR_RETURN(out.certificate, crypto::ResponderCertificate::decode(b.certificate));
+  HEARTH_ASSIGN_OR_RETURN(out.signed_prekey, crypto::SignedPrekey::decode(b.signed_prekey));
+  if (b.one_time_prekey) {
+    HEARTH_ASSIGN_OR_RETURN(out.one_time_prekey, crypto::OneTimePrekey::decode(*b.one_time_prekey));
+  }
+  return out;
+}
+
+}  // namespace
+
+SurvivorSession::SurvivorSession(Endpoint endpoint, crypto::SigningPublicKey org_root,
+                                 crypto::VaultKeys keys, SurvivorOptions options)
+    : endpoint_(std::move(endpoint)),
+      org_root_(org_root),
+      keys_(std::move(keys)),
+      options_(std::move(options)) {}
+
+SurvivorSession::~SurvivorSession() = default;
+
+UnixSeconds SurvivorSession::now() const {
+  return (options_.clock != nullptr ? options_.clock : &kSystemClock)->now();
+}
+
+int SurvivorSession::event_fd() const {
+  return connection_ != nullptr ? connection_->event_fd() : -1;
+}
+
+Result<Bytes> SurvivorSession::seal(SurvivorVault& vault, std::int64_t version,
+                                    std::size_t body_bytes) const {
+  std::size_t budget = contents_budget(options_.max_frame_bytes, body_bytes);
+  HEARTH_TRY(vault.shrink_to(budget));
+  HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes contents, vault.encode());
+  return crypto::seal_vault(keys_, static_cast<std::uint64_t>(version), contents.view());
+}
+
+Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint,
+                                                        const crypto::SigningPublicKey& org_root,
+                                                        const protocol::RouteEnvelope& envelope,
+                                                        std::string_view first_text,
+                                                        const SurvivorOptions& options) {
+  HEARTH_ASSIGN_OR_RETURN(Bytes first_plaintext, encode_text(first_text));
+  const Clock& clock = options.clock != nullptr ? *options.clock : kSystemClock;
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
+                          Connection::connect(endpoint, connection_options(options)));
+
+  // Proof-of-work for this exact envelope, then the route.
+  HEARTH_ASSIGN_OR_RETURN(protocol::PowChallengeReply challenge,
+                          connection->call(protocol::PowChallengeRequest{}, options.call_timeout));
+  if (challenge.effort > options.max_pow_effort)
+    return error(Code::kLimitExceeded, "the server asks for more proof-of-work than allowed");
+  const crypto::PowChallenge pow{challenge.seed, challenge.effort};
+  Bytes request_hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
+  HEARTH_ASSIGN_OR_RETURN(crypto::PowSolution solution,
+                          crypto::solve_pow(pow, "route", request_hash));
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::RouteReply route,
+      connection->call(protocol::RouteRequest{envelope, {challenge.seed, solution.nonce}},
+                       options.call_timeout));
+
+  // The roster must verify against the org root this client pins: otherwise
+  // the server could offer keys of its own choosing.
+  const UnixSeconds now = clock.now();
+  auto signed_roster = crypto::SignedRoster::decode(route.roster);
+  if (!signed_roster.is_ok())
+    return with_context(signed_roster.status(), "the server's roster is malformed");
+  auto roster = crypto::verify_roster(org_root, signed_roster.value(), now);
+  if (!roster.is_ok())
+    return with_context(roster.status(), "the server's roster does not verify against the org key");
+
+  crypto::Codename codename = crypto::Codename::draw();
+  HEARTH_ASSIGN_OR_RETURN(crypto::VaultKeys keys, crypto::derive_vault_keys(codename, org_root));
+  const crypto::DhKey identity = crypto::DhKey::generate();
+
+  SurvivorCase c;
+  c.case_id = route.case_id;
+  c.identity_private = identity.private_key().clone();
+  c.queue = route.queue;
+  std::vector<protocol::IntakeCopy> intake;
+  std::size_t intake_bytes = 0;
+  for (const protocol::Bundle& wire : route.bundles) {
+    // A bundle that does not verify is skipped, never used: x3dh_initiate
+    // checks the certificate against the verified roster for this queue and
+    // both prekey signatures.
+    auto bundle = decode_bundle(wire);
+    if (!bundle.is_ok()) continue;
+    Bytes cert_hash = bundle->certificate.hash();
+    if (c.session_for(cert_hash) != nullptr) continue;  // offered twice
+    auto init = crypto::x3dh_initiate(roster.value(), bundle.value(), route.queue, identity,
+                                      route.case_id, now);
+    if (!init.is_ok()) continue;
+    auto ratchet =
+        crypto::Ratchet::init_initiator(std::move(init->session.shared_key),
+                                        init->session.associated_data, init->responder_ratchet_key);
+    if (!ratchet.is_ok()) continue;
+    HEARTH_ASSIGN_OR_RETURN(Bytes message, ratchet->encrypt(first_plaintext));
+    Bytes body = encode_intake_body(init->header, message);
+    intake_bytes += body.size() + crypto::kHashBytes;
+    intake.push_back({cert_hash, std::move(body)});
+    c.sessions.push_back({std::move(cert_hash), ratchet->serialize()});
+  }
+  if (intake.empty())
+    return error(Code::kAuthFailed, "no responder's keys verified; nothing was sent");
+  HEARTH_ASSIGN_OR_RETURN(Plaintext first, decode_plaintext(first_plaintext));
+  append_bounded(c.transcript, {Author::kSurvivor, to_minute(now), std::move(first)});
+
+  SurvivorVault vault;
+  vault.roster_pin = roster->pin();
+  vault.cases.push_back(std::move(c));
+  std::unique_ptr<SurvivorSession> session(
+      new SurvivorSession(endpoint, org_root, std::move(keys), options));
+  HEARTH_ASSIGN_OR_RETURN(Bytes blob, session->seal(vault, 1, intake_bytes));  // a new vault is 1
+  const std::size_t responders = intake.size();
+  protocol::NewVault new_vault{crypto::vault_lookup_key(session->keys_),
+                               Bytes(session->keys_.auth_public_key().bytes.begin(),
+                                     session->keys_.auth_public_key().bytes.end()),
+                               std::move(blob)};
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::OpenCaseReply opened,
+      connection->call(
+          protocol::OpenCaseRequest{route.case_id, std::move(new_vault), std::move(intake)},
+          options.call_timeout));
+  session->connection_ = std::move(connection);
+  session->vault_ = std::move(vault);
+  session->version_ = opened.vault_version;
+  return Started{std::move(session), std::move(codename), route.case_id, route.queue, responders};
+}
+
+Result<std::unique_ptr<SurvivorSession>> SurvivorSession::resume(
+    const Endpoint& endpoint, const crypto::SigningPublicKey& org_root,
+    const crypto::Codename& codename, const SurvivorOptions& options) {
+  HEARTH_ASSIGN_OR_RETURN(crypto::VaultKeys keys, crypto::derive_vault_keys(codename, org_root));
+  std::unique_ptr<SurvivorSession> session(
+      new SurvivorSession(endpoint, org_root, std::move(keys), options));
+  HEARTH_TRY(session->login());
+  return session;
+}
+
+Status SurvivorSession::login() {
+  connection_.reset();
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
+                          Connection::connect(endpoint_, connection_options(options_)));
+  HEARTH_ASSIGN_OR_RETURN(protocol::ChallengeReply challenge,
+                          connection->call(protocol::ChallengeRequest{}, options_.call_timeout));
+  crypto::Signature signature = crypto::sign_login_challenge(keys_, challenge.challenge);
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::VaultLoginReply reply,
+      connection->call(
+          protocol::VaultLoginRequest{crypto::vault_lookup_key(keys_),
+                                      Bytes(signature.bytes.begin(), signature.bytes.end())},
+          options_.call_timeout));
+  auto opened = crypto::open_vault(keys_, reply.blob);
+  if (!opened.is_ok())
+    return error(Code::kCorrupt, "the stored vault does not open with this codename");
+  if (static_cast<std::int64_t>(opened->version) != reply.version)
+    return error(Code::kCorrupt, "the stored vault's version does not match the server's");
+  auto vault = SurvivorVault::decode(opened->contents);
+  crypto::wipe(opened->contents);
+  if (!vault.is_ok()) return error(Code::kCorrupt, "the vault is not a survivor vault");
+
+  // The server's list is current: a case it no longer has was deleted; a claim
+  // it reports may have happened while this survivor was away.
+  SurvivorVault& v = vault.value();
+  std::erase_if(v.cases, [&](const SurvivorCase& c) {
+    return std::none_of(reply.cases.begin(), reply.cases.end(),
+                        [&](const protocol::CaseSummary& s) { return same(s.case_id, c.case_id); });
+  });
+  for (const protocol::CaseSummary& s : reply.cases) {
+    if (s.claimed_by) apply_claim(v, s.case_id, *s.claimed_by);
+  }
+  vault_ = std::move(v);
+  version_ = reply.version;
+  vault_gone_ = false;
+  connection_ = std::move(connection);
+  return Status::ok();
+}
+
+Status SurvivorSession::reconnect() { return login(); }
+
+Status SurvivorSession::reload_vault() {
+  HEARTH_ASSIGN_OR_RETURN(protocol::VaultGetReply reply,
+                          connection_->call(protocol::VaultGetRequest{}, options_.call_timeout));
+  auto opened = crypto::open_vault(keys_, reply.blob);
+  if (!opened.is_ok()) return error(Code::kCorrupt, "the stored vault does not open");
+  if (static_cast<std::int64_t>(opened->version) != reply.version)
+    return error(Code::kCorrupt, "the stored vault's version does not match the server's");
+  auto vault = SurvivorVault::decode(opened->contents);
+  crypto::wipe(opened->contents);
+  if (!vault.is_ok()) return error(Code::kCorrupt, "the vault is not a survivor vault");
+  // Claims learned from events but not yet written survive the reload.
+  for (const SurvivorCase& c : vault_.cases) {
+    if (c.claimed_by) apply_claim(vault.value(), c.case_id, *c.claimed_by);
+  }
+  vault_ = std::move(vault).value();
+  version_ = reply.version;
+  return Status::ok();
+}
+
+bool SurvivorSession::apply_claim(SurvivorVault& vault, ByteView case_id,
+                                  ByteView claimed_by) const {
+  SurvivorCase* c = vault.find(case_id);
+  // Only a responder this case was offered to can have claimed it; anything
+  // else is ignored, and the sessions stay.
+  if (c == nullptr || c->session_for(claimed_by) == nullptr) return false;
+  c->claimed_by = Bytes(claimed_by.begin(), claimed_by.end());
+  std::erase_if(c->sessions, [&](const SurvivorSessionState& s) {
+    return !same(s.certificate_hash, claimed_by);
+  });
+  return true;
+}
+
+Status SurvivorSession::send(ByteView case_id, std::string_view text) {
+  if (connection_ == nullptr || vault_gone_) return error(Code::kUnavailable, "not logged in");
+  Status s = send_once(case_id, text);
+  if (s.code() == Code::kConflict && protocol_error(s) == protocol::ErrorCode::kConflict) {
+    // Another device moved the vault on: take its state and try once more.
+    HEARTH_TRY(reload_vault());
+    s = send_once(case_id, text);
+  }
+  return s;
+}
+
+Status SurvivorSession::send_once(ByteView case_id, std::string_view text) {
+  HEARTH_ASSIGN_OR_RETURN(Bytes plaintext, encode_text(text));
+  SurvivorVault next = vault_.clone();
+  SurvivorCase* c = next.find(case_id);
+  if (c == nullptr) return error(Code::kNotFound, "no such case in this vault");
+  if (!c->claimed_by) return error(Code::kUnavailable, "nobody has taken this case yet");
+  SurvivorSessionState* session = c->session_for(*c->claimed_by);
+  if (session == nullptr) return error(Code::kInternal, "no session with the responder");
+  HEARTH_ASSIGN_OR_RETURN(crypto::Ratchet ratchet,
+                          crypto::Ratchet::deserialize(session->ratchet.view()));
+  HEARTH_ASSIGN_OR_RETURN(Bytes body, ratchet.encrypt(plaintext));
+  session->ratchet = ratchet.serialize();
+  HEARTH_ASSIGN_OR_RETURN(Plaintext entry, decode_plaintext(plaintext));
+  append_bounded(c->transcript, {Author::kSurvivor, to_minute(now()), std::move(entry)});
+  HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, body.size()));
+  // Message and vault commit together or not at all (one compare-and-swap).
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::SendReply reply,
+      connection_->call(
+          protocol::SendRequest{Bytes(case_id.begin(), case_id.end()), std::move(body),
+                                protocol::VaultPut{version_, std::move(blob)}},
+          options_.call_timeout));
+  version_ = reply.vault_version.value_or(version_ + 1);
+  vault_ = std::move(next);
+  return Status::ok();
+}
+
+Result<std::vector<SurvivorUpdate>> SurvivorSession::poll(std::chrono::milliseconds timeout) {
+  std::vector<SurvivorUpdate> updates;
+  if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
+  std::vector<protocol::EnvelopeEvent> envelopes;
+  std::chrono::milliseconds wait = timeout;
+  for (;;) {
+    auto next = connection_->next_event(wait);
+    wait = std::chrono::milliseconds(0);
+    if (!next.is_ok()) {
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kDisconnected;
+      u.text = next.status().message();
+      updates.push_back(std::move(u));
+      break;
+    }
+    if (!next->has_value()) break;
+    Incoming& incoming = **next;
+    if (auto* err = std::get_if<protocol::ProtocolError>(&incoming)) {
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kWarning;
+      u.text = std::string(protocol::error_code_name(err->code)) + ": " + err->message;
+      updates.push_back(std::move(u));
+      continue;
+    }
+    auto& event = std::get<protocol::Event>(incoming);
+    if (auto* claimed = std::get_if<protocol::CaseClaimedEvent>(&event)) {
+      // Kept in memory; the next vault write records it (and a later login
+      // learns it from the server's case list anyway).
+      if (apply_claim(vault_, claimed->case_id, claimed->claimed_by)) {
+        SurvivorUpdate u;
+        u.kind = SurvivorUpdate::Kind::kClaimed;
+        u.case_id = claimed->case_id;
+        updates.push_back(std::move(u));
+      }
+    } else if (auto* envelope = std::get_if<protocol::EnvelopeEvent>(&event)) {
+      envelopes.push_back(std::move(*envelope));
+    }
+    // case_closed is for responders only.
+  }
+  if (!envelopes.empty()) {
+    auto received = receive(envelopes);
+    if (!received.is_ok()) return received.status();
+    for (SurvivorUpdate& u : received.value()) updates.push_back(std::move(u));
+  }
+  return updates;
+}
+
+Result<std::vector<SurvivorUpdate>> SurvivorSession::receive(
+    const std::vector<protocol::EnvelopeEvent>& envelopes) {
+  for (int attempt = 0;; ++attempt) {
+    SurvivorVault next = vault_.clone();
+    std::vector<SurvivorUpdate> out;
+    bool changed = false;
+    for (const protocol::EnvelopeEvent& ev : envelopes) {
+      SurvivorCase* c = next.find(ev.case_id);
+      // A case no longer in the vault, or a message already stored: acked below, ignored.
+      if (c == nullptr || ev.seq <= c->received_seq) continue;
+      c->received_seq = ev.seq;
+      changed = true;
+      std::optional<Bytes> plaintext;
+      bool replay = false;
+      for (SurvivorSessionState& s : c->sessions) {
+        // Before the claim is known, the session that decrypts names the responder.
+        if (c->claimed_by && !same(s.certificate_hash, *c->claimed_by)) continue;
+        auto ratchet = crypto::Ratchet::deserialize(s.ratchet.view());
+        if (!ratchet.is_ok()) continue;
+        auto decrypted = ratchet->decrypt(ev.body);
+        if (!decrypted.is_ok()) {
+          replay = replay || decrypted.status().code() == Code::kReplay;
+          continue;
+        }
+        s.ratchet = ratchet->serialize();
+        plaintext = std::move(decrypted).value();
+        if (!c->claimed_by) {
+          Bytes hash = s.certificate_hash;
+          apply_claim(next, ev.case_id, hash);
+          c = next.find(ev.case_id);
+        }
+        break;
+      }
+      if (!plaintext) {
+        if (!replay) {
+          SurvivorUpdate u;
+          u.kind = SurvivorUpdate::Kind::kWarning;
+          u.case_id = ev.case_id;
+          u.text = "a message could not be decrypted and was dropped";
+          out.push_back(std::move(u));
+        }
+        continue;
+      }
+      auto decoded = decode_plaintext(*plaintext);
+      crypto::wipe(*plaintext);
+      if (!decoded.is_ok()) {
+        SurvivorUpdate u;
+        u.kind = SurvivorUpdate::Kind::kWarning;
+        u.case_id = ev.case_id;
+        u.text = "a message was not readable and was dropped";
+        out.push_back(std::move(u));
+        continue;
+      }
+      append_bounded(c->transcript, {Author::kResponder, ev.sent_minute, decoded.value()});
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kMessage;
+      u.case_id = ev.case_id;
+      u.message = std::move(decoded).value();
+      u.minute = ev.sent_minute;
+      out.push_back(std::move(u));
+    }
+    if (changed) {
+      // The vault holding these messages commits before any of them is acked.
+      HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, 0));
+      auto put = connection_->call(
+          protocol::VaultPutRequest{protocol::VaultPut{version_, std::move(blob)}},
+          options_.call_timeout);
+      if (!put.is_ok()) {
+        if (attempt == 0 && protocol_error(put.status()) == protocol::ErrorCode::kConflict) {
+          HEARTH_TRY(reload_vault());
+          continue;
+        }
+        return put.status();
+      }
+      version_ = put->version;
+      vault_ = std::move(next);
+    }
+    std::vector<protocol::Request> acks;
+    for (const protocol::EnvelopeEvent& ev : envelopes)
+      acks.push_back(protocol::AckRequest{ev.case_id, ev.seq});
+    // An ack lost with the connection only means the envelope comes again and
+    // is recognized as a duplicate by received_seq.
+    (void)connection_->call_all(std::move(acks), options_.call_timeout);
+    return out;
+  }
+}
+
+Status SurvivorSession::delete_case(ByteView case_id) {
+  if (connection_ == nullptr || vault_gone_) return error(Code::kUnavailable, "not logged in");
+  if (vault_.find(case_id) == nullptr) return error(Code::kNotFound, "no such case in this vault");
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::DeleteCaseReply deleted,
+      connection_->call(protocol::DeleteCaseRequest{Bytes(case_id.begin(), case_id.end())},
+                        options_.call_timeout));
+  (void)deleted;
+  for (int attempt = 0;; ++attempt) {
+    SurvivorVault next = vault_.clone();
+    std::erase_if(next.cases, [&](const SurvivorCase& c) { return same(c.case_id, case_id); });
+    if (next.cases.empty()) {
+      // The server deleted the vault with its last case.
+      vault_ = std::move(next);
+      vault_gone_ = true;
+      return Status::ok();
+    }
+    // Take the deleted case's keys and transcript out of the stored vault too.
+    HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, 0));
+    auto put =
+        connection_->call(protocol::VaultPutRequest{protocol::VaultPut{version_, std::move(blob)}},
+                          options_.call_timeout);
+    if (!put.is_ok()) {
+      if (attempt == 0 && protocol_error(put.status()) == protocol::ErrorCode::kConflict) {
+        HEARTH_TRY(reload_vault());
+        continue;
+      }
+      return put.status();
+    }
+    version_ = put->version;
+    vault_ = std::move(next);
+    return Status::ok();
+  }
+}
+
+}  // namespace hearth::client
