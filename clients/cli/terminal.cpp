@@ -1,0 +1,87 @@
+#include "clients/cli/terminal.h"
+
+#include "crypto/secret.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+namespace hearth::cli {
+
+std::optional<std::string> LineReader::buffered_line() {
+  const std::size_t nl = buffer_.find('\n');
+  if (nl == std::string::npos) {
+    if (eof_ && !buffer_.empty()) {
+      std::string last = std::move(buffer_);
+      buffer_.clear();
+      return last;
+    }
+    return std::nullopt;
+  }
+  std::string line = buffer_.substr(0, nl);
+  buffer_.erase(0, nl + 1);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+bool LineReader::fill() {
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      eof_ = true;
+      return false;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+}
+
+std::optional<std::string> LineReader::read_line() {
+  for (;;) {
+    if (auto line = buffered_line()) return line;
+    if (eof_ || !fill()) {
+      if (auto line = buffered_line()) return line;
+      return std::nullopt;
+    }
+  }
+}
+
+std::optional<std::string> read_hidden(LineReader& reader, std::string_view prompt) {
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  std::fflush(stdout);
+  termios old_mode{};
+  const bool tty = ::isatty(reader.fd()) && ::tcgetattr(reader.fd(), &old_mode) == 0;
+  if (tty) {
+    termios quiet = old_mode;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(reader.fd(), TCSAFLUSH, &quiet);
+  }
+  std::optional<std::string> line = reader.read_line();
+  if (tty) {
+    ::tcsetattr(reader.fd(), TCSAFLUSH, &old_mode);
+    std::fputc('\n', stdout);
+  }
+  return line;
+}
+
+void wipe(std::string& s) {
+  if (!s.empty())
+    crypto::wipe(MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));
+  s.clear();
+}
+
+std::string clock_time(long long unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  char out[16];
+  std::strftime(out, sizeof out, "%H:%M", &local);
+  return out;
+}
+
+}  // namespace hearth::cli

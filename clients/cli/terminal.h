@@ -1,0 +1,46 @@
+// Terminal helpers shared by hearth-survivor and hearth-console's line mode:
+// a line reader that can be poll()ed beside a Connection's event_fd, and
+// prompts that do not echo (codenames, passphrases).
+//
+// Thread safety: one LineReader per thread; it owns nothing but its buffer.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hearth::cli {
+
+// Reads lines from a file descriptor (stdin by default) with read(2), so that
+// several lines arriving at once (a paste, a script, tmux send-keys) are all
+// seen: a stdio buffer would hide them from poll().
+class LineReader {
+ public:
+  explicit LineReader(int fd = 0) : fd_(fd) {}
+  int fd() const { return fd_; }
+  // A complete line already buffered, without its newline.
+  std::optional<std::string> buffered_line();
+  // Reads what is available (call when poll says readable). False at end of
+  // input or on an error; a last line without a newline is returned first.
+  bool fill();
+  // Blocks until a whole line is read; nullopt at end of input.
+  std::optional<std::string> read_line();
+  bool at_eof() const { return eof_; }
+
+ private:
+  int fd_;
+  std::string buffer_;
+  bool eof_ = false;
+};
+
+// Prints `prompt` and reads one line with echo off when stdin is a terminal
+// (the text never shows on screen). nullopt at end of input.
+std::optional<std::string> read_hidden(LineReader& reader, std::string_view prompt);
+
+// Wipes a string's bytes before it is dropped (typed secrets).
+void wipe(std::string& s);
+
+// "14:05" in local time for a Unix minute.
+std::string clock_time(long long unix_seconds);
+
+}  // namespace hearth::cli

@@ -1,0 +1,336 @@
+// hearth-survivor: reach an organisation's responders anonymously from a terminal.
+//
+// Asks up to three triage questions, sends the first message end-to-end
+// encrypted to every responder who can take it, shows the 7-word codename once
+// (with a chance to practise it), then chats. `--resume` comes back with the
+// codename. Nothing is written to disk: the conversation lives in the vault on
+// the server, sealed under keys only the codename opens.
+#include <poll.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "clients/cli/org_key.h"
+#include "clients/cli/terminal.h"
+#include "clients/lib/survivor_session.h"
+#include "crypto/codename.h"
+
+namespace {
+
+using namespace hearth;
+using namespace hearth::client;
+using protocol::Need;
+using protocol::Urgency;
+
+struct NeedChoice {
+  Need need;
+  const char* label;
+};
+constexpr NeedChoice kNeeds[] = {
+    {Need::kImmediateSafety, "immediate safety"},
+    {Need::kShelter, "shelter"},
+    {Need::kMedical, "medical care"},
+    {Need::kCounselling, "counselling"},
+    {Need::kLegal, "legal help"},
+    {Need::kImmigration, "immigration"},
+    {Need::kWorkEducation, "work and education"},
+    {Need::kPeerSupport, "peer support"},
+    {Need::kCulturallySpecific, "culturally specific services"},
+};
+constexpr std::pair<Urgency, const char*> kUrgencies[] = {
+    {Urgency::kDangerNow, "I am in danger now"},
+    {Urgency::kToday, "today"},
+    {Urgency::kThisWeek, "this week"},
+    {Urgency::kInformation, "I am looking for information"},
+};
+
+void say(const std::string& text) {
+  std::fputs(text.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::optional<std::string> ask(cli::LineReader& in, const std::string& prompt) {
+  std::fputs(prompt.c_str(), stdout);
+  std::fflush(stdout);
+  return in.read_line();
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::istringstream words(line);
+  std::vector<std::string> out;
+  for (std::string w; words >> w;) out.push_back(w);
+  return out;
+}
+
+// Asks until the answer parses; nullopt at end of input or "/quit".
+std::optional<protocol::RouteEnvelope> ask_triage(cli::LineReader& in) {
+  protocol::RouteEnvelope envelope;
+  say("What do you need help with? Pick one or two numbers, e.g. \"2\" or \"2 5\".");
+  for (std::size_t i = 0; i < std::size(kNeeds); ++i)
+    say("  " + std::to_string(i + 1) + "  " + kNeeds[i].label);
+  for (;;) {
+    auto line = ask(in, "> ");
+    if (!line || *line == "/quit") return std::nullopt;
+    envelope.needs.clear();
+    bool ok = true;
+    for (const auto& w : split(*line)) {
+      int n = std::atoi(w.c_str());
+      if (n < 1 || n > static_cast<int>(std::size(kNeeds)))
+        ok = false;
+      else if (std::find(envelope.needs.begin(), envelope.needs.end(), kNeeds[n - 1].need) ==
+               envelope.needs.end())
+        envelope.needs.push_back(kNeeds[n - 1].need);
+    }
+    if (ok && !envelope.needs.empty() && envelope.needs.size() <= 2) break;
+    say("Please type one or two numbers from the list.");
+  }
+  say("How urgent is it?");
+  for (std::size_t i = 0; i < std::size(kUrgencies); ++i)
+    say("  " + std::to_string(i + 1) + "  " + kUrgencies[i].second);
+  for (;;) {
+    auto line = ask(in, "> ");
+    if (!line || *line == "/quit") return std::nullopt;
+    int n = std::atoi(line->c_str());
+    if (n >= 1 && n <= static_cast<int>(std::size(kUrgencies))) {
+      envelope.urgency = kUrgencies[n - 1].first;
+      break;
+    }
+    say("Please type a number from 1 to 4.");
+  }
+  say("Which languages can you write in? Two-letter codes, e.g. \"en\" or \"es en\".");
+  for (;;) {
+    auto line = ask(in, "[en] > ");
+    if (!line || *line == "/quit") return std::nullopt;
+    envelope.languages = split(*line);
+    if (envelope.languages.empty()) envelope.languages = {"en"};
+    bool ok = envelope.languages.size() <= 3;
+    for (const auto& l : envelope.languages)
+      ok = ok && l.size() == 2 && std::islower(static_cast<unsigned char>(l[0])) &&
+           std::islower(static_cast<unsigned char>(l[1]));
+    if (ok) break;
+    say("Please type one to three two-letter codes.");
+  }
+  return envelope;
+}
+
+// What went wrong, in words a survivor can act on.
+std::string explain(const Status& status) {
+  auto code = protocol_error(status);
+  if (code == protocol::ErrorCode::kNoResponder)
+    return "Nobody can take this request right now. Please try again later; if you are in "
+           "danger now, call your local emergency number.";
+  if (code == protocol::ErrorCode::kAuthFailed)
+    return "That codename does not open a conversation here. Check the words and try again.";
+  if (status.code() == Code::kUnavailable)
+    return "Cannot reach the service (" + status.message() + "). Try again in a moment.";
+  return "Something went wrong: " + status.to_string();
+}
+
+void show(const SurvivorUpdate& u) {
+  switch (u.kind) {
+    case SurvivorUpdate::Kind::kMessage:
+      say("[" + cli::clock_time(u.minute) + "] responder: " + u.message.payload);
+      break;
+    case SurvivorUpdate::Kind::kClaimed:
+      say("A responder has joined your conversation.");
+      break;
+    case SurvivorUpdate::Kind::kWarning:
+      say("(" + u.text + ")");
+      break;
+    case SurvivorUpdate::Kind::kDisconnected:
+      say("(connection lost; reconnecting)");
+      break;
+  }
+}
+
+void show_transcript(const SurvivorSession& session) {
+  for (const auto& c : session.vault().cases) {
+    for (const auto& e : c.transcript) {
+      const char* who = e.author == Author::kSurvivor ? "you" : "responder";
+      say("[" + cli::clock_time(e.minute) + "] " + who + ": " + e.plaintext.payload);
+    }
+  }
+}
+
+// The chat loop: lines typed are sent, pushes are shown. Messages typed before
+// a responder joins wait here, in memory, and go out when one does.
+int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
+  say("Type a message and press Enter. /help lists commands.");
+  std::deque<std::string> waiting;
+  bool claimed = false;
+  if (const auto* c = session.vault().find(case_id)) claimed = c->claimed_by.has_value();
+  if (!claimed) say("Waiting for a responder to join…");
+  auto flush_waiting = [&] {
+    while (!waiting.empty()) {
+      Status s = session.send(case_id, waiting.front());
+      if (!s.is_ok()) return say(explain(s));
+      waiting.pop_front();
+    }
+  };
+  for (;;) {
+    while (auto line = in.buffered_line()) {
+      if (line->empty()) continue;
+      if (*line == "/quit" || *line == "/exit") return 0;
+      if (*line == "/help") {
+        say("/quit     leave (the conversation stays; come back with your codename)");
+        say("/delete   delete this conversation on the server, for good");
+        continue;
+      }
+      if (*line == "/delete") {
+        auto confirm = ask(in, "Delete everything? Type yes to confirm: ");
+        if (confirm && *confirm == "yes") {
+          Status s = session.delete_case(case_id);
+          if (!s.is_ok()) {
+            say(explain(s));
+            continue;
+          }
+          say("Deleted. Your codename no longer opens anything.");
+          return 0;
+        }
+        continue;
+      }
+      if (!claimed) {
+        waiting.push_back(*line);
+        say("(kept until a responder joins)");
+        continue;
+      }
+      Status s = session.send(case_id, *line);
+      if (!s.is_ok()) say(explain(s));
+    }
+    if (in.at_eof()) return 0;
+    pollfd fds[2] = {{in.fd(), POLLIN, 0}, {session.event_fd(), POLLIN, 0}};
+    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) return 1;
+    if (fds[0].revents & (POLLIN | POLLHUP)) in.fill();
+    auto updates = session.poll(std::chrono::milliseconds(0));
+    if (!updates.is_ok()) {
+      say(explain(updates.status()));
+      continue;
+    }
+    bool lost = false;
+    for (const auto& u : *updates) {
+      show(u);
+      if (u.kind == SurvivorUpdate::Kind::kClaimed) claimed = true;
+      if (u.kind == SurvivorUpdate::Kind::kDisconnected) lost = true;
+    }
+    if (lost) {
+      for (int attempt = 0; attempt < 30; ++attempt) {
+        if (session.reconnect().is_ok()) {
+          say("(reconnected)");
+          break;
+        }
+        ::sleep(2);
+      }
+    }
+    if (claimed) flush_waiting();
+  }
+}
+
+int start_new(cli::LineReader& in, const Endpoint& endpoint,
+              const crypto::SigningPublicKey& org_root) {
+  auto envelope = ask_triage(in);
+  if (!envelope) return 0;
+  say("Write your first message (one line; you can write more after).");
+  auto first = ask(in, "> ");
+  while (first && first->empty()) first = ask(in, "> ");
+  if (!first || *first == "/quit") return 0;
+  say("Connecting and solving a small puzzle that keeps floods out (a few seconds)…");
+  auto started = SurvivorSession::start(endpoint, org_root, *envelope, *first);
+  cli::wipe(*first);
+  if (!started.is_ok()) {
+    say(explain(started.status()));
+    return 1;
+  }
+  say("");
+  say("Your message went to " + std::to_string(started->responders) + " responder(s).");
+  say("");
+  say("Your codename is the only way back to this conversation:");
+  say("");
+  std::string shown = "    ";
+  for (auto w : started->codename.words()) shown.append(w).append(" ");
+  say(shown);
+  cli::wipe(shown);
+  say("");
+  say("Learn it or write it where only you can reach it. Anyone who has it can read this");
+  say("conversation. It will not be shown again.");
+  for (int tries = 0; tries < 3; ++tries) {
+    auto typed = cli::read_hidden(in, "Type it back to practise (or just press Enter to skip): ");
+    if (!typed || typed->empty()) break;
+    auto parsed = crypto::Codename::parse(*typed);
+    cli::wipe(*typed);
+    if (parsed.is_ok() &&
+        crypto::constant_time_equal(parsed->normalized(), started->codename.normalized())) {
+      say("Correct.");
+      break;
+    }
+    say("That is not it. Try again.");
+  }
+  // Clear the codename from the terminal's scrollback where the terminal allows.
+  std::fputs("\033[3J\033[H\033[2J", stdout);
+  return chat(in, *started->session, started->case_id);
+}
+
+int resume(cli::LineReader& in, const Endpoint& endpoint,
+           const crypto::SigningPublicKey& org_root) {
+  for (int tries = 0; tries < 3; ++tries) {
+    auto typed = cli::read_hidden(in, "Your codename (7 words): ");
+    if (!typed) return 0;
+    auto codename = crypto::Codename::parse(*typed);
+    cli::wipe(*typed);
+    if (!codename.is_ok()) {
+      say(codename.status().message());
+      continue;
+    }
+    say("Opening…");
+    auto session = SurvivorSession::resume(endpoint, org_root, *codename);
+    if (!session.is_ok()) {
+      say(explain(session.status()));
+      if (session.status().code() == Code::kUnavailable) return 1;
+      continue;
+    }
+    auto& s = **session;
+    if (s.vault().cases.empty()) {
+      say("This conversation was deleted.");
+      return 0;
+    }
+    show_transcript(s);
+    return chat(in, s, s.vault().cases.front().case_id);
+  }
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "hearth-survivor: reach an organisation's responders anonymously.\n"
+      "Nothing is saved on this computer; your 7-word codename is the only way back."};
+  std::string server = "ws://127.0.0.1:8750/v1/ws";
+  std::string org_root_text;
+  std::string ca_file;
+  bool resume_flag = false;
+  app.add_option("--server", server, "hearthd's WebSocket URL (ws:// or wss://)")
+      ->capture_default_str();
+  app.add_option("--org-root", org_root_text,
+                 "the organisation's root public key (64 hex digits) or a file holding it")
+      ->required();
+  app.add_option("--ca", ca_file, "for wss://: a PEM file of CA certificates to trust");
+  app.add_flag("--resume", resume_flag, "come back to a conversation with your codename");
+  CLI11_PARSE(app, argc, argv);
+
+  auto org_root = cli::load_org_root(org_root_text);
+  if (!org_root.is_ok()) {
+    std::fprintf(stderr, "hearth-survivor: %s\n", org_root.status().message().c_str());
+    return 2;
+  }
+  Endpoint endpoint{server, ca_file};
+  cli::LineReader in;
+  say("Hearth. Type /quit at any time to leave. Nothing is saved on this computer.");
+  return resume_flag ? resume(in, endpoint, *org_root) : start_new(in, endpoint, *org_root);
+}
