@@ -1,0 +1,208 @@
+// Connection: one client's protocol state, the handler of every op, and the
+// connection's bounded write queue. The transport (ws_session.h, templated on
+// plain TCP or TLS) reads frames, hands them to handle_text(), and drains the
+// write queue; everything here runs on the connection's strand.
+//
+// Per connection the server keeps: its role (anonymous, survivor or
+// responder), the last challenge it asked for, the routes it was given and not
+// yet used, and one delivery cursor per mailbox it receives from. A cursor is
+// the last seq pushed: live pushes and backlog pages both advance it, so
+// nothing is sent twice or out of order; a live envelope that arrives with a
+// gap (or while a page is being fetched) makes the cursor fetch from storage
+// instead. Backlog is fetched a page at a time, each page only once the write
+// queue is below half, so a large backlog never trips the slow-reader limit.
+//
+// Thread safety: all state is touched only on the strand. The Peer methods
+// may be called from any thread: they post to the strand.
+#pragma once
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including it.
+#include <utility>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/log.h"
+#include "crypto/trust.h"
+#include "protocol/messages.h"
+#include "server/relay_hub.h"
+#include "server/services.h"
+#include "server/storage_bridge.h"
+
+namespace hearth::server {
+
+// WebSocket close codes the server uses (RFC 6455 §7.4.1).
+inline constexpr std::uint16_t kCloseGoingAway = 1001;
+inline constexpr std::uint16_t kClosePolicyViolation = 1008;
+inline constexpr std::uint16_t kCloseTooBig = 1009;
+
+// A waitable flag for coroutines on one strand: wait() suspends until the next
+// notify(). Several coroutines may wait; notify() wakes them all.
+class AsyncSignal {
+ public:
+  explicit AsyncSignal(const boost::asio::any_io_executor& executor);
+  boost::asio::awaitable<void> wait();
+  void notify();
+  void cancel_forever();  // wakes waiters now and makes later waits return at once
+
+ private:
+  boost::asio::steady_timer timer_;
+  bool done_ = false;
+};
+
+class Connection : public Peer, public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Services& services, boost::asio::any_io_executor strand);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // ---- Peer (any thread) ----
+  void push_delivery(std::shared_ptr<const Delivery> delivery) override;
+  void push_case_claimed(const storage::CaseId& case_id, Bytes claimed_by,
+                         std::string claimed_responder_id) override;
+  void push_case_closed(const storage::CaseId& case_id) override;
+  void roster_changed(std::shared_ptr<const RosterState> roster) override;
+  void shut_down() override;
+
+ protected:
+  enum class Role { kAnonymous, kSurvivor, kResponder };
+
+  // Decodes and answers one text frame; returns the reply to queue. Runs the
+  // actions a handler deferred until after its reply (backlog, live pushes)
+  // once the transport has queued that reply: call run_after_reply().
+  boost::asio::awaitable<std::string> handle_text(const std::string& text);
+  void run_after_reply();
+
+  // The write queue. Returns false (and starts closing with 1008) when the
+  // frame would take the queue past write_queue_frames or write_queue_bytes.
+  bool enqueue(std::string frame);
+  // Starts closing with `code`. flush: send what is queued first (shutdown);
+  // otherwise drop it (slow reader, policy). After handshake_timeout the
+  // transport is aborted if the close handshake has not finished.
+  void begin_close(std::uint16_t code, bool flush);
+  // Suspends until the write queue is below half of both its limits.
+  boost::asio::awaitable<void> wait_for_room();
+  // The writer took a frame off the queue.
+  void frame_written(std::size_t bytes);
+
+  // Closes the socket at once (transport-specific).
+  virtual void abort_transport() = 0;
+  // Called when the session ends (both loops done): unregisters from the hub.
+  void finished();
+
+  Services& services_;
+  boost::asio::any_io_executor strand_;
+  std::deque<std::string> out_;
+  std::size_t out_bytes_ = 0;
+  AsyncSignal writer_wake_;
+  AsyncSignal room_;
+  std::optional<std::uint16_t> close_code_;
+  bool draining_ = false;  // shutdown: no new frames are read
+  bool handling_ = false;  // a request is being handled
+  bool closed_ = false;    // the transport is done
+
+ private:
+  using Outcome = std::variant<protocol::Reply, protocol::ProtocolError>;
+  struct PendingRoute {
+    storage::CaseId id;
+    std::string queue;
+    std::vector<CaseParty> offers;
+    UnixSeconds expires = 0;
+  };
+  struct Cursor {
+    storage::CaseId case_id;
+    bool responder_side = false;
+    std::int64_t delivered = 0;  // last seq pushed
+    bool fetching = false;
+    bool dirty = false;  // something arrived while fetching: fetch again
+  };
+
+  // One handler per op, in the order of protocol::Op.
+  boost::asio::awaitable<Outcome> on_pow_challenge(const protocol::PowChallengeRequest& req);
+  boost::asio::awaitable<Outcome> on_route(const protocol::RouteRequest& req);
+  boost::asio::awaitable<Outcome> on_open_case(const protocol::OpenCaseRequest& req);
+  boost::asio::awaitable<Outcome> on_challenge(const protocol::ChallengeRequest& req);
+  boost::asio::awaitable<Outcome> on_vault_login(const protocol::VaultLoginRequest& req);
+  boost::asio::awaitable<Outcome> on_vault_get(const protocol::VaultGetRequest& req);
+  boost::asio::awaitable<Outcome> on_vault_put(const protocol::VaultPutRequest& req);
+  boost::asio::awaitable<Outcome> on_send(const protocol::SendRequest& req);
+  boost::asio::awaitable<Outcome> on_ack(const protocol::AckRequest& req);
+  boost::asio::awaitable<Outcome> on_delete_case(const protocol::DeleteCaseRequest& req);
+  boost::asio::awaitable<Outcome> on_responder_login(const protocol::ResponderLoginRequest& req);
+  boost::asio::awaitable<Outcome> on_upload_prekeys(const protocol::UploadPrekeysRequest& req);
+  boost::asio::awaitable<Outcome> on_presence(const protocol::PresenceRequest& req);
+  boost::asio::awaitable<Outcome> on_claim(const protocol::ClaimRequest& req);
+
+  boost::asio::awaitable<Outcome> dispatch(const protocol::Request& request);
+
+  // Role checks: nullopt when allowed.
+  std::optional<protocol::ProtocolError> require_survivor() const;
+  std::optional<protocol::ProtocolError> require_responder() const;
+  std::optional<protocol::ProtocolError> require_anonymous() const;
+  std::optional<protocol::ProtocolError> require_not_responder() const;
+  // A storage failure nobody expected, mapped for the client and logged.
+  protocol::ProtocolError storage_failure(const Status& status);
+
+  // `fn` is taken by reference and moved from: GCC 12 mishandles temporaries
+  // with destructors inside a co_await expression (it may destroy them
+  // twice), so call sites name the job first and no temporary is built here.
+  template <typename Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn&, storage::Stores&>> write_job(
+      Fn& fn, std::size_t bytes = 0) {
+    services_.metrics.storage_jobs_in_flight.fetch_add(1);
+    auto result = co_await storage_write(services_.storage, fn, bytes);
+    services_.metrics.storage_jobs_in_flight.fetch_sub(1);
+    co_return result;
+  }
+  template <typename Fn>
+  boost::asio::awaitable<std::invoke_result_t<Fn&, storage::Stores&>> read_job(
+      Fn& fn, std::size_t bytes = 0) {
+    services_.metrics.storage_jobs_in_flight.fetch_add(1);
+    auto result = co_await storage_read(services_.storage, fn, bytes);
+    services_.metrics.storage_jobs_in_flight.fetch_sub(1);
+    co_return result;
+  }
+
+  // Delivery (strand only).
+  void on_delivery(const Delivery& d);
+  void watch(const storage::MailboxId& mailbox, const storage::CaseId& case_id, bool responder_side,
+             bool fetch_backlog);
+  void unwatch_case(const storage::CaseId& case_id);
+  void start_fetch(const storage::MailboxId& mailbox);
+  boost::asio::awaitable<void> fetch_loop(storage::MailboxId mailbox);
+  void send_envelope(const storage::CaseId& case_id, std::int64_t seq, bool responder_side,
+                     const Bytes& body, UnixSeconds sent_minute);
+  void send_event(protocol::Event event);
+  void check_roster(const RosterState& roster);
+  void expire_routes();
+
+  Role role_ = Role::kAnonymous;
+  std::optional<Bytes> challenge_;
+  // Survivor: the vault. The login id is a bearer identifier: kept in memory
+  // for this connection only, never logged.
+  Bytes login_id_;
+  Bytes login_key_;
+  // Responder.
+  std::string responder_id_;
+  Bytes certificate_hash_;
+  std::optional<crypto::ResponderCertificate> certificate_;
+
+  std::vector<PendingRoute> routes_;
+  std::map<storage::MailboxId, Cursor> cursors_;
+  std::vector<std::function<void()>> after_reply_;
+  bool registered_ = false;
+  std::size_t page_size_ = 1;
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,143 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace hearth::server {
+namespace {
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const char* name, std::uint64_t value) {
+  out += name;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+void sample_signed(std::string& out, const char* name, std::int64_t value) {
+  out += name;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+void counter(std::string& out, const char* name, const char* help, std::uint64_t value) {
+  header(out, name, "counter", help);
+  sample(out, name, value);
+}
+
+void gauge(std::string& out, const char* name, const char* help, std::int64_t value) {
+  header(out, name, "gauge", help);
+  sample_signed(out, name, value);
+}
+
+std::string format_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+void Metrics::count_request(protocol::Op op) {
+  auto i = static_cast<std::size_t>(op);
+  if (i < requests_by_op.size()) requests_by_op[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::count_error(protocol::ErrorCode code) {
+  auto i = static_cast<std::size_t>(code);
+  if (i < errors_by_code.size()) errors_by_code[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::observe_commit(std::chrono::nanoseconds duration) {
+  double seconds = std::chrono::duration<double>(duration).count();
+  for (std::size_t i = 0; i < kCommitBuckets.size(); ++i) {
+    if (seconds <= kCommitBuckets[i]) {
+      commit_buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  commit_count_.fetch_add(1, std::memory_order_relaxed);
+  commit_nanos_.fetch_add(static_cast<std::uint64_t>(duration.count()), std::memory_order_relaxed);
+}
+
+std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats& storage) const {
+  std::string out;
+  out.reserve(8192);
+  gauge(out, "hearth_connections_open", "WebSocket and HTTP connections open now.",
+        connections_open.load());
+  counter(out, "hearth_connections_total", "Connections accepted since start.",
+          connections_total.load());
+  counter(out, "hearth_connections_refused_total",
+          "Connections answered 503 because max_connections were open.",
+          connections_refused.load());
+  counter(out, "hearth_frames_received_total", "WebSocket frames read.", frames_received.load());
+
+  header(out, "hearth_requests_total", "counter", "Requests decoded, by op.");
+  for (std::size_t i = 0; i < kOpCount; ++i) {
+    out += "hearth_requests_total{op=\"";
+    out += protocol::op_name(static_cast<protocol::Op>(i));
+    out += "\"} " + std::to_string(requests_by_op[i].load()) + "\n";
+  }
+  header(out, "hearth_errors_total", "counter", "Error replies, by code.");
+  for (std::size_t i = 0; i < kErrorCodeCount; ++i) {
+    out += "hearth_errors_total{code=\"";
+    out += protocol::error_code_name(static_cast<protocol::ErrorCode>(i));
+    out += "\"} " + std::to_string(errors_by_code[i].load()) + "\n";
+  }
+  counter(out, "hearth_messages_relayed_total", "Envelopes stored for a recipient.",
+          messages_relayed.load());
+  counter(out, "hearth_events_pushed_total", "Events (envelopes, claims, closes) pushed.",
+          events_pushed.load());
+  counter(out, "hearth_throttled_waits_total",
+          "Times a connection waited for its frame rate limit.", throttled_waits.load());
+  counter(out, "hearth_slow_readers_dropped_total",
+          "Connections closed because their write queue was full.", slow_readers_dropped.load());
+  counter(out, "hearth_oversize_frames_total", "Connections closed for a frame over the limit.",
+          oversize_frames.load());
+  counter(out, "hearth_envelopes_expired_total", "Undelivered envelopes deleted by retention.",
+          envelopes_expired.load());
+  gauge(out, "hearth_open_cases", "Cases open now.", open_cases);
+
+  gauge(out, "hearth_storage_queue_depth", "Storage jobs submitted by sessions and not yet done.",
+        storage_jobs_in_flight.load());
+  gauge(out, "hearth_storage_queued_bytes", "Payload bytes queued for the storage thread.",
+        static_cast<std::int64_t>(storage.queued_bytes));
+  counter(out, "hearth_storage_write_jobs_total", "Storage write jobs run.", storage.write_jobs);
+  counter(out, "hearth_storage_read_jobs_total", "Storage read jobs run.", storage.read_jobs);
+  counter(out, "hearth_storage_commits_total", "Transactions committed.", storage.commits);
+  counter(out, "hearth_storage_failed_commits_total", "Transactions rolled back as a whole.",
+          storage.failed_commits);
+  gauge(out, "hearth_storage_largest_batch", "Most jobs one commit carried.",
+        static_cast<std::int64_t>(storage.largest_batch));
+  counter(out, "hearth_storage_checkpoints_total", "WAL TRUNCATE checkpoints.",
+          storage.checkpoints);
+
+  header(out, "hearth_storage_commit_seconds", "histogram", "Duration of each COMMIT.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < kCommitBuckets.size(); ++i) {
+    cumulative += commit_buckets_[i].load();
+    out += "hearth_storage_commit_seconds_bucket{le=\"" + format_double(kCommitBuckets[i]) +
+           "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += "hearth_storage_commit_seconds_bucket{le=\"+Inf\"} " +
+         std::to_string(commit_count_.load()) + "\n";
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(commit_nanos_.load()) / 1e9);
+  out += "hearth_storage_commit_seconds_sum ";
+  out += sum;
+  out += "\nhearth_storage_commit_seconds_count " + std::to_string(commit_count_.load()) + "\n";
+  return out;
+}
+
+}  // namespace hearth::server

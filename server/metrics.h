@@ -1,0 +1,61 @@
+// Metrics: the server's counters and gauges, rendered in Prometheus text format.
+//
+// Only aggregate numbers: no label ever carries a case id, a mailbox, a
+// responder id or an address. Labels are the protocol's fixed op and error
+// code names. Served on the loopback-only metrics listener (docs/operations.md
+// lists every name).
+//
+// Thread safety: every member is atomic or internally locked; safe from any
+// thread, including the storage thread (on_commit).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "protocol/messages.h"
+#include "storage/storage_thread.h"
+
+namespace hearth::server {
+
+inline constexpr std::size_t kOpCount = 14;
+inline constexpr std::size_t kErrorCodeCount = 23;
+
+class Metrics {
+ public:
+  // Upper bounds of the commit latency histogram, in seconds.
+  static constexpr std::array<double, 10> kCommitBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                            0.02,   0.05,  0.1,   0.5,   2.0};
+
+  std::atomic<std::int64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_refused{0};  // HTTP 503 past max_connections
+  std::atomic<std::uint64_t> frames_received{0};
+  std::atomic<std::uint64_t> messages_relayed{0};  // envelopes stored for a recipient
+  std::atomic<std::uint64_t> events_pushed{0};
+  std::atomic<std::uint64_t> throttled_waits{0};
+  std::atomic<std::uint64_t> slow_readers_dropped{0};
+  std::atomic<std::uint64_t> oversize_frames{0};
+  std::atomic<std::uint64_t> envelopes_expired{0};
+  std::atomic<std::int64_t> storage_jobs_in_flight{0};  // submitted by sessions, not yet done
+  std::array<std::atomic<std::uint64_t>, kOpCount> requests_by_op{};
+  std::array<std::atomic<std::uint64_t>, kErrorCodeCount> errors_by_code{};
+
+  void count_request(protocol::Op op);
+  void count_error(protocol::ErrorCode code);
+
+  // GroupCommitOptions::on_commit: one observation per COMMIT.
+  void observe_commit(std::chrono::nanoseconds duration);
+
+  // The exposition text. `open_cases` and `storage` are read by the caller.
+  std::string render(std::int64_t open_cases, const storage::StorageStats& storage) const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kCommitBuckets.size()> commit_buckets_{};
+  std::atomic<std::uint64_t> commit_count_{0};
+  std::atomic<std::uint64_t> commit_nanos_{0};
+};
+
+}  // namespace hearth::server
