@@ -1,0 +1,251 @@
+#include "tests/integration/support/ws_client.h"
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including it.
+#include <utility>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <stdexcept>
+#include <variant>
+
+#include "protocol/codec.h"
+
+namespace hearth::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Runs `io` until `done` or the timeout; true when done.
+bool run_until(asio::io_context& io, const bool& done, std::chrono::milliseconds timeout) {
+  io.restart();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_until(deadline);
+    if (io.stopped()) io.restart();
+  }
+  return done;
+}
+
+asio::ssl::context make_client_tls() {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_verify_mode(asio::ssl::verify_none);  // a throwaway self-signed test certificate
+  return ctx;
+}
+
+}  // namespace
+
+struct WsClient::Impl {
+  asio::io_context io;
+  asio::ssl::context tls_ctx = make_client_tls();
+  std::variant<std::unique_ptr<websocket::stream<beast::tcp_stream>>,
+               std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>>
+      ws;
+  bool broken = false;
+
+  template <typename F>
+  auto with(F&& f) {
+    return std::visit([&](auto& p) { return f(*p); }, ws);
+  }
+};
+
+WsClient::WsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WsClient::~WsClient() = default;
+
+std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, Options options) {
+  auto impl = std::make_unique<Impl>();
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  boost::system::error_code ec;
+  if (options.tls) {
+    auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(
+        impl->io, impl->tls_ctx);
+    beast::get_lowest_layer(*ws).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(*ws).connect(ep, ec);
+    if (ec) throw std::runtime_error("connect: " + ec.message());
+    ws->next_layer().handshake(asio::ssl::stream_base::client, ec);
+    if (ec) throw std::runtime_error("tls handshake: " + ec.message());
+    ws->handshake("127.0.0.1", options.path, ec);
+    if (ec) throw std::runtime_error("websocket handshake: " + ec.message());
+    beast::get_lowest_layer(*ws).expires_never();
+    impl->ws = std::move(ws);
+  } else {
+    auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(impl->io);
+    beast::get_lowest_layer(*ws).connect(ep, ec);
+    if (ec) throw std::runtime_error("connect: " + ec.message());
+    ws->handshake("127.0.0.1", options.path, ec);
+    if (ec) throw std::runtime_error("websocket handshake: " + ec.message());
+    impl->ws = std::move(ws);
+  }
+  impl->with([](auto& ws) { ws.read_message_max(64 * 1024 * 1024); });
+  return std::unique_ptr<WsClient>(new WsClient(std::move(impl)));
+}
+
+void WsClient::send_text(std::string_view text) {
+  impl_->with([&](auto& ws) {
+    ws.text(true);
+    boost::system::error_code ec;
+    ws.write(asio::buffer(text.data(), text.size()), ec);
+    if (ec) impl_->broken = true;
+  });
+}
+
+void WsClient::send_binary(std::string_view bytes) {
+  impl_->with([&](auto& ws) {
+    ws.binary(true);
+    boost::system::error_code ec;
+    ws.write(asio::buffer(bytes.data(), bytes.size()), ec);
+    ws.text(true);
+    if (ec) impl_->broken = true;
+  });
+}
+
+WsFrame WsClient::read(std::chrono::milliseconds timeout) {
+  WsFrame frame;
+  if (impl_->broken) return frame;
+  beast::flat_buffer buffer;
+  bool done = false;
+  boost::system::error_code result;
+  impl_->with([&](auto& ws) {
+    ws.async_read(buffer, [&](boost::system::error_code ec, std::size_t) {
+      result = ec;
+      done = true;
+    });
+  });
+  if (!run_until(impl_->io, done, timeout)) {
+    // Give up on this connection: cancel the read and mark it unusable.
+    impl_->with([](auto& ws) {
+      boost::system::error_code ec;
+      beast::get_lowest_layer(ws).socket().close(ec);
+    });
+    run_until(impl_->io, done, std::chrono::seconds(5));
+    impl_->broken = true;
+    frame.kind = WsFrame::Kind::kTimeout;
+    return frame;
+  }
+  if (result) {
+    impl_->broken = true;
+    if (result == websocket::error::closed) {
+      frame.kind = WsFrame::Kind::kClosed;
+      frame.close_code = impl_->with([](auto& ws) { return ws.reason().code; });
+    } else {
+      frame.kind = WsFrame::Kind::kError;
+      frame.text = result.message();
+    }
+    return frame;
+  }
+  bool text = impl_->with([](auto& ws) { return ws.got_text(); });
+  frame.kind = text ? WsFrame::Kind::kText : WsFrame::Kind::kBinary;
+  frame.text = beast::buffers_to_string(buffer.data());
+  return frame;
+}
+
+nlohmann::json WsClient::call(const protocol::Request& request, std::chrono::milliseconds timeout) {
+  return call_raw(protocol::encode(protocol::RequestFrame{next_id++, request}), timeout);
+}
+
+nlohmann::json WsClient::call_raw(std::string_view text, std::chrono::milliseconds timeout) {
+  send_text(text);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    WsFrame f = read(std::max(left, std::chrono::milliseconds(1)));
+    if (!f.is_text())
+      throw std::runtime_error(
+          "no reply: connection " +
+          std::string(f.kind == WsFrame::Kind::kTimeout ? "timed out" : "closed") +
+          " (close code " + std::to_string(f.close_code) + ")");
+    auto j = nlohmann::json::parse(f.text);
+    if (j.contains("ev")) {
+      events.push_back(std::move(j));
+      continue;
+    }
+    return j;
+  }
+}
+
+nlohmann::json WsClient::next_event(std::chrono::milliseconds timeout) {
+  if (!events.empty()) {
+    auto j = std::move(events.front());
+    events.pop_front();
+    return j;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    WsFrame f = read(std::max(left, std::chrono::milliseconds(1)));
+    if (!f.is_text()) throw std::runtime_error("no event: connection timed out or closed");
+    auto j = nlohmann::json::parse(f.text);
+    if (j.contains("ev")) return j;
+    throw std::runtime_error("expected an event, got: " + f.text);
+  }
+}
+
+std::uint16_t WsClient::wait_closed(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    WsFrame f = read(std::max(left, std::chrono::milliseconds(1)));
+    switch (f.kind) {
+      case WsFrame::Kind::kText:
+      case WsFrame::Kind::kBinary:
+        continue;
+      case WsFrame::Kind::kClosed:
+        return f.close_code;
+      case WsFrame::Kind::kError:
+        return 0;
+      case WsFrame::Kind::kTimeout:
+        throw std::runtime_error("the server did not close the connection");
+    }
+  }
+}
+
+void WsClient::close() {
+  impl_->with([](auto& ws) {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(2));
+    ws.close(websocket::close_code::normal, ec);
+  });
+  impl_->broken = true;
+}
+
+HttpResult http_get(std::uint16_t port, const std::string& target, bool tls) {
+  asio::io_context io;
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  http::response<http::string_body> res;
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  if (tls) {
+    auto ctx = make_client_tls();
+    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(ep, ec);
+    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  } else {
+    beast::tcp_stream stream(io);
+    stream.connect(ep, ec);
+    if (!ec) http::write(stream, req, ec);
+    if (!ec) http::read(stream, buffer, res, ec);
+  }
+  if (ec && ec != http::error::end_of_stream) throw std::runtime_error("http: " + ec.message());
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+}  // namespace hearth::test
