@@ -135,9 +135,12 @@ WsFrame WsClient::read(std::chrono::milliseconds timeout) {
   }
   if (result) {
     impl_->broken = true;
-    if (result == websocket::error::closed) {
+    // A close frame may have arrived even when the teardown after it failed
+    // (the peer closing its socket first): the code is what matters.
+    std::uint16_t code = impl_->with([](auto& ws) { return ws.reason().code; });
+    if (result == websocket::error::closed || code != 0) {
       frame.kind = WsFrame::Kind::kClosed;
-      frame.close_code = impl_->with([](auto& ws) { return ws.reason().code; });
+      frame.close_code = code;
     } else {
       frame.kind = WsFrame::Kind::kError;
       frame.text = result.message();
@@ -206,6 +209,7 @@ std::uint16_t WsClient::wait_closed(std::chrono::milliseconds timeout) {
       case WsFrame::Kind::kClosed:
         return f.close_code;
       case WsFrame::Kind::kError:
+        last_error = f.text;
         return 0;
       case WsFrame::Kind::kTimeout:
         throw std::runtime_error("the server did not close the connection");

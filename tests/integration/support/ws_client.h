@@ -60,6 +60,7 @@ class WsClient {
   void close();
 
   std::deque<nlohmann::json> events;
+  std::string last_error;  // why wait_closed() saw no close frame
   std::uint32_t next_id = 1;
 
   struct Impl;

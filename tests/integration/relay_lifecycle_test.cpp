@@ -1,0 +1,91 @@
+// Case lifecycle through a real hearthd with the client library: deleting a
+// case, two devices on one vault, writing before anyone took the case.
+#include "tests/integration/relay_support.h"
+
+namespace hearth::test {
+namespace {
+
+using client::protocol_error;
+using R = client::ResponderUpdate::Kind;
+using S = client::SurvivorUpdate::Kind;
+
+TEST_CASE("a survivor cannot write before a responder takes the case", "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto responder = relay.login(*store);
+  auto started = relay.open_case("first");
+  Status early = started.session->send(started.case_id, "second");
+  CHECK(early.code() == Code::kUnavailable);
+  CHECK(started.session->send(Bytes(16, 0), "x").code() == Code::kNotFound);
+  // An unclaimed case cannot be written to by the responder either.
+  auto offered = poll_until(*responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  REQUIRE(count_kind(offered, R::kNewCase) == 1);
+  CHECK(responder->send(started.case_id, "hello").code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("deleting the last case closes it for the responder and deletes the vault",
+          "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto responder = relay.login(*store);
+  auto started = relay.open_case("I may have to delete this");
+  auto offered = poll_until(*responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  REQUIRE(count_kind(offered, R::kNewCase) == 1);
+  REQUIRE(responder->claim(started.case_id).is_ok());
+  REQUIRE(responder->send(started.case_id, "never read").is_ok());
+
+  REQUIRE(started.session->delete_case(started.case_id).is_ok());
+  CHECK(started.session->vault_gone());
+  auto closed = poll_until(*responder, [](auto& u) { return count_kind(u, R::kClosed) >= 1; });
+  CHECK(count_kind(closed, R::kClosed) == 1);
+  CHECK(store->state().find(started.case_id) == nullptr);
+
+  auto gone = client::SurvivorSession::resume(relay.endpoint(), relay.org.root.public_key(),
+                                              retype(started.codename));
+  REQUIRE_FALSE(gone.is_ok());
+  CHECK(protocol_error(gone.status()) == protocol::ErrorCode::kAuthFailed);
+}
+
+TEST_CASE("two devices on one vault: a stale one refreshes and its send still goes through",
+          "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto responder = relay.login(*store);
+  auto started = relay.open_case("from the phone");
+  auto offered = poll_until(*responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  REQUIRE(count_kind(offered, R::kNewCase) == 1);
+  REQUIRE(responder->claim(started.case_id).is_ok());
+  auto& phone = *started.session;
+  REQUIRE(count_kind(poll_until(phone, [](auto& u) { return count_kind(u, S::kClaimed) >= 1; }),
+                     S::kClaimed) == 1);
+
+  auto laptop = relay.resume(retype(started.codename));
+  const std::int64_t version = laptop->vault_version();
+  REQUIRE(phone.send(started.case_id, "phone 1").is_ok());
+  // The laptop's vault is now stale: its send loses the compare-and-swap, reloads, retries.
+  REQUIRE(laptop->send(started.case_id, "laptop 1").is_ok());
+  CHECK(laptop->vault_version() == version + 2);
+  auto got = poll_until(*responder, [](auto& u) { return count_kind(u, R::kMessage) >= 2; });
+  CHECK(texts(got, R::kMessage) == std::vector<std::string>{"phone 1", "laptop 1"});
+
+  REQUIRE(responder->send(started.case_id, "to both").is_ok());
+  auto on_phone = poll_until(phone, [](auto& u) { return count_kind(u, S::kMessage) >= 1; });
+  CHECK(texts(on_phone, S::kMessage) == std::vector<std::string>{"to both"});
+  (void)poll_until(
+      *laptop, [](auto&) { return false; }, std::chrono::milliseconds(500));
+
+  auto fresh = relay.resume(retype(started.codename));
+  std::vector<std::string> transcript;
+  for (const auto& e : fresh->vault().cases.at(0).transcript)
+    transcript.push_back(e.plaintext.payload);
+  CHECK(transcript == std::vector<std::string>{"from the phone", "phone 1", "laptop 1", "to both"});
+}
+
+}  // namespace
+}  // namespace hearth::test
