@@ -65,7 +65,13 @@ Result<std::unique_ptr<ResponderSession>> ResponderSession::login(const Endpoint
   return session;
 }
 
+Status ResponderSession::reconnect() {
+  connection_.reset();
+  return do_login(endpoint_);
+}
+
 Status ResponderSession::do_login(const Endpoint& endpoint) {
+  endpoint_ = endpoint;
   ResponderState& state = store_.state();
   HEARTH_ASSIGN_OR_RETURN(certificate_, store_.certificate());
   certificate_hash_ = certificate_.hash();

@@ -97,6 +97,10 @@ class ResponderSession {
 
   const LoginInfo& info() const { return info_; }
 
+  // After a disconnect: connects and logs in again (the same checks and prekey
+  // upkeep as login()). The server then pushes what is still unacknowledged.
+  Status reconnect();
+
   // Waits up to `timeout` for server pushes and handles every one waiting.
   // An error means the store could not be saved; nothing was acknowledged.
   Result<std::vector<ResponderUpdate>> poll(std::chrono::milliseconds timeout);
@@ -129,6 +133,7 @@ class ResponderSession {
 
   ResponderStore& store_;
   ResponderOptions options_;
+  Endpoint endpoint_;
   std::unique_ptr<Connection> connection_;
   crypto::ResponderCertificate certificate_;
   Bytes certificate_hash_;
