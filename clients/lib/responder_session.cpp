@@ -228,9 +228,7 @@ Status ResponderSession::keep_prekeys(std::int64_t server_one_time, bool server_
 Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::milliseconds timeout) {
   std::vector<ResponderUpdate> updates;
   if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
-  ResponderState backup = store_.state().clone();
-  std::vector<protocol::Request> acks;
-  bool changed = false;
+  std::vector<protocol::Event> events;
   std::chrono::milliseconds wait = timeout;
   for (;;) {
     auto next = connection_->next_event(wait);
@@ -247,8 +245,16 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
                  std::string(protocol::error_code_name(err->code)) + ": " + err->message));
       continue;
     }
-    auto& event = std::get<protocol::Event>(incoming);
-    if (auto* ev = std::get_if<protocol::EnvelopeEvent>(&event)) {
+    events.push_back(std::move(std::get<protocol::Event>(incoming)));
+  }
+  if (events.empty()) return updates;
+
+  ResponderState backup = store_.state().clone();
+  std::vector<protocol::Request> acks;
+  bool changed = false;
+  refresh_roster_ = false;
+  for (const protocol::Event& event : events) {
+    if (const auto* ev = std::get_if<protocol::EnvelopeEvent>(&event)) {
       bool ack = true;
       if (ev->kind == protocol::EnvelopeKind::kIntake) {
         handle_intake(*ev, updates, changed, ack);
@@ -256,7 +262,7 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
         handle_message(*ev, updates, changed, ack);
       }
       if (ack) acks.push_back(protocol::AckRequest{ev->case_id, ev->seq});
-    } else if (auto* claimed = std::get_if<protocol::CaseClaimedEvent>(&event)) {
+    } else if (const auto* claimed = std::get_if<protocol::CaseClaimedEvent>(&event)) {
       ResponderCase* c = store_.state().find(claimed->case_id);
       if (c == nullptr) continue;
       if (same(claimed->claimed_by, certificate_hash_)) {
@@ -270,7 +276,7 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
         changed = true;
         updates.push_back(update(ResponderUpdate::Kind::kTakenByOther, claimed->case_id));
       }
-    } else if (auto* closed = std::get_if<protocol::CaseClosedEvent>(&event)) {
+    } else if (const auto* closed = std::get_if<protocol::CaseClosedEvent>(&event)) {
       if (store_.state().find(closed->case_id) == nullptr) continue;
       drop_case(closed->case_id);
       changed = true;
@@ -290,6 +296,15 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
     }
   }
   if (!acks.empty()) (void)connection_->call_all(std::move(acks), options_.call_timeout);
+  if (refresh_roster_) {
+    // An intake names a roster newer than the one this responder accepted at
+    // login (the admin renewed it since): log in again to fetch and verify it.
+    // The unacknowledged intake is pushed again after the login.
+    Status again = reconnect();
+    if (!again.is_ok())
+      updates.push_back(update(ResponderUpdate::Kind::kWarning, {},
+                               "could not fetch the new roster: " + again.message()));
+  }
   return updates;
 }
 
@@ -339,6 +354,19 @@ void ResponderSession::handle_intake(const protocol::EnvelopeEvent& ev,
     auto k = crypto::DhKey::from_private(opk->private_key.view());
     if (!k.is_ok()) return warn("the store's keys are damaged");
     opk_key = std::move(k).value();
+  }
+  if (std::none_of(state.accepted_rosters.begin(), state.accepted_rosters.end(),
+                   [&](const Bytes& h) { return h == header.roster_hash; })) {
+    // Made under a roster this responder has not seen: fetch the current one
+    // once (by logging in again) before calling it a split view.
+    if (roster_refreshed_for_.insert(header.roster_hash).second) {
+      refresh_roster_ = true;
+      ack = false;
+      return;
+    }
+    return warn(
+        "an intake copy names a roster this responder never accepted (split view?); "
+        "dropped");
   }
   crypto::ResponderHandshakeKeys keys{certificate_, identity.value(), spk_key.value(),
                                       opk_key ? &*opk_key : nullptr};

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -139,6 +140,8 @@ class ResponderSession {
   Bytes certificate_hash_;
   crypto::EphemeralKeyCache seen_;
   LoginInfo info_;
+  bool refresh_roster_ = false;           // poll(): log in again for a newer roster
+  std::set<Bytes> roster_refreshed_for_;  // roster hashes a refresh was tried for
 };
 
 }  // namespace hearth::client

@@ -1,6 +1,8 @@
 // Trust checks the client library makes against a real hearthd: rosters that
 // roll back, split the view, expire soon or chain to another org; and signed
 // prekey rotation.
+#include <thread>
+
 #include "common/clock.h"
 #include "tests/integration/relay_support.h"
 
@@ -133,6 +135,39 @@ TEST_CASE("the signed prekey is replaced after seven days and still answers inta
   auto started = relay.open_case("made with the new signed prekey");
   auto offered = poll_until(*session, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
   CHECK(texts(offered, R::kNewCase) == std::vector<std::string>{"made with the new signed prekey"});
+}
+
+}  // namespace
+}  // namespace hearth::test
+
+namespace hearth::test {
+namespace {
+
+TEST_CASE("a roster renewed while a responder is online is fetched when an intake names it",
+          "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto responder = relay.login(*store);
+  CHECK(responder->info().roster_epoch == 1);
+
+  relay.hearthd->write_roster(relay.org.roster(2));
+  relay.hearthd->hangup();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (relay.hearthd->log_events("roster_reloaded").empty() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_FALSE(relay.hearthd->log_events("roster_reloaded").empty());
+
+  // The survivor verifies epoch 2; the responder accepted only epoch 1 so far.
+  auto started = relay.open_case("made under the renewed roster");
+  auto offered = poll_until(*responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  CHECK(texts(offered, R::kNewCase) == std::vector<std::string>{"made under the renewed roster"});
+  CHECK(count_kind(offered, R::kWarning) == 0);
+  CHECK(responder->info().roster_epoch == 2);
+  CHECK(store->state().roster_pin->epoch == 2);
 }
 
 }  // namespace
