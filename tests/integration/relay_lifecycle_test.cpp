@@ -89,3 +89,53 @@ TEST_CASE("two devices on one vault: a stale one refreshes and its send still go
 
 }  // namespace
 }  // namespace hearth::test
+
+namespace hearth::test {
+namespace {
+
+TEST_CASE("long messages: the vault is trimmed so every send fits the server's frame limit",
+          "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto responder = relay.login(*store);
+  auto started = relay.open_case("I will write a lot");
+  auto offered = poll_until(*responder, [](auto& u) {
+    return count_kind(u, client::ResponderUpdate::Kind::kNewCase) >= 1;
+  });
+  REQUIRE(count_kind(offered, client::ResponderUpdate::Kind::kNewCase) == 1);
+  REQUIRE(responder->claim(started.case_id).is_ok());
+  auto claimed = poll_until(*started.session, [](auto& u) {
+    return count_kind(u, client::SurvivorUpdate::Kind::kClaimed) >= 1;
+  });
+  REQUIRE(count_kind(claimed, client::SurvivorUpdate::Kind::kClaimed) == 1);
+
+  std::vector<std::string> sent;
+  for (int i = 0; i < 5; ++i) {
+    std::string text(60 * 1024, static_cast<char>('a' + i));
+    Status s = started.session->send(started.case_id, text);
+    INFO(i << ": " << s.to_string());
+    REQUIRE(s.is_ok());
+    sent.push_back(std::move(text));
+  }
+  REQUIRE(responder->send(started.case_id, std::string(60 * 1024, 'z')).is_ok());
+  auto got = poll_until(*responder, [](auto& u) {
+    return count_kind(u, client::ResponderUpdate::Kind::kMessage) >= 5;
+  });
+  CHECK(texts(got, client::ResponderUpdate::Kind::kMessage) == sent);
+  auto reply = poll_until(*started.session, [](auto& u) {
+    return count_kind(u, client::SurvivorUpdate::Kind::kMessage) >= 1;
+  });
+  REQUIRE(count_kind(reply, client::SurvivorUpdate::Kind::kMessage) == 1);
+
+  // The vault kept the newest messages and dropped the oldest.
+  auto back = relay.resume(retype(started.codename));
+  const auto& transcript = back->vault().cases.at(0).transcript;
+  REQUIRE_FALSE(transcript.empty());
+  CHECK(transcript.back().plaintext.payload == std::string(60 * 1024, 'z'));
+  CHECK(transcript.size() < 7);
+}
+
+}  // namespace
+}  // namespace hearth::test
