@@ -36,6 +36,10 @@ constexpr std::array<log::LogText, kOpCount> kOpLogNames = {
 
 // The largest envelope event frame: a body of kMaxBodyBytes in base64 plus the
 // frame around it. Backlog pages are sized so a page fits in half the queue.
+// How long a closing connection may take to flush and finish the close
+// handshake while the server shuts down.
+constexpr std::chrono::seconds kShutdownGrace{2};
+
 constexpr std::size_t kMaxEnvelopeFrameBytes = (protocol::kMaxBodyBytes + 2) / 3 * 4 + 512;
 
 ProtocolError perr(ErrorCode code, std::string message) { return {code, std::move(message)}; }
@@ -129,9 +133,14 @@ void Connection::begin_close(std::uint16_t code, bool flush) {
   }
   writer_wake_.notify();
   room_.cancel_forever();
-  // A peer that does not answer the close (or does not read at all) is cut off.
+  // A peer that does not answer the close (or does not read at all) is cut
+  // off: after the handshake timeout, or sooner when the server is shutting
+  // down (a drain must end within seconds, not wait on silent clients).
   auto timer = std::make_shared<asio::steady_timer>(strand_);
-  timer->expires_after(services_.config.limits.handshake_timeout);
+  timer->expires_after(code == kCloseGoingAway
+                           ? std::min<std::chrono::steady_clock::duration>(
+                                 services_.config.limits.handshake_timeout, kShutdownGrace)
+                           : services_.config.limits.handshake_timeout);
   std::weak_ptr<Connection> weak = weak_from_this();
   timer->async_wait([timer, weak](boost::system::error_code) {
     if (auto self = weak.lock(); self && !self->closed_) self->abort_transport();

@@ -1,0 +1,317 @@
+// hearthd as an operator runs it: health and metrics, TLS, signals, limits,
+// and logs that never hold a peer address or a message body.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "crypto/encoding.h"
+#include "tests/integration/support/flows.h"
+#include "tests/integration/support/hearthd_process.h"
+
+namespace hearth::test {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Nothing in the log may identify a peer or carry content.
+void check_logs_clean(const HearthdProcess& hearthd, const std::vector<std::string>& bodies) {
+  std::string logs = hearthd.logs();
+  CHECK(logs.find("127.0.0.1") == std::string::npos);
+  for (const auto& body : bodies) {
+    CHECK(logs.find(crypto::base64url_encode(as_bytes(body))) == std::string::npos);
+    CHECK(logs.find(body) == std::string::npos);
+  }
+}
+
+// Waits until the log has an `event` line (hearthd handles signals asynchronously).
+bool wait_for_event(const HearthdProcess& hearthd, std::string_view event, std::size_t count = 1) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    if (hearthd.log_events(event).size() >= count) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return false;
+}
+
+TEST_CASE("healthz on the public port, metrics only on the loopback metrics port",
+          "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+
+  auto health = http_get(hearthd.port(), "/healthz");
+  CHECK(health.status == 200);
+  CHECK(health.body == "ok\n");
+  CHECK(http_get(hearthd.port(), "/metrics").status == 404);
+  CHECK(http_get(hearthd.port(), "/").status == 404);
+
+  auto ws = WsClient::connect(hearthd.port());
+  CHECK(error_code(ws->call(protocol::ChallengeRequest{})) == "");
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
+  CHECK(metrics.status == 200);
+  for (const char* name :
+       {"hearth_connections_open", "hearth_connections_total", "hearth_frames_received_total",
+        "hearth_requests_total{op=\"challenge\"} 1", "hearth_errors_total{code=\"malformed\"}",
+        "hearth_messages_relayed_total", "hearth_throttled_waits_total",
+        "hearth_slow_readers_dropped_total", "hearth_open_cases 0", "hearth_storage_queue_depth",
+        "hearth_storage_queued_bytes", "hearth_storage_commits_total",
+        "hearth_storage_failed_commits_total",
+        "hearth_storage_commit_seconds_bucket{le=\"+Inf\"}"}) {
+    INFO(name);
+    CHECK(metrics.body.find(name) != std::string::npos);
+  }
+  CHECK(http_get(hearthd.metrics_port(), "/healthz").status == 404);
+  check_logs_clean(hearthd, {});
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE("TLS: a self-signed certificate from the openssl CLI serves a WebSocket",
+          "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org);
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+      " -keyout '" +
+      (hearthd.dir() / "key.pem").string() + "' -out '" + (hearthd.dir() / "cert.pem").string() +
+      "' -days 1 -subj /CN=localhost >/dev/null 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  hearthd.patch_config(json{{"tls", {{"certificate", "cert.pem"}, {"private_key", "key.pem"}}}});
+  hearthd.start();
+
+  auto ws = WsClient::connect(hearthd.port(), WsClient::Options{true, "/v1/ws"});
+  auto reply = ws->call(protocol::ChallengeRequest{});
+  CHECK(error_code(reply) == "");
+  CHECK(b64(reply["challenge"]).size() == 32);
+  CHECK(http_get(hearthd.port(), "/healthz", /*tls=*/true).status == 200);
+  // Plain text on the TLS port gets nowhere.
+  CHECK_THROWS(WsClient::connect(hearthd.port()));
+  CHECK(hearthd.logs().find("\"tls\":true") != std::string::npos);
+  check_logs_clean(hearthd, {});
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE("a flooding connection is throttled; another stays fast", "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org, json{{"limits", {{"frames_per_second", 20}, {"frame_burst", 10}}}});
+  hearthd.start();
+
+  constexpr int kFlood = 70;
+  auto flooder = WsClient::connect(hearthd.port());
+  auto other = WsClient::connect(hearthd.port());
+  std::string frame = R"({"v":1,"op":"challenge","id":1})";
+  auto start = Clock::now();
+  for (int i = 0; i < kFlood; ++i) flooder->send_text(frame);
+
+  std::vector<double> flood_times;  // seconds after start, one per reply
+  std::thread reader([&] {
+    for (int i = 0; i < kFlood; ++i) {
+      auto f = flooder->read(std::chrono::seconds(20));
+      if (!f.is_text()) break;
+      flood_times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  });
+  std::vector<double> rtts;
+  while (Clock::now() - start < std::chrono::milliseconds(2000)) {
+    auto t0 = Clock::now();
+    auto reply = other->call(protocol::ChallengeRequest{});
+    REQUIRE(error_code(reply) == "");
+    rtts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  reader.join();
+  REQUIRE(flood_times.size() == kFlood);
+  // 10 free, then 60 at 20 a second: about 3 s; never faster than the rate.
+  CHECK(flood_times.back() >= 2.7);
+  double flood_gap = (flood_times.back() - flood_times[10]) / (kFlood - 11);
+  CHECK(flood_gap >= 0.045);
+  std::sort(rtts.begin(), rtts.end());
+  double median_rtt = rtts[rtts.size() / 2];
+  // Generous: the other connection's median round trip is far below the
+  // flooder's pace between replies.
+  CHECK(median_rtt < flood_gap);
+  CHECK(median_rtt < 0.040);
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
+  CHECK(metrics.body.find("hearth_throttled_waits_total 0") == std::string::npos);
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM: handled requests are answered, sockets close with 1001, exit 0",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+  auto responder = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*responder, ana)) == "");
+  auto idle = WsClient::connect(hearthd.port());
+
+  auto ws = WsClient::connect(hearthd.port());
+  ws->send_text(R"({"v":1,"op":"challenge","id":1})");
+  std::this_thread::sleep_for(milliseconds(100));
+  // A pipeline of requests still in flight when the signal arrives.
+  for (int id = 2; id <= 30; ++id)
+    ws->send_text(R"({"v":1,"op":"pow_challenge","id":)" + std::to_string(id) + "}");
+  std::thread term([&] { CHECK(hearthd.terminate() == 0); });
+
+  int expected = 1;
+  std::uint16_t code = 0;
+  for (;;) {
+    auto f = ws->read(std::chrono::seconds(10));
+    if (f.kind == WsFrame::Kind::kClosed) {
+      code = f.close_code;
+      break;
+    }
+    REQUIRE(f.is_text());
+    auto reply = json::parse(f.text);
+    CHECK(error_code(reply) == "");
+    CHECK(reply["re"] == expected);  // in order, none skipped
+    ++expected;
+  }
+  term.join();
+  CHECK(expected > 1);  // at least the request sent before the signal was answered
+  CHECK(code == 1001);
+  CHECK(responder->wait_closed() == 1001);
+  CHECK(idle->wait_closed() == 1001);
+  CHECK(!hearthd.log_events("stopped").empty());
+  check_logs_clean(hearthd, {});
+}
+
+TEST_CASE("SIGHUP: a revoking roster drops that responder only; a bad roster is refused",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  auto& bob = org.add_responder("bob", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+
+  auto ana_ws = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*ana_ws, ana)) == "");
+  REQUIRE(error_code(upload_prekeys(*ana_ws, ana)) == "");
+  auto bob_ws = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*bob_ws, bob)) == "");
+  REQUIRE(error_code(upload_prekeys(*bob_ws, bob)) == "");
+  auto survivor_ws = WsClient::connect(hearthd.port());
+  TestSurvivor survivor = TestSurvivor::make();
+  auto routed = route(*survivor_ws, envelope_for());
+  REQUIRE(error_code(routed) == "");
+  REQUIRE(error_code(open_case(*survivor_ws, routed, &survivor, "hello")) == "");
+  ana_ws->next_event();
+  bob_ws->next_event();
+
+  SECTION("a revoking roster") {
+    hearthd.write_roster(org.roster(2, {ana.certificate_hash()}));
+    hearthd.hangup();
+    CHECK(ana_ws->wait_closed() == 1008);
+    REQUIRE(wait_for_event(hearthd, "roster_reloaded"));
+    CHECK(error_code(bob_ws->call(protocol::PresenceRequest{})) == "");
+    CHECK(error_code(survivor_ws->call(protocol::VaultGetRequest{})) == "");
+    auto again = WsClient::connect(hearthd.port());
+    CHECK(error_code(responder_login(*again, ana)) == "revoked");
+    // A rollback to epoch 1 is refused: ana stays revoked.
+    hearthd.write_roster(org.roster(1));
+    hearthd.hangup();
+    REQUIRE(wait_for_event(hearthd, "roster_reload_refused"));
+    auto third = WsClient::connect(hearthd.port());
+    CHECK(error_code(responder_login(*third, ana)) == "revoked");
+  }
+  SECTION("a file that is not a roster") {
+    hearthd.write_roster_bytes(to_bytes("not a roster"));
+    hearthd.hangup();
+    REQUIRE(wait_for_event(hearthd, "roster_reload_refused"));
+  }
+  SECTION("a roster signed under another org root") {
+    TestOrg forger;
+    forger.add_responder("ana", {"shelter"});
+    hearthd.write_roster(forger.roster(5));
+    hearthd.hangup();
+    REQUIRE(wait_for_event(hearthd, "roster_reload_refused"));
+  }
+  // Whatever happened, bob and the survivor were not disconnected.
+  CHECK(error_code(bob_ws->call(protocol::ChallengeRequest{})) == "");
+  CHECK(error_code(survivor_ws->call(protocol::VaultGetRequest{})) == "");
+  check_logs_clean(hearthd, {"hello"});
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE("a large backlog is delivered in order without tripping the slow-reader limit",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org, json{{"limits", {{"write_queue_frames", 8}}}});
+  hearthd.start();
+  auto responder = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*responder, ana)) == "");
+  REQUIRE(error_code(upload_prekeys(*responder, ana)) == "");
+  TestSurvivor survivor = TestSurvivor::make();
+  Bytes case_id;
+  {
+    auto ws = WsClient::connect(hearthd.port());
+    auto routed = route(*ws, envelope_for());
+    REQUIRE(error_code(routed) == "");
+    REQUIRE(error_code(open_case(*ws, routed, &survivor, "start")) == "");
+    case_id = b64(routed["case"]);
+  }
+  responder->next_event();
+  REQUIRE(error_code(responder->call(protocol::ClaimRequest{case_id})) == "");
+  constexpr int kMessages = 60;
+  for (int i = 1; i <= kMessages; ++i) {
+    auto sent = responder->call(
+        protocol::SendRequest{case_id, to_bytes("m" + std::to_string(i)), std::nullopt});
+    REQUIRE(error_code(sent) == "");
+  }
+  auto ws = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(vault_login(*ws, survivor)) == "");
+  for (int i = 1; i <= kMessages; ++i) {
+    auto ev = ws->next_event();
+    REQUIRE(ev["ev"] == "envelope");
+    REQUIRE(ev["seq"] == i);
+    CHECK(b64(ev["body"]) == to_bytes("m" + std::to_string(i)));
+  }
+  CHECK(error_code(ws->call(protocol::ChallengeRequest{})) == "");
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
+  CHECK(metrics.body.find("hearth_slow_readers_dropped_total 0") != std::string::npos);
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE("a restart on the same data directory keeps cases and undelivered messages",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+  TestSurvivor survivor = TestSurvivor::make();
+  {
+    auto responder = WsClient::connect(hearthd.port());
+    REQUIRE(error_code(responder_login(*responder, ana)) == "");
+    REQUIRE(error_code(upload_prekeys(*responder, ana)) == "");
+    auto ws = WsClient::connect(hearthd.port());
+    auto routed = route(*ws, envelope_for());
+    REQUIRE(error_code(routed) == "");
+    REQUIRE(error_code(open_case(*ws, routed, &survivor, "before restart")) == "");
+  }
+  hearthd.kill();  // no drain: what was acknowledged must be on disk
+  hearthd.start();
+  auto responder = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*responder, ana)) == "");
+  auto intake = responder->next_event();
+  CHECK(intake["kind"] == "intake");
+  CHECK(b64(intake["body"]) == to_bytes("before restart"));
+  auto ws = WsClient::connect(hearthd.port());
+  auto login = vault_login(*ws, survivor);
+  REQUIRE(error_code(login) == "");
+  CHECK(login["cases"].size() == 1);
+  check_logs_clean(hearthd, {"before restart"});
+  CHECK(hearthd.terminate() == 0);
+}
+
+}  // namespace
+}  // namespace hearth::test
