@@ -128,6 +128,7 @@ class ResponderStore {
   // Opens the store in `dir`. kAuthFailed: wrong passphrase (or a modified
   // file: the two cannot be told apart). kNotFound: no store there.
   // kInvalidArgument: the file is not a store, or is readable by others.
+  // kCorrupt: it decrypted but does not parse (a bug in the writer).
   // kUnavailable: locked by another program, or an I/O error.
   static Result<std::unique_ptr<ResponderStore>> open(const std::filesystem::path& dir,
                                                       std::string_view passphrase);
