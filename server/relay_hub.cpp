@@ -158,7 +158,16 @@ void RelayHub::add_peer(const std::shared_ptr<Peer>& peer) {
 void RelayHub::remove_peer(const Peer* peer) {
   std::lock_guard lock(mu_);
   peers_.erase(peer);
-  // Party maps hold weak references; expired ones are pruned as they are met.
+  // Drop the peer (and any expired entry) from the party maps, so they hold
+  // only live connections: a scan per disconnect, bounded by max_connections.
+  auto drop = [peer](std::multimap<Bytes, std::weak_ptr<Peer>>& map) {
+    for (auto it = map.begin(); it != map.end();) {
+      auto p = it->second.lock();
+      it = (!p || p.get() == peer) ? map.erase(it) : std::next(it);
+    }
+  };
+  drop(survivors_);
+  drop(responders_);
 }
 
 void RelayHub::register_survivor(ByteView login_key, const std::shared_ptr<Peer>& peer) {
