@@ -313,5 +313,29 @@ TEST_CASE("a restart on the same data directory keeps cases and undelivered mess
   CHECK(hearthd.terminate() == 0);
 }
 
+TEST_CASE("past max_connections a new connection gets HTTP 503", "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org, json{{"limits", {{"max_connections", 2}}}});
+  hearthd.start();
+  auto first = WsClient::connect(hearthd.port());
+  auto second = WsClient::connect(hearthd.port());
+  CHECK(http_get(hearthd.port(), "/healthz").status == 503);
+  CHECK_THROWS(WsClient::connect(hearthd.port()));
+  // The two already open are served as before.
+  CHECK(error_code(first->call(protocol::ChallengeRequest{})) == "");
+  first->close();
+  second->close();
+  // Closed connections free their slots.
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (Clock::now() < deadline && (status = http_get(hearthd.port(), "/healthz").status) != 200)
+    std::this_thread::sleep_for(milliseconds(20));
+  CHECK(status == 200);
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
+  CHECK(metrics.body.find("hearth_connections_refused_total 0") == std::string::npos);
+  CHECK(hearthd.terminate() == 0);
+}
+
 }  // namespace
 }  // namespace hearth::test

@@ -102,6 +102,13 @@ TEST_CASE("a survivor reaches a responder and they exchange messages", "[integra
   CHECK(error_code(vault_login(*gone, survivor)) == "auth_failed");
 
   CHECK(hearthd.terminate() == 0);
+  // The whole run's log names no peer and carries no body.
+  std::string logs = hearthd.logs();
+  CHECK(logs.find("127.0.0.1") == std::string::npos);
+  for (const char* body : {"intake-1", "I am here", "thank you", "still there?"}) {
+    CHECK(logs.find(body) == std::string::npos);
+    CHECK(logs.find(crypto::base64url_encode(as_bytes(body))) == std::string::npos);
+  }
 }
 
 }  // namespace
