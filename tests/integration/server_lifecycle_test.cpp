@@ -98,7 +98,7 @@ TEST_CASE("TLS: a self-signed certificate from the openssl CLI serves a WebSocke
   CHECK(hearthd.terminate() == 0);
 }
 
-TEST_CASE("a flooding connection is throttled; another stays fast", "[integration]") {
+TEST_CASE("a flooding connection is throttled while another stays fast", "[integration]") {
   TestOrg org;
   org.add_responder("ana", {"shelter"});
   HearthdProcess hearthd(org, json{{"limits", {{"frames_per_second", 20}, {"frame_burst", 10}}}});
@@ -185,7 +185,7 @@ TEST_CASE("SIGTERM: handled requests are answered, sockets close with 1001, exit
   check_logs_clean(hearthd, {});
 }
 
-TEST_CASE("SIGHUP: a revoking roster drops that responder only; a bad roster is refused",
+TEST_CASE("SIGHUP: a revoking roster drops that responder only and a bad roster is refused",
           "[integration]") {
   TestOrg org;
   auto& ana = org.add_responder("ana", {"shelter"});
