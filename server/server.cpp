@@ -290,6 +290,9 @@ asio::awaitable<void> Server::Impl::accept_public() {
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    // Frames are small and interactive: without TCP_NODELAY, Nagle's
+    // algorithm holds a push behind the peer's delayed ACK (~40 ms).
+    socket.set_option(tcp::no_delay(true), ec);
     if (tls) {
       auto session =
           std::make_shared<WsSession<TlsStream>>(*services, strand, std::move(socket), *tls);

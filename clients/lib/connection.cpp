@@ -252,6 +252,8 @@ class WsDriver final : public Driver {
 
   void on_tcp(beast::error_code ec) {
     if (ec) return fail_connect("cannot connect to the server");
+    // Small interactive frames: do not let Nagle's algorithm hold them back.
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ec);
     if constexpr (kTls) {
       // SNI, and verification of the certificate's name against the host.
       // SSL_set_tlsext_host_name() without its C cast.
