@@ -1,10 +1,43 @@
 #!/usr/bin/env bash
-# Installs what Hearth needs, builds it, and runs the demo: an organisation, a
-# certified responder and an anonymous survivor talking end to end.
+# Installs what Hearth needs, builds it, creates a demo organisation in ./demo
+# (org keys, one certified responder, a signed roster, a server config) and runs
+# hearthd on 127.0.0.1 in the foreground, printing how to talk to it as a
+# responder and as a survivor. Ctrl-C stops the server; the demo data stays in
+# ./demo for the next run (delete the folder to start over).
+#
+#   bash scripts/run.sh              # port 8750
+#   HEARTH_PORT=9000 bash scripts/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/release -j "$(nproc)" --target hearth-demo
-exec ./build/release/tools/hearth-demo "$@"
+cmake --build build/release -j "$(nproc)" --target hearthd hearth-admin hearth-console hearth-survivor
+
+bin=build/release
+port=${HEARTH_PORT:-8750}
+metrics_port=${HEARTH_METRICS_PORT:-$((port + 1))}
+demo=demo
+if [[ ! -f $demo/org/root.pub ]]; then
+  "$bin/clients/hearth-admin" demo "$demo" --port "$port" --metrics-port "$metrics_port"
+fi
+root=$(cat "$demo/org/root.pub")
+"$bin/server/hearthd" --config "$demo/server/hearthd.json" --check-config
+
+cat <<EOF
+
+== Hearth is starting on ws://127.0.0.1:$port/v1/ws (metrics: http://127.0.0.1:$metrics_port/metrics)
+
+In a second terminal, be the responder (start this first, so there is someone to answer):
+  $bin/clients/hearth-console --plain --data $demo/responder-ana \\
+      --passphrase-file $demo/responder-ana.passphrase --server ws://127.0.0.1:$port/v1/ws
+
+In a third terminal, be a survivor:
+  $bin/clients/hearth-survivor --org-root $root --server ws://127.0.0.1:$port/v1/ws
+Come back later with:  ... hearth-survivor --resume --org-root $root --server ...
+
+Ctrl-C here stops the server (it drains and exits; nothing acknowledged is lost).
+Server log (JSON lines, never an address or a message) follows:
+
+EOF
+exec "$bin/server/hearthd" --config "$demo/server/hearthd.json"
