@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kVaultLabel = "HL1/survivor-vault";
 // A serialized ratchet state holds at most 512 skipped keys (~39 KiB).
-constexpr std::size_t kMaxRatchetStateBytes = 64 * 1024;
+constexpr std::size_t kMaxRatchetStateBytes = std::size_t{64} * 1024;
 constexpr std::size_t kTranscriptEntryOverhead = 1 + 8 + 1 + 4;  // author, minute, kind, length
 
 void write_vault(detail::SecretWriter& w, const SurvivorVault& v) {

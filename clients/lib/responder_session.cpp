@@ -1,6 +1,7 @@
 #include "clients/lib/responder_session.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "crypto/prekeys.h"
 #include "crypto/ratchet.h"
@@ -8,7 +9,10 @@
 namespace hearth::client {
 namespace {
 
-const SystemClock kSystemClock;
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
 
 bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
@@ -45,12 +49,12 @@ Status roster_refused(const Status& s) {
 }  // namespace
 
 ResponderSession::ResponderSession(ResponderStore& store, ResponderOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(options) {}
 
 ResponderSession::~ResponderSession() = default;
 
 UnixSeconds ResponderSession::now() const {
-  return (options_.clock != nullptr ? options_.clock : &kSystemClock)->now();
+  return (options_.clock != nullptr ? options_.clock : &system_clock())->now();
 }
 
 int ResponderSession::event_fd() const {
@@ -191,8 +195,7 @@ Status ResponderSession::keep_prekeys(std::int64_t server_one_time, bool server_
   std::size_t next = 0;
   do {
     protocol::UploadPrekeysRequest request;
-    request.signed_prekey = std::move(signed_upload);
-    signed_upload.reset();
+    request.signed_prekey = std::exchange(signed_upload, std::nullopt);
     std::vector<std::uint32_t> batch;
     for (; next < pending.size() && batch.size() < protocol::kMaxPrekeysPerUpload; ++next) {
       for (const StoredOneTimePrekey& p : state.one_time_prekeys) {
@@ -261,7 +264,7 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
       } else {
         handle_message(*ev, updates, changed, ack);
       }
-      if (ack) acks.push_back(protocol::AckRequest{ev->case_id, ev->seq});
+      if (ack) acks.emplace_back(protocol::AckRequest{ev->case_id, ev->seq});
     } else if (const auto* claimed = std::get_if<protocol::CaseClaimedEvent>(&event)) {
       ResponderCase* c = store_.state().find(claimed->case_id);
       if (c == nullptr) continue;

@@ -22,8 +22,9 @@ constexpr std::string_view kMagic = "HEARTHRS";
 constexpr std::uint32_t kFileFormatVersion = 1;
 constexpr std::size_t kHeaderBytes = 8 + 4 + crypto::kArgonSaltBytes;
 constexpr std::string_view kStateLabel = "HL1/responder-store";
-constexpr std::size_t kMaxRatchetStateBytes = 64 * 1024;
-constexpr std::size_t kMaxCertificateBytes = 16 * 1024;  // protocol::kMaxCertificateBytes
+constexpr std::size_t kMaxRatchetStateBytes = std::size_t{64} * 1024;
+constexpr std::size_t kMaxCertificateBytes =
+    std::size_t{16} * 1024;  // protocol::kMaxCertificateBytes
 
 bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 

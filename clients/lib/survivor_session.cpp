@@ -11,7 +11,10 @@
 namespace hearth::client {
 namespace {
 
-const SystemClock kSystemClock;
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
 
 // JSON framing around the base64 fields of a send or vault_put (field names,
 // the case id, numbers): generous, so the estimate never undershoots.
@@ -61,12 +64,12 @@ SurvivorSession::SurvivorSession(Endpoint endpoint, crypto::SigningPublicKey org
     : endpoint_(std::move(endpoint)),
       org_root_(org_root),
       keys_(std::move(keys)),
-      options_(std::move(options)) {}
+      options_(options) {}
 
 SurvivorSession::~SurvivorSession() = default;
 
 UnixSeconds SurvivorSession::now() const {
-  return (options_.clock != nullptr ? options_.clock : &kSystemClock)->now();
+  return (options_.clock != nullptr ? options_.clock : &system_clock())->now();
 }
 
 int SurvivorSession::event_fd() const {
@@ -87,7 +90,7 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
                                                         std::string_view first_text,
                                                         const SurvivorOptions& options) {
   HEARTH_ASSIGN_OR_RETURN(Bytes first_plaintext, encode_text(first_text));
-  const Clock& clock = options.clock != nullptr ? *options.clock : kSystemClock;
+  const Clock& clock = options.clock != nullptr ? *options.clock : system_clock();
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::connect(endpoint, connection_options(options)));
 
@@ -420,7 +423,7 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::receive(
     }
     std::vector<protocol::Request> acks;
     for (const protocol::EnvelopeEvent& ev : envelopes)
-      acks.push_back(protocol::AckRequest{ev.case_id, ev.seq});
+      acks.emplace_back(protocol::AckRequest{ev.case_id, ev.seq});
     // An ack lost with the connection only means the envelope comes again and
     // is recognized as a duplicate by received_seq.
     (void)connection_->call_all(std::move(acks), options_.call_timeout);
