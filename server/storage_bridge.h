@@ -1,7 +1,7 @@
 // Awaitable access to the StorageThread from Asio coroutines.
 //
-//   Result<T> r = co_await storage_write(thread, [..](storage::Stores& s) -> Result<T> {...},
-//   bytes);
+//   auto job = [..](storage::Stores& s) -> Result<T> { ... };
+//   Result<T> r = co_await storage_write(thread, job, bytes);
 //
 // The job runs on the storage thread; the coroutine resumes on its own
 // executor (for a session, its strand), never on the storage thread, so no
