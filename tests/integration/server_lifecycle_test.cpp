@@ -313,6 +313,44 @@ TEST_CASE("a restart on the same data directory keeps cases and undelivered mess
   CHECK(hearthd.terminate() == 0);
 }
 
+TEST_CASE("a survivor who stops reading is closed with 1008 and the sender is unaffected",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(
+      org, json{{"limits", {{"write_queue_frames", 4}, {"write_queue_bytes", 262144}}}});
+  hearthd.start();
+  auto responder = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*responder, ana)) == "");
+  REQUIRE(error_code(upload_prekeys(*responder, ana)) == "");
+  TestSurvivor survivor = TestSurvivor::make();
+  auto ws = WsClient::connect(hearthd.port());
+  auto routed = route(*ws, envelope_for());
+  REQUIRE(error_code(routed) == "");
+  REQUIRE(error_code(open_case(*ws, routed, &survivor, "start")) == "");
+  Bytes case_id = b64(routed["case"]);
+  responder->next_event();
+  REQUIRE(error_code(responder->call(protocol::ClaimRequest{case_id})) == "");
+  ws->next_event();  // case_claimed; from here on the survivor reads nothing
+
+  // Far more than the socket buffers hold: the server's queue for the
+  // survivor fills and the survivor is dropped, while every send succeeds.
+  std::string body(60 * 1024, 'x');
+  bool dropped = false;
+  for (int i = 0; i < 400 && !dropped; ++i) {
+    auto sent = responder->call(protocol::SendRequest{case_id, to_bytes(body), std::nullopt});
+    REQUIRE(error_code(sent) == "");
+    if (i % 20 == 19) {
+      auto m = http_get(hearthd.metrics_port(), "/metrics");
+      dropped = m.body.find("hearth_slow_readers_dropped_total 0") == std::string::npos;
+    }
+  }
+  CHECK(dropped);
+  CHECK(ws->wait_closed(std::chrono::seconds(30)) == 1008);
+  CHECK(error_code(responder->call(protocol::ChallengeRequest{})) == "");
+  CHECK(hearthd.terminate() == 0);
+}
+
 TEST_CASE("past max_connections a new connection gets HTTP 503", "[integration]") {
   TestOrg org;
   org.add_responder("ana", {"shelter"});
