@@ -351,6 +351,33 @@ TEST_CASE("a survivor who stops reading is closed with 1008 and the sender is un
   CHECK(hearthd.terminate() == 0);
 }
 
+TEST_CASE("start-up: a forged roster or a bad config is refused, an expired roster warns",
+          "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  SECTION("a roster under another org root: exit 1") {
+    TestOrg forger;
+    forger.add_responder("ana", {"shelter"});
+    HearthdProcess hearthd(org, json::object(), forger.roster(1));
+    CHECK(hearthd.run_to_exit() == 1);
+    CHECK(hearthd.logs().find("roster file") != std::string::npos);
+  }
+  SECTION("a bad config: exit 2, the field named") {
+    HearthdProcess hearthd(org, json{{"limits", {{"frames_per_second", 0}}}});
+    CHECK(hearthd.run_to_exit() == 2);
+    CHECK(hearthd.logs().find("limits.frames_per_second") != std::string::npos);
+  }
+  SECTION("an expired roster: starts, with a roster_expired error line") {
+    HearthdProcess hearthd(org, json::object(), org.roster(1, {}, org.now - 30));
+    hearthd.start();
+    auto expired = hearthd.log_events("roster_expired");
+    REQUIRE(expired.size() == 1);
+    CHECK(expired[0]["level"] == "error");
+    CHECK(http_get(hearthd.port(), "/healthz").status == 200);
+    CHECK(hearthd.terminate() == 0);
+  }
+}
+
 TEST_CASE("past max_connections a new connection gets HTTP 503", "[integration]") {
   TestOrg org;
   org.add_responder("ana", {"shelter"});
