@@ -49,7 +49,7 @@ void claim_and_confirm(client::ResponderSession& responder,
   REQUIRE(count_kind(claimed, S::kClaimed) == 1);
 }
 
-TEST_CASE("a survivor and a responder read each other; the server keeps no plaintext",
+TEST_CASE("a survivor and a responder read each other and the server keeps no plaintext",
           "[integration][relay]") {
   Relay relay;
   auto& ana = relay.org.add_responder("ana", {"shelter"});
