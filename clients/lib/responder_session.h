@@ -14,8 +14,9 @@
 // survivors' messages, case_claimed (a case someone else took is dropped) and
 // case_closed. An intake made under a roster this responder has not accepted
 // yet (renewed while it was online) makes it log in again once to fetch and
-// verify that roster; the intake is then pushed again. The store is saved before anything is acknowledged, always: a
-// crash never loses a message, at worst one arrives twice and is ignored.
+// verify that roster; the intake is then pushed again. The store is saved
+// before anything is acknowledged, always: a crash never loses a message, at
+// worst one arrives twice and is ignored.
 //
 // Thread safety: not thread-safe. One UI thread drives a session and its store.
 #pragma once
