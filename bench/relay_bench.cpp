@@ -119,6 +119,9 @@ int main(int argc, char** argv) {
   app.add_option("--idle", idle_connections, "idle connections for the memory figure")
       ->capture_default_str();
   app.add_option("--hearthd", hearthd, "hearthd binary")->capture_default_str();
+  bool ack = true;
+  app.add_flag("!--no-ack", ack,
+               "the responder does not acknowledge (isolates push latency from ack commits)");
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/hearth-relay-bench-XXXXXX";
@@ -209,7 +212,7 @@ int main(int argc, char** argv) {
           acks.push_back(protocol::AckRequest{env->case_id, env->seq});
         }
       }
-      if (std::getenv("BENCH_NO_ACK")) acks.clear();
+      if (!ack) acks.clear();
       if (acks.size() >= 32 || (!ev->has_value() && !acks.empty())) {
         for (auto& r : responder->call_all(std::move(acks)))
           if (!r.is_ok()) die("ack", r.status());

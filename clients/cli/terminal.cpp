@@ -69,6 +69,25 @@ std::optional<std::string> read_hidden(LineReader& reader, std::string_view prom
   return line;
 }
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out.push_back('?');
+    } else if (c == 0xc2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      out.push_back('?');  // a C1 control, UTF-8 encoded (e.g. U+009B, CSI)
+      ++i;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
 void wipe(std::string& s) {
   if (!s.empty())
     crypto::wipe(MutableByteView(reinterpret_cast<std::uint8_t*>(s.data()), s.size()));

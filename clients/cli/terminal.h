@@ -37,6 +37,11 @@ class LineReader {
 // (the text never shows on screen). nullopt at end of input.
 std::optional<std::string> read_hidden(LineReader& reader, std::string_view prompt);
 
+// `text` from a peer, safe to print: every control character (C0, DEL, and the
+// C1 range U+0080..U+009F) becomes '?', so a message cannot move the cursor,
+// rewrite the screen or send escape sequences to the terminal.
+std::string printable(std::string_view text);
+
 // Wipes a string's bytes before it is dropped (typed secrets).
 void wipe(std::string& s);
 

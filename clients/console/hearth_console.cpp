@@ -26,8 +26,10 @@ namespace {
 using namespace hearth;
 using namespace hearth::client;
 
+// Every line goes through cli::printable: text from the server or a peer may
+// carry control characters (a hostile server's error message, a message body).
 void say(const std::string& text) {
-  std::fputs(text.c_str(), stdout);
+  std::fputs(cli::printable(text).c_str(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }
@@ -80,11 +82,11 @@ struct Console {
     const std::string at = "[" + cli::clock_time(u.minute) + "] ";
     switch (u.kind) {
       case ResponderUpdate::Kind::kNewCase:
-        say(at + "new request " + label(u.case_id) + ": " + u.message.payload);
+        say(at + "new request " + label(u.case_id) + ": " + cli::printable(u.message.payload));
         say("   /claim " + std::to_string(numbers.number_of(u.case_id)) + " to take it");
         break;
       case ResponderUpdate::Kind::kMessage:
-        say(at + label(u.case_id) + " survivor: " + u.message.payload);
+        say(at + label(u.case_id) + " survivor: " + cli::printable(u.message.payload));
         break;
       case ResponderUpdate::Kind::kClaimed:
         say(label(u.case_id) + " is yours.");
@@ -123,7 +125,8 @@ struct Console {
     const auto& cases = session ? session->state().cases : store.state().cases;
     if (cases.empty()) return say("No cases.");
     for (const auto& c : cases) {
-      std::string last = c.transcript.empty() ? "" : c.transcript.back().plaintext.payload;
+      std::string last =
+          c.transcript.empty() ? "" : cli::printable(c.transcript.back().plaintext.payload);
       if (last.size() > 50) last = last.substr(0, 47) + "...";
       say(label(c.case_id) + (c.claimed ? " yours    " : " waiting  ") + c.queue + "  " + last);
     }
@@ -164,7 +167,8 @@ struct Console {
       if (!c) return say("No case #" + std::to_string(n) + ".");
       for (const auto& e : c->transcript)
         say("[" + cli::clock_time(e.minute) + "] " +
-            (e.author == Author::kSurvivor ? "survivor: " : "you: ") + e.plaintext.payload);
+            (e.author == Author::kSurvivor ? "survivor: " : "you: ") +
+            cli::printable(e.plaintext.payload));
     } else if (verb == "/available" || verb == "/away") {
       Status s = session->set_presence(
           verb == "/away" ? protocol::Presence::kAway : protocol::Presence::kAvailable, 3);

@@ -50,8 +50,10 @@ constexpr std::pair<Urgency, const char*> kUrgencies[] = {
     {Urgency::kInformation, "I am looking for information"},
 };
 
+// Every line goes through cli::printable: text from the server or a peer may
+// carry control characters (a hostile server's error message, a message body).
 void say(const std::string& text) {
-  std::fputs(text.c_str(), stdout);
+  std::fputs(cli::printable(text).c_str(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
 }
@@ -136,7 +138,7 @@ std::string explain(const Status& status) {
 void show(const SurvivorUpdate& u) {
   switch (u.kind) {
     case SurvivorUpdate::Kind::kMessage:
-      say("[" + cli::clock_time(u.minute) + "] responder: " + u.message.payload);
+      say("[" + cli::clock_time(u.minute) + "] responder: " + cli::printable(u.message.payload));
       break;
     case SurvivorUpdate::Kind::kClaimed:
       say("A responder has joined your conversation.");
@@ -154,7 +156,8 @@ void show_transcript(const SurvivorSession& session) {
   for (const auto& c : session.vault().cases) {
     for (const auto& e : c.transcript) {
       const char* who = e.author == Author::kSurvivor ? "you" : "responder";
-      say("[" + cli::clock_time(e.minute) + "] " + who + ": " + e.plaintext.payload);
+      say("[" + cli::clock_time(e.minute) + "] " + who + ": " +
+          cli::printable(e.plaintext.payload));
     }
   }
 }
