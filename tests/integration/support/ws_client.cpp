@@ -169,7 +169,8 @@ nlohmann::json WsClient::call_raw(std::string_view text, std::chrono::millisecon
           "no reply: connection " +
           std::string(f.kind == WsFrame::Kind::kTimeout ? "timed out" : "closed") +
           " (close code " + std::to_string(f.close_code) + ")");
-    auto j = nlohmann::json::parse(f.text);
+    auto j = nlohmann::json::parse(f.text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw std::runtime_error("the server sent a frame that is not JSON");
     if (j.contains("ev")) {
       events.push_back(std::move(j));
       continue;
@@ -190,7 +191,8 @@ nlohmann::json WsClient::next_event(std::chrono::milliseconds timeout) {
         deadline - std::chrono::steady_clock::now());
     WsFrame f = read(std::max(left, std::chrono::milliseconds(1)));
     if (!f.is_text()) throw std::runtime_error("no event: connection timed out or closed");
-    auto j = nlohmann::json::parse(f.text);
+    auto j = nlohmann::json::parse(f.text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw std::runtime_error("the server sent a frame that is not JSON");
     if (j.contains("ev")) return j;
     throw std::runtime_error("expected an event, got: " + f.text);
   }
