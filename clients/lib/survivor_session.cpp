@@ -407,19 +407,14 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::receive(
     }
     if (changed) {
       // The vault holding these messages commits before any of them is acked.
-      HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, 0));
-      auto put = connection_->call(
-          protocol::VaultPutRequest{protocol::VaultPut{version_, std::move(blob)}},
-          options_.call_timeout);
+      Status put = put_vault(std::move(next));
       if (!put.is_ok()) {
-        if (attempt == 0 && protocol_error(put.status()) == protocol::ErrorCode::kConflict) {
+        if (attempt == 0 && protocol_error(put) == protocol::ErrorCode::kConflict) {
           HEARTH_TRY(reload_vault());
           continue;
         }
-        return put.status();
+        return put;
       }
-      version_ = put->version;
-      vault_ = std::move(next);
     }
     std::vector<protocol::Request> acks;
     for (const protocol::EnvelopeEvent& ev : envelopes)
@@ -449,21 +444,22 @@ Status SurvivorSession::delete_case(ByteView case_id) {
       return Status::ok();
     }
     // Take the deleted case's keys and transcript out of the stored vault too.
-    HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, 0));
-    auto put =
-        connection_->call(protocol::VaultPutRequest{protocol::VaultPut{version_, std::move(blob)}},
-                          options_.call_timeout);
-    if (!put.is_ok()) {
-      if (attempt == 0 && protocol_error(put.status()) == protocol::ErrorCode::kConflict) {
-        HEARTH_TRY(reload_vault());
-        continue;
-      }
-      return put.status();
-    }
-    version_ = put->version;
-    vault_ = std::move(next);
-    return Status::ok();
+    Status put = put_vault(std::move(next));
+    if (put.is_ok() || attempt > 0 || protocol_error(put) != protocol::ErrorCode::kConflict)
+      return put;
+    HEARTH_TRY(reload_vault());
   }
+}
+
+Status SurvivorSession::put_vault(SurvivorVault next) {
+  HEARTH_ASSIGN_OR_RETURN(Bytes blob, seal(next, version_ + 1, 0));
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::VaultPutReply put,
+      connection_->call(protocol::VaultPutRequest{protocol::VaultPut{version_, std::move(blob)}},
+                        options_.call_timeout));
+  version_ = put.version;
+  vault_ = std::move(next);
+  return Status::ok();
 }
 
 }  // namespace hearth::client

@@ -136,6 +136,10 @@ class SurvivorSession {
   // as `version`.
   Result<Bytes> seal(SurvivorVault& vault, std::int64_t version, std::size_t body_bytes) const;
   Status send_once(ByteView case_id, std::string_view text);
+  // Seals `next` as the vault's next version and writes it by compare-and-swap;
+  // on success it becomes vault_. kConflict (wire "conflict") when the stored
+  // vault moved on: the caller reloads and rebuilds its change.
+  Status put_vault(SurvivorVault next);
   Result<std::vector<SurvivorUpdate>> receive(
       const std::vector<protocol::EnvelopeEvent>& envelopes);
   bool apply_claim(SurvivorVault& vault, ByteView case_id, ByteView claimed_by) const;

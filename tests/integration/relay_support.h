@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "clients/lib/connection.h"
@@ -90,28 +91,18 @@ struct Relay {
   nlohmann::json overrides_;
 };
 
+// What Session::poll() returns a vector of (SurvivorUpdate, ResponderUpdate).
+template <typename Session>
+using UpdateOf = typename std::decay_t<
+    decltype(std::declval<Session&>().poll(std::chrono::milliseconds(0)).value())>::value_type;
+
 // Polls `session` until `done(updates so far)` holds or `wait` passes; returns
 // every update seen.
-inline std::vector<client::SurvivorUpdate> poll_until(
-    client::SurvivorSession& session,
-    const std::function<bool(const std::vector<client::SurvivorUpdate>&)>& done,
+template <typename Session>
+std::vector<UpdateOf<Session>> poll_until(
+    Session& session, const std::function<bool(const std::vector<UpdateOf<Session>>&)>& done,
     std::chrono::milliseconds wait = kWait) {
-  std::vector<client::SurvivorUpdate> seen;
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  while (!done(seen) && std::chrono::steady_clock::now() < deadline) {
-    auto updates = session.poll(std::chrono::milliseconds(100));
-    INFO(updates.status().to_string());
-    REQUIRE(updates.is_ok());
-    for (auto& u : updates.value()) seen.push_back(std::move(u));
-  }
-  return seen;
-}
-
-inline std::vector<client::ResponderUpdate> poll_until(
-    client::ResponderSession& session,
-    const std::function<bool(const std::vector<client::ResponderUpdate>&)>& done,
-    std::chrono::milliseconds wait = kWait) {
-  std::vector<client::ResponderUpdate> seen;
+  std::vector<UpdateOf<Session>> seen;
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (!done(seen) && std::chrono::steady_clock::now() < deadline) {
     auto updates = session.poll(std::chrono::milliseconds(100));
