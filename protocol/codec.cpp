@@ -34,10 +34,11 @@ using Json = nlohmann::json;
 // a frame with many keys quadratic to parse.
 using OutJson = nlohmann::ordered_json;
 
-// Deepest nesting a valid frame has is 3 (frame, list, element); anything past
-// this is refused by a scan before parsing. nlohmann 3.11 parses and destroys
-// iteratively, but copies, compares and dumps recursively (dumping a 100k-deep
-// array overflows the stack): no recursion depth is left up to the peer.
+// Deepest nesting a valid frame has is 5 (queue_health: frame, queues, entry,
+// classes, class); anything past this is refused by a scan before parsing.
+// nlohmann 3.11 parses and destroys iteratively, but copies, compares and
+// dumps recursively (dumping a 100k-deep array overflows the stack): no
+// recursion depth is left up to the peer.
 constexpr int kMaxNesting = 32;
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint64_t kI64Max = std::numeric_limits<std::int64_t>::max();
@@ -101,11 +102,12 @@ struct ListKind {
   bool distinct = false;
 };
 
-bool is_valid_region(std::string_view region) {
-  return !region.empty() && region.size() <= 32 &&
-         std::all_of(region.begin(), region.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-         });
+// Regions, priority class names and outcome codes: [a-z0-9-]{1,32}, the
+// routing rules' own rule for the latter two (triage/rules.h).
+bool is_short_code(std::string_view code) {
+  return !code.empty() && code.size() <= 32 && std::all_of(code.begin(), code.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 constexpr std::array<std::string_view, 2> kEnvelopeKindNames = {"intake", "message"};
@@ -120,7 +122,9 @@ std::optional<EnvelopeKind> parse_envelope_kind(std::string_view name) {
 }
 
 // Event names, in the order of the Event variant.
-constexpr std::array<std::string_view, 3> kEventNames = {"envelope", "case_claimed", "case_closed"};
+constexpr std::array<std::string_view, 7> kEventNames = {
+    "envelope", "case_claimed",     "case_closed",     "queue_status",
+    "waiting",  "handoff_proposed", "handoff_declined"};
 static_assert(kEventNames.size() == std::variant_size_v<Event>);
 
 constexpr BytesKind kCaseId = exactly(kCaseIdBytes);
@@ -132,6 +136,15 @@ constexpr BytesKind kBody = up_to(kMaxBodyBytes);
 constexpr BytesKind kVaultBlob = up_to(kMaxVaultBlobBytes);
 constexpr NameKind kQueue{crypto::is_valid_queue_name, "queue name"};
 constexpr NameKind kResponderId{crypto::is_valid_responder_id, "responder id"};
+constexpr NameKind kRegion{is_short_code, "region"};
+constexpr NameKind kClassName{is_short_code, "class name"};
+constexpr NameKind kOutcome{is_short_code, "outcome"};
+// Bounds against abuse only, well past what any valid reply holds: the
+// routing rules allow 8 classes and 32 outcomes, a roster 256 queues.
+constexpr std::size_t kMaxQueues = crypto::kMaxListEntries;
+constexpr std::size_t kMaxOutcomes = 64;
+constexpr std::size_t kMaxClasses = 16;
+constexpr IntKind kPositionKind{1, kI64Max};  // 1 = next in the queue
 
 // ---- Field lists: one per struct, the wire names in wire order ----
 
@@ -162,7 +175,7 @@ void fields(V& v, Like<RouteEnvelope> auto& s) {
   v.field("languages", s.languages,
           ListKind<NameKind>{{crypto::is_valid_language, "language code"}, 1, 3, true});
   v.field("mode", s.mode, EnumKind<Mode>{parse_mode, mode_name, "mode"});
-  v.field("region", s.region, NameKind{is_valid_region, "region"});
+  v.field("region", s.region, kRegion);
 }
 template <class V>
 void fields(V& v, Like<RouteRequest> auto& s) {
@@ -217,6 +230,8 @@ void fields(V& v, Like<CaseSummary> auto& s) {
   v.field("case", s.case_id, kCaseId);
   v.field("queue", s.queue, kQueue);
   v.field("claimed_by", s.claimed_by, kHash);
+  v.field("handoff_queue", s.handoff_queue, kQueue);
+  v.field("closed", s.closed, BoolKind{});
 }
 template <class V>
 void fields(V& v, Like<VaultLoginReply> auto& s) {
@@ -258,8 +273,16 @@ void fields(V& v, Like<AckRequest> auto& s) {
 }
 // Requests and events that name only a case.
 template <class V, class S>
-requires Like<S, DeleteCaseRequest> || Like<S, ClaimRequest> || Like<S, CaseClosedEvent>
+requires Like<S, DeleteCaseRequest> || Like<S, HandoffOfferRequest> ||
+    Like<S, HandoffDeclineRequest> || Like<S, HandoffDeclinedEvent>
 void fields(V& v, S& s) { v.field("case", s.case_id, kCaseId); }
+// Requests and events that name a case and a queue.
+template <class V, class S>
+requires Like<S, HandoffRequest> || Like<S, HandoffProposedEvent>
+void fields(V& v, S& s) {
+  v.field("case", s.case_id, kCaseId);
+  v.field("queue", s.queue, kQueue);
+}
 template <class V>
 void fields(V& v, Like<ResponderLoginRequest> auto& s) {
   v.field("certificate", s.certificate, kCertificate);
@@ -269,6 +292,7 @@ template <class V>
 void fields(V& v, Like<ResponderLoginReply> auto& s) {
   v.field("responder_id", s.responder_id, kResponderId);
   v.field("queues", s.queues, ListKind<NameKind>{kQueue, 0, crypto::kMaxListEntries});
+  v.field("outcomes", s.outcomes, ListKind<NameKind>{kOutcome, 0, kMaxOutcomes, true});
   v.field("roster", s.roster, kRoster);
   v.field("one_time_prekeys", s.one_time_prekeys, kVersionKind);
   v.field("has_signed_prekey", s.has_signed_prekey, BoolKind{});
@@ -289,8 +313,55 @@ void fields(V& v, Like<PresenceRequest> auto& s) {
   v.field("capacity", s.capacity, IntKind{1, 50});
 }
 template <class V>
-void fields(V& v, Like<ClaimReply> auto& s) {
+void fields(V& v, Like<TakenCase> auto& s) {
+  v.field("case", s.case_id, kCaseId);
   v.field("queue", s.queue, kQueue);
+  v.field("class", s.priority_class, kClassName);
+  v.field("envelope", s.envelope, ObjectKind{});
+  v.field("interpreter", s.interpreter, BoolKind{});
+  v.field("waited_s", s.waited_s, kVersionKind);
+}
+template <class V>
+void fields(V& v, Like<TakeNextReply> auto& s) {
+  v.field("taken", s.taken, ObjectKind{});
+}
+template <class V>
+void fields(V& v, Like<HandoffOfferReply> auto& s) {
+  v.field("queue", s.queue, kQueue);
+  v.field("roster", s.roster, kRoster);
+  v.field("bundles", s.bundles, ListKind<ObjectKind>{{}, 1, kMaxBundles});
+}
+template <class V>
+void fields(V& v, Like<HandoffAcceptRequest> auto& s) {
+  v.field("case", s.case_id, kCaseId);
+  v.field("share", s.share,
+          EnumKind<HandoffShare>{parse_handoff_share, handoff_share_name, "handoff share"});
+  v.field("intake", s.intake, ListKind<ObjectKind>{{}, 1, kMaxIntakeCopies});
+}
+template <class V>
+void fields(V& v, Like<CloseCaseRequest> auto& s) {
+  v.field("case", s.case_id, kCaseId);
+  v.field("outcome", s.outcome, kOutcome);
+}
+template <class V>
+void fields(V& v, Like<ClassHealth> auto& s) {
+  v.field("class", s.priority_class, kClassName);
+  v.field("waiting", s.waiting, kVersionKind);
+  v.field("longest_wait_s", s.longest_wait_s, kVersionKind);
+  v.field("target_s", s.target_s, kVersionKind);
+}
+template <class V>
+void fields(V& v, Like<QueueHealthEntry> auto& s) {
+  v.field("queue", s.queue, kQueue);
+  v.field("classes", s.classes, ListKind<ObjectKind>{{}, 0, kMaxClasses});
+  v.field("responders_available", s.responders_available, kVersionKind);
+  v.field("responders_away", s.responders_away, kVersionKind);
+  v.field("load", s.load, kVersionKind);
+  v.field("capacity", s.capacity, kVersionKind);
+}
+template <class V>
+void fields(V& v, Like<QueueHealthReply> auto& s) {
+  v.field("queues", s.queues, ListKind<ObjectKind>{{}, 0, kMaxQueues});
 }
 template <class V>
 void fields(V& v, Like<EnvelopeEvent> auto& s) {
@@ -305,6 +376,24 @@ template <class V>
 void fields(V& v, Like<CaseClaimedEvent> auto& s) {
   v.field("case", s.case_id, kCaseId);
   v.field("claimed_by", s.claimed_by, kHash);
+}
+template <class V>
+void fields(V& v, Like<CaseClosedEvent> auto& s) {
+  v.field("case", s.case_id, kCaseId);
+  v.field("reason", s.reason,
+          EnumKind<CloseReason>{parse_close_reason, close_reason_name, "close reason"});
+}
+template <class V>
+void fields(V& v, Like<QueueStatusEvent> auto& s) {
+  v.field("case", s.case_id, kCaseId);
+  v.field("position", s.position, kPositionKind);
+  v.field("wait_band", s.wait_band,
+          EnumKind<WaitBand>{parse_wait_band, wait_band_name, "wait band"});
+}
+template <class V>
+void fields(V& v, Like<WaitingEvent> auto& s) {
+  v.field("waiting", s.waiting, kVersionKind);
+  v.field("urgent", s.urgent, kVersionKind);
 }
 
 // ---- Reading ----

@@ -30,7 +30,7 @@ struct NameTable {
   }
 };
 
-constexpr NameTable<ErrorCode, 23> kErrorCodes{{
+constexpr NameTable<ErrorCode, 24> kErrorCodes{{
     "malformed",
     "unsupported_version",
     "unknown_op",
@@ -52,11 +52,12 @@ constexpr NameTable<ErrorCode, 23> kErrorCodes{{
     "limit_exceeded",
     "no_responder",
     "not_claimed",
+    "closed",
     "unavailable",
     "internal",
 }};
 static_assert(kErrorCodes.names.back() == "internal" &&
-              static_cast<std::size_t>(ErrorCode::kInternal) == 22);
+              static_cast<std::size_t>(ErrorCode::kInternal) == 23);
 
 constexpr NameTable<Need, 9> kNeeds{{
     "immediate-safety",
@@ -76,8 +77,15 @@ static_assert(static_cast<std::size_t>(Urgency::kInformation) == 3);
 
 constexpr NameTable<Mode, 2> kModes{{"live", "async"}};
 constexpr NameTable<Presence, 2> kPresences{{"available", "away"}};
+constexpr NameTable<HandoffShare, 3> kHandoffShares{{"new-only", "summary", "history"}};
+static_assert(static_cast<std::size_t>(HandoffShare::kHistory) == 2);
+constexpr NameTable<CloseReason, 3> kCloseReasons{{"deleted", "closed", "handed-off"}};
+static_assert(static_cast<std::size_t>(CloseReason::kHandedOff) == 2);
+constexpr NameTable<WaitBand, 5> kWaitBands{
+    {"minutes", "quarter-hour", "hour", "hours", "nobody-online"}};
+static_assert(static_cast<std::size_t>(WaitBand::kNobodyOnline) == 4);
 
-constexpr NameTable<Op, 14> kOps{{
+constexpr NameTable<Op, 20> kOps{{
     "pow_challenge",
     "route",
     "open_case",
@@ -91,10 +99,16 @@ constexpr NameTable<Op, 14> kOps{{
     "responder_login",
     "upload_prekeys",
     "presence",
-    "claim",
+    "take_next",
+    "handoff",
+    "handoff_offer",
+    "handoff_accept",
+    "handoff_decline",
+    "close_case",
+    "queue_health",
 }};
-static_assert(static_cast<std::size_t>(Op::kClaim) == 13 && std::variant_size_v<Request> == 14 &&
-              std::variant_size_v<Reply> == 14);
+static_assert(static_cast<std::size_t>(Op::kQueueHealth) == 19 &&
+              std::variant_size_v<Request> == 20 && std::variant_size_v<Reply> == 20);
 
 }  // namespace
 
@@ -108,6 +122,16 @@ std::string_view mode_name(Mode mode) { return kModes.name(mode); }
 std::optional<Mode> parse_mode(std::string_view name) { return kModes.parse(name); }
 std::string_view presence_name(Presence presence) { return kPresences.name(presence); }
 std::optional<Presence> parse_presence(std::string_view name) { return kPresences.parse(name); }
+std::string_view handoff_share_name(HandoffShare share) { return kHandoffShares.name(share); }
+std::optional<HandoffShare> parse_handoff_share(std::string_view name) {
+  return kHandoffShares.parse(name);
+}
+std::string_view close_reason_name(CloseReason reason) { return kCloseReasons.name(reason); }
+std::optional<CloseReason> parse_close_reason(std::string_view name) {
+  return kCloseReasons.parse(name);
+}
+std::string_view wait_band_name(WaitBand band) { return kWaitBands.name(band); }
+std::optional<WaitBand> parse_wait_band(std::string_view name) { return kWaitBands.parse(name); }
 std::string_view op_name(Op op) { return kOps.name(op); }
 std::optional<Op> parse_op(std::string_view name) { return kOps.parse(name); }
 

@@ -27,7 +27,8 @@ void check(bool invariant) {
   if (!invariant) __builtin_trap();
 }
 
-// A reply's "re" names its op: re % 14 is the op's index, as in the samples.
+// A reply's "re" names its op: re modulo the number of ops is the op's index,
+// as in the samples.
 std::optional<Op> op_for(std::uint32_t re) {
   return static_cast<Op>(re % std::variant_size_v<Reply>);
 }
@@ -44,9 +45,13 @@ std::vector<std::string> sample_frames() {
     out.push_back(encode(ReplyFrame{static_cast<std::uint32_t>(reply.index()), reply}));
   }
   for (const auto& reply : test::sample_replies_without_options()) {
-    out.push_back(encode(ReplyFrame{static_cast<std::uint32_t>(14 + reply.index()), reply}));
+    out.push_back(encode(
+        ReplyFrame{static_cast<std::uint32_t>(std::variant_size_v<Reply> + reply.index()), reply}));
   }
   for (const auto& event : test::sample_events()) out.push_back(encode(EventFrame{event}));
+  for (const auto& event : test::sample_events_other_values()) {
+    out.push_back(encode(EventFrame{event}));
+  }
   out.push_back(encode(ReplyFrame{std::nullopt, ProtocolError{ErrorCode::kMalformed, "not JSON"}}));
   out.push_back(encode(ReplyFrame{3, ProtocolError{ErrorCode::kConflict, "vault moved on"}}));
   return out;

@@ -68,6 +68,14 @@ Json strings(std::size_t n) {
   return out;
 }
 
+Json intakes(std::size_t n) {
+  Json out = Json::array();
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back({{"certificate_hash", b64(kHashBytes)}, {"body", b64(100)}});
+  }
+  return out;
+}
+
 TEST_CASE("each kind of field refuses each kind of bad value, naming the field", "[protocol]") {
   const std::vector<FieldCase> cases = {
       // Binary fields: type, alphabet, padding, exact and maximum lengths.
@@ -276,6 +284,74 @@ TEST_CASE("each kind of field refuses each kind of bad value, naming the field",
        {{"/intake/1/body", 5}, {"/intake/0/body", {}}},
        ErrorCode::kMissingField,
        "intake[0].body: missing"},
+      // The triage ops (issue 5).
+      {Op::kTakeNext, {{"/case", b64(16)}}, ErrorCode::kUnknownField, "case: unknown field"},
+      {Op::kQueueHealth, {{"/queue", "legal"}}, ErrorCode::kUnknownField, "queue: unknown field"},
+      {Op::kHandoff, {{"/queue", {}}}, ErrorCode::kMissingField, "queue: missing"},
+      {Op::kHandoff, {{"/case", {}}}, ErrorCode::kMissingField, "case: missing"},
+      {Op::kHandoff, {{"/queue", "Legal"}}, ErrorCode::kBadField, "queue: not a valid queue name"},
+      {Op::kHandoff, {{"/queue", ""}}, ErrorCode::kBadField, "queue: not a valid queue name"},
+      {Op::kHandoff,
+       {{"/queue", std::string(65, 'a')}},
+       ErrorCode::kBadField,
+       "queue: not a valid queue name"},
+      {Op::kHandoff, {{"/queue", 3}}, ErrorCode::kBadField, "queue: not a string"},
+      {Op::kHandoff, {{"/case", b64(15)}}, ErrorCode::kBadField, "case: must be 16 bytes"},
+      {Op::kHandoffOffer, {{"/case", {}}}, ErrorCode::kMissingField, "case: missing"},
+      {Op::kHandoffOffer, {{"/queue", "legal"}}, ErrorCode::kUnknownField, "queue: unknown field"},
+      {Op::kHandoffOffer, {{"/case", true}}, ErrorCode::kBadField, "case: not a base64url string"},
+      {Op::kHandoffAccept,
+       {{"/share", "everything"}},
+       ErrorCode::kBadField,
+       "share: unknown handoff share"},
+      {Op::kHandoffAccept,
+       {{"/share", "new_only"}},
+       ErrorCode::kBadField,
+       "share: unknown handoff share"},
+      {Op::kHandoffAccept, {{"/share", 2}}, ErrorCode::kBadField, "share: not a string"},
+      {Op::kHandoffAccept, {{"/share", {}}}, ErrorCode::kMissingField, "share: missing"},
+      {Op::kHandoffAccept, {{"/intake", {}}}, ErrorCode::kMissingField, "intake: missing"},
+      {Op::kHandoffAccept,
+       {{"/intake", Json::array()}},
+       ErrorCode::kBadField,
+       "intake: must have 1 to 64 entries"},
+      {Op::kHandoffAccept,
+       {{"/intake/0/certificate_hash", b64(31)}},
+       ErrorCode::kBadField,
+       "intake[0].certificate_hash: must be 32 bytes"},
+      {Op::kHandoffAccept,
+       {{"/intake/1/body", {}}},
+       ErrorCode::kMissingField,
+       "intake[1].body: missing"},
+      {Op::kHandoffAccept,
+       {{"/intake/1/share", "history"}},
+       ErrorCode::kUnknownField,
+       "intake[1].share: unknown field"},
+      {Op::kHandoffAccept,
+       {{"/vault", Json::object()}},
+       ErrorCode::kUnknownField,
+       "vault: unknown field"},
+      {Op::kHandoffDecline, {{"/case", b64(17)}}, ErrorCode::kBadField, "case: must be 16 bytes"},
+      {Op::kHandoffDecline, {{"/reason", "no"}}, ErrorCode::kUnknownField, "reason: unknown field"},
+      {Op::kCloseCase, {{"/outcome", {}}}, ErrorCode::kMissingField, "outcome: missing"},
+      {Op::kCloseCase,
+       {{"/outcome", "Referred"}},
+       ErrorCode::kBadField,
+       "outcome: not a valid outcome"},
+      {Op::kCloseCase,
+       {{"/outcome", "safety plan"}},
+       ErrorCode::kBadField,
+       "outcome: not a valid outcome"},
+      {Op::kCloseCase, {{"/outcome", ""}}, ErrorCode::kBadField, "outcome: not a valid outcome"},
+      {Op::kCloseCase,
+       {{"/outcome", std::string(33, 'a')}},
+       ErrorCode::kBadField,
+       "outcome: not a valid outcome"},
+      {Op::kCloseCase,
+       {{"/outcome", Json::array({"referred"})}},
+       ErrorCode::kBadField,
+       "outcome: not a string"},
+      {Op::kCloseCase, {{"/outcome", nullptr}}, ErrorCode::kBadField, "outcome: not a string"},
   };
   for (const FieldCase& c : cases) {
     const std::string text = apply(request_json(c.op), c.edits).dump();
@@ -300,6 +376,12 @@ TEST_CASE("fields at their limits are accepted", "[protocol]") {
       {Op::kUploadPrekeys, {{"/one_time_prekeys", strings(kMaxPrekeysPerUpload)}}},
       {Op::kUploadPrekeys, {{"/one_time_prekeys", Json::array()}, {"/signed_prekey", {}}}},
       {Op::kVaultPut, {{"/blob", b64(kMaxVaultBlobBytes)}}},
+      {Op::kCloseCase, {{"/outcome", std::string(32, 'z')}}},
+      {Op::kCloseCase, {{"/outcome", "0-9"}}},
+      {Op::kHandoff, {{"/queue", std::string(64, 'q')}}},
+      {Op::kHandoffAccept, {{"/share", "new-only"}}},
+      {Op::kHandoffAccept, {{"/share", "history"}}},
+      {Op::kHandoffAccept, {{"/intake", intakes(kMaxIntakeCopies)}}},
   };
   for (const auto& [op, edits] : cases) {
     INFO(op_name(op) << " " << edits.front().pointer);
@@ -354,8 +436,11 @@ TEST_CASE("frames that are not a request are refused as a whole", "[protocol]") 
       {"NUL byte", std::string("{\"v\":1,\"id\":3,") + '\0' + "}", ErrorCode::kMalformed, {}},
       {"duplicate key", R"({"v":1,"op":"ack","id":3,"seq":1,)" + kCase + R"(,"seq":2})",
        ErrorCode::kMalformed, 3},
-      {"duplicate nested key", R"({"v":1,"op":"claim","id":3,)" + kCase + R"(,"x":{"a":1,"a":1}})",
+      {"duplicate nested key",
+       R"({"v":1,"op":"handoff_decline","id":3,)" + kCase + R"(,"x":{"a":1,"a":1}})",
        ErrorCode::kMalformed, 3},
+      {"claim is gone (take_next replaced it)", R"({"v":1,"op":"claim","id":3,)" + kCase + "}",
+       ErrorCode::kUnknownOp, 3},
       {"duplicate id", R"({"v":1,"op":"pow_challenge","id":3,"id":3})", ErrorCode::kMalformed, {}},
       {"missing v", R"({"op":"pow_challenge","id":3})", ErrorCode::kUnsupportedVersion, 3},
       {"v 2", R"({"v":2,"op":"pow_challenge","id":3})", ErrorCode::kUnsupportedVersion, 3},
@@ -435,6 +520,16 @@ TEST_CASE("error messages never quote the values they refuse", "[protocol]") {
   }
   CHECK(decode_error(R"({"v":1,"id":1,"op":"hunter2-secret"})").error.message.find("unter2") ==
         std::string::npos);
+  const std::vector<std::pair<Op, Edit>> triage_edits = {
+      {Op::kCloseCase, {"/outcome", secret}},
+      {Op::kHandoff, {"/queue", secret}},
+      {Op::kHandoffAccept, {"/share", secret}},
+  };
+  for (const auto& [op, edit] : triage_edits) {
+    const RequestError error = decode_error(apply(request_json(op), {edit}).dump());
+    INFO(error.error.message);
+    CHECK(error.error.message.find("unter2") == std::string::npos);
+  }
 }
 
 // ---- Client side ----
@@ -444,6 +539,10 @@ std::optional<Op> pending(std::uint32_t re) {
   if (re == 8) return Op::kResponderLogin;
   if (re == 9) return Op::kRoute;
   if (re == 10) return Op::kPowChallenge;
+  if (re == 11) return Op::kVaultLogin;
+  if (re == 12) return Op::kTakeNext;
+  if (re == 13) return Op::kHandoffOffer;
+  if (re == 14) return Op::kQueueHealth;
   return std::nullopt;
 }
 
@@ -523,6 +622,14 @@ TEST_CASE("server frames are checked as strictly as requests", "[protocol]") {
         "re: no request is pending under this id");
 }
 
+Json health_classes(std::size_t n) {
+  Json out = Json::array();
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back({{"class", "today"}, {"waiting", 0}, {"longest_wait_s", 0}, {"target_s", 60}});
+  }
+  return out;
+}
+
 TEST_CASE("each reply and event field is checked", "[protocol]") {
   struct Case {
     Json frame;
@@ -559,12 +666,157 @@ TEST_CASE("each reply and event field is checked", "[protocol]") {
       {event_json(0), {{"/kind", "letter"}}, "kind: unknown envelope kind"},
       {event_json(0), {{"/seq", 0}}, "seq: out of range"},
       {event_json(1), {{"/claimed_by", b64(16)}}, "claimed_by: must be 32 bytes"},
+      // The triage replies and events (issue 5).
+      {reply_json(Op::kVaultLogin, 11),
+       {{"/cases/2/closed", "yes"}},
+       "cases[2].closed: not a boolean"},
+      {reply_json(Op::kVaultLogin, 11), {{"/cases/0/closed", 0}}, "cases[0].closed: not a boolean"},
+      {reply_json(Op::kVaultLogin, 11),
+       {{"/cases/0/handoff_queue", "Legal"}},
+       "cases[0].handoff_queue: not a valid queue name"},
+      {reply_json(Op::kVaultLogin, 11),
+       {{"/cases/0/handoff_queue", nullptr}},
+       "cases[0].handoff_queue: null (leave the field out instead)"},
+      {reply_json(Op::kResponderLogin, 8),
+       {{"/outcomes/1", "Safety plan"}},
+       "outcomes[1]: not a valid outcome"},
+      {reply_json(Op::kResponderLogin, 8), {{"/outcomes/2", "referred"}}, "outcomes[2]: duplicate"},
+      {reply_json(Op::kResponderLogin, 8), {{"/outcomes", "referred"}}, "outcomes: not an array"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken", nullptr}},
+       "taken: null (leave the field out instead)"},
+      {reply_json(Op::kTakeNext, 12), {{"/taken", Json::array()}}, "taken: not an object"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/class", "Danger now"}},
+       "taken.class: not a valid class name"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/class", std::string(33, 'c')}},
+       "taken.class: not a valid class name"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/interpreter", "false"}},
+       "taken.interpreter: not a boolean"},
+      {reply_json(Op::kTakeNext, 12), {{"/taken/waited_s", -1}}, "taken.waited_s: out of range"},
+      {reply_json(Op::kTakeNext, 12), {{"/taken/waited_s", 1.5}}, "taken.waited_s: not an integer"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/envelope/urgency", "soon"}},
+       "taken.envelope.urgency: unknown urgency"},
+      {reply_json(Op::kTakeNext, 12), {{"/taken/case", b64(15)}}, "taken.case: must be 16 bytes"},
+      {reply_json(Op::kHandoffOffer, 13),
+       {{"/bundles", Json::array()}},
+       "bundles: must have 1 to 64 entries"},
+      {reply_json(Op::kHandoffOffer, 13), {{"/queue", "a b"}}, "queue: not a valid queue name"},
+      {reply_json(Op::kHandoffOffer, 13), {{"/roster", 1}}, "roster: not a base64url string"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/1/classes/0/waiting", -1}},
+       "queues[1].classes[0].waiting: out of range"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/1/classes/1/class", "This week"}},
+       "queues[1].classes[1].class: not a valid class name"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/0/load", 1.5}},
+       "queues[0].load: not an integer"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/0/responders_away", true}},
+       "queues[0].responders_away: not an integer"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/0/classes", health_classes(17)}},
+       "queues[0].classes: must have 0 to 16 entries"},
+      {reply_json(Op::kQueueHealth, 14), {{"/queues", Json::object()}}, "queues: not an array"},
+      {event_json(2), {{"/reason", "gone"}}, "reason: unknown close reason"},
+      {event_json(2), {{"/reason", "handed_off"}}, "reason: unknown close reason"},
+      {event_json(3), {{"/position", 0}}, "position: out of range"},
+      {event_json(3), {{"/position", -2}}, "position: out of range"},
+      {event_json(3), {{"/wait_band", "soon"}}, "wait_band: unknown wait band"},
+      {event_json(3), {{"/wait_band", 15}}, "wait_band: not a string"},
+      {event_json(4), {{"/urgent", -1}}, "urgent: out of range"},
+      {event_json(4), {{"/waiting", "7"}}, "waiting: not an integer"},
+      {event_json(5), {{"/queue", "Immigration"}}, "queue: not a valid queue name"},
+      {event_json(6), {{"/case", b64(32)}}, "case: must be 16 bytes"},
   };
   for (const Case& c : cases) {
     INFO(c.edits.front().pointer);
     const ProtocolError error = server_error(apply(c.frame, c.edits).dump());
     CHECK(error.code == ErrorCode::kBadField);
     CHECK(error.message == c.message);
+  }
+}
+
+TEST_CASE("triage replies and events refuse missing and unknown fields", "[protocol]") {
+  struct Case {
+    Json frame;
+    std::vector<Edit> edits;
+    ErrorCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {reply_json(Op::kVaultLogin, 11),
+       {{"/cases/1/closed", {}}},
+       ErrorCode::kMissingField,
+       "cases[1].closed: missing"},
+      {reply_json(Op::kResponderLogin, 8),
+       {{"/outcomes", {}}},
+       ErrorCode::kMissingField,
+       "outcomes: missing"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/interpreter", {}}},
+       ErrorCode::kMissingField,
+       "taken.interpreter: missing"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/class", {}}},
+       ErrorCode::kMissingField,
+       "taken.class: missing"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/envelope/needs", {}}},
+       ErrorCode::kMissingField,
+       "taken.envelope.needs: missing"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/taken/priority_class", "today"}},
+       ErrorCode::kUnknownField,
+       "taken.priority_class: unknown field"},
+      {reply_json(Op::kTakeNext, 12),
+       {{"/case", b64(16)}},
+       ErrorCode::kUnknownField,
+       "case: unknown field"},
+      {reply_json(Op::kHandoffOffer, 13),
+       {{"/case", b64(16)}},
+       ErrorCode::kUnknownField,
+       "case: unknown field"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/0/classes/0/target_s", {}}},
+       ErrorCode::kMissingField,
+       "queues[0].classes[0].target_s: missing"},
+      {reply_json(Op::kQueueHealth, 14),
+       {{"/queues/1/case", b64(16)}},
+       ErrorCode::kUnknownField,
+       "queues[1].case: unknown field"},
+      {event_json(2), {{"/reason", {}}}, ErrorCode::kMissingField, "reason: missing"},
+      {event_json(3), {{"/wait_band", {}}}, ErrorCode::kMissingField, "wait_band: missing"},
+      {event_json(4), {{"/urgent", {}}}, ErrorCode::kMissingField, "urgent: missing"},
+      {event_json(4), {{"/case", b64(16)}}, ErrorCode::kUnknownField, "case: unknown field"},
+      {event_json(5), {{"/queue", {}}}, ErrorCode::kMissingField, "queue: missing"},
+      {event_json(6), {{"/queue", "legal"}}, ErrorCode::kUnknownField, "queue: unknown field"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.edits.front().pointer);
+    const ProtocolError error = server_error(apply(c.frame, c.edits).dump());
+    CHECK(error_code_name(error.code) == error_code_name(c.code));
+    CHECK(error.message == c.message);
+  }
+  // At their limits: no classes in a queue, no queues, a wait band for each
+  // word, no outcomes, position past 2^53.
+  const std::vector<std::pair<Json, std::vector<Edit>>> accepted = {
+      {reply_json(Op::kQueueHealth, 14), {{"/queues/0/classes", Json::array()}}},
+      {reply_json(Op::kQueueHealth, 14), {{"/queues/0/classes", health_classes(16)}}},
+      {reply_json(Op::kQueueHealth, 14), {{"/queues", Json::array()}}},
+      {reply_json(Op::kResponderLogin, 8), {{"/outcomes", Json::array()}}},
+      {reply_json(Op::kTakeNext, 12), {{"/taken", {}}}},
+      {event_json(3), {{"/position", 9'007'199'254'740'993}}},
+      {event_json(3), {{"/wait_band", "hours"}}},
+  };
+  for (const auto& [frame, edits] : accepted) {
+    INFO(edits.front().pointer);
+    const auto decoded = decode_server_frame(apply(frame, edits).dump(), pending);
+    if (const auto* error = std::get_if<ProtocolError>(&decoded)) FAIL(error->message);
   }
 }
 

@@ -109,13 +109,69 @@ TEST_CASE("every reply survives a round trip", "[protocol]") {
 }
 
 TEST_CASE("the lookup decides which reply a frame is", "[protocol]") {
-  // {"v":1,"re":5} is a valid reply to ack, delete_case and presence alike.
+  // {"v":1,"re":5} is a valid reply to every op without result fields, and to
+  // take_next when nothing was taken.
   const std::string text = encode(ReplyFrame{5, Reply{AckReply{}}});
   CHECK(text == R"({"v":1,"re":5})");
-  for (Op op : {Op::kAck, Op::kDeleteCase, Op::kPresence}) {
+  for (Op op : {Op::kAck, Op::kDeleteCase, Op::kPresence, Op::kTakeNext, Op::kHandoff,
+                Op::kHandoffAccept, Op::kHandoffDecline, Op::kCloseCase}) {
     const auto frame = std::get<ReplyFrame>(decode_server_ok(text, op));
     CHECK(op_of(std::get<Reply>(frame.result)) == op);
   }
+  const auto nothing = std::get<ReplyFrame>(decode_server_ok(text, Op::kTakeNext));
+  CHECK_FALSE(std::get<TakeNextReply>(std::get<Reply>(nothing.result)).taken.has_value());
+}
+
+TEST_CASE("decoded reply fields hold the values sent", "[protocol]") {
+  const auto replies = test::sample_replies();
+  const auto decode_reply = [](const Reply& reply) {
+    const auto frame =
+        std::get<ReplyFrame>(decode_server_ok(encode(ReplyFrame{1, reply}), op_of(reply)));
+    return std::get<Reply>(frame.result);
+  };
+  const auto& sent = std::get<TakeNextReply>(replies[static_cast<std::size_t>(Op::kTakeNext)]);
+  const auto got = std::get<TakeNextReply>(decode_reply(sent));
+  REQUIRE(got.taken.has_value());
+  CHECK(got.taken->case_id == sent.taken->case_id);
+  CHECK(got.taken->queue == "legal");
+  CHECK(got.taken->priority_class == "danger-now");
+  CHECK(got.taken->envelope.needs == sent.taken->envelope.needs);
+  CHECK(got.taken->envelope.region == std::optional<std::string>("north-2"));
+  CHECK(got.taken->interpreter);
+  CHECK(got.taken->waited_s == 86'400);
+
+  const auto login =
+      std::get<VaultLoginReply>(decode_reply(replies[static_cast<std::size_t>(Op::kVaultLogin)]));
+  REQUIRE(login.cases.size() == 3);
+  CHECK(login.cases[0].handoff_queue == std::optional<std::string>("legal"));
+  CHECK_FALSE(login.cases[0].closed);
+  CHECK_FALSE(login.cases[1].handoff_queue.has_value());
+  CHECK(login.cases[2].closed);
+
+  const auto responder = std::get<ResponderLoginReply>(
+      decode_reply(replies[static_cast<std::size_t>(Op::kResponderLogin)]));
+  CHECK(responder.outcomes == std::vector<std::string>{"referred", "safety-plan", "no-contact"});
+
+  const auto health =
+      std::get<QueueHealthReply>(decode_reply(replies[static_cast<std::size_t>(Op::kQueueHealth)]));
+  REQUIRE(health.queues.size() == 2);
+  CHECK(health.queues[1].queue == "legal");
+  REQUIRE(health.queues[1].classes.size() == 2);
+  CHECK(health.queues[1].classes[1].priority_class == "this-week");
+  CHECK(health.queues[1].classes[1].waiting == 5);
+  CHECK(health.queues[1].classes[1].longest_wait_s == 7200);
+  CHECK(health.queues[1].classes[1].target_s == 86'400);
+  CHECK(health.queues[1].responders_available == 4);
+  CHECK(health.queues[1].responders_away == 0);
+  CHECK(health.queues[1].load == 9);
+  CHECK(health.queues[1].capacity == 12);
+
+  const auto accept = std::get<HandoffAcceptRequest>(
+      decode_ok(encode(RequestFrame{
+                    2, test::sample_requests()[static_cast<std::size_t>(Op::kHandoffAccept)]}))
+          .request);
+  CHECK(accept.share == HandoffShare::kSummary);
+  CHECK(accept.intake.size() == 2);
 }
 
 TEST_CASE("every event survives a round trip", "[protocol]") {
@@ -128,6 +184,10 @@ TEST_CASE("every event survives a round trip", "[protocol]") {
     REQUIRE(std::holds_alternative<EventFrame>(frame));
     CHECK(std::get<EventFrame>(frame).event.index() == i);
     CHECK(encode(std::get<EventFrame>(frame)) == text);
+  }
+  for (const Event& event : test::sample_events_other_values()) {
+    const std::string text = encode(EventFrame{event});
+    CHECK(encode(std::get<EventFrame>(decode_server_ok(text))) == text);
   }
   const auto envelope = std::get<EnvelopeEvent>(
       std::get<EventFrame>(decode_server_ok(encode(EventFrame{events[0]}))).event);
@@ -167,8 +227,46 @@ TEST_CASE("frames use the documented wire names", "[protocol]") {
   CHECK(encode(ReplyFrame{std::nullopt, ProtocolError{ErrorCode::kMalformed, "not JSON"}}) ==
         R"({"v":1,"re":null,"error":{"code":"malformed","message":"not JSON"}})");
   CHECK(encode(ReplyFrame{7, Reply{SendReply{1, std::nullopt}}}) == R"({"v":1,"re":7,"seq":1})");
-  CHECK(encode(EventFrame{CaseClosedEvent{case_id}}) ==
-        R"({"v":1,"ev":"case_closed","case":"AB8-XXybutn4FzZVdJOy0Q"})");
+  CHECK(encode(EventFrame{CaseClosedEvent{case_id, CloseReason::kHandedOff}}) ==
+        R"({"v":1,"ev":"case_closed","case":"AB8-XXybutn4FzZVdJOy0Q","reason":"handed-off"})");
+  CHECK(encode(RequestFrame{8, TakeNextRequest{}}) == R"({"v":1,"op":"take_next","id":8})");
+  CHECK(encode(ReplyFrame{8, Reply{TakeNextReply{}}}) == R"({"v":1,"re":8})");
+  CHECK(encode(ReplyFrame{8, Reply{TakeNextReply{TakenCase{
+                                 case_id,
+                                 "legal",
+                                 "today",
+                                 {{Need::kLegal}, Urgency::kToday, {"es"}, Mode::kAsync, {}},
+                                 false,
+                                 61}}}}) ==
+        R"({"v":1,"re":8,"taken":{"case":"AB8-XXybutn4FzZVdJOy0Q","queue":"legal","class":"today",)"
+        R"("envelope":{"needs":["legal"],"urgency":"today","languages":["es"],"mode":"async"},)"
+        R"("interpreter":false,"waited_s":61}})");
+  CHECK(encode(RequestFrame{9, HandoffRequest{case_id, "immigration"}}) ==
+        R"({"v":1,"op":"handoff","id":9,"case":"AB8-XXybutn4FzZVdJOy0Q","queue":"immigration"})");
+  CHECK(
+      encode(RequestFrame{
+          10, HandoffAcceptRequest{case_id, HandoffShare::kHistory, {{Bytes(32, 0), Bytes{1}}}}}) ==
+      R"({"v":1,"op":"handoff_accept","id":10,"case":"AB8-XXybutn4FzZVdJOy0Q","share":"history",)"
+      R"("intake":[{"certificate_hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","body":"AQ"}]})");
+  CHECK(
+      encode(RequestFrame{11, CloseCaseRequest{case_id, "referred"}}) ==
+      R"({"v":1,"op":"close_case","id":11,"case":"AB8-XXybutn4FzZVdJOy0Q","outcome":"referred"})");
+  CHECK(encode(ReplyFrame{
+            12, Reply{QueueHealthReply{{{"legal", {{"today", 3, 400, 900}}, 2, 1, 5, 6}}}}}) ==
+        R"({"v":1,"re":12,"queues":[{"queue":"legal","classes":[{"class":"today","waiting":3,)"
+        R"("longest_wait_s":400,"target_s":900}],"responders_available":2,"responders_away":1,)"
+        R"("load":5,"capacity":6}]})");
+  CHECK(encode(EventFrame{QueueStatusEvent{case_id, 1, WaitBand::kNobodyOnline}}) ==
+        R"({"v":1,"ev":"queue_status","case":"AB8-XXybutn4FzZVdJOy0Q","position":1,)"
+        R"("wait_band":"nobody-online"})");
+  CHECK(encode(EventFrame{WaitingEvent{4, 1}}) ==
+        R"({"v":1,"ev":"waiting","waiting":4,"urgent":1})");
+  CHECK(encode(EventFrame{HandoffProposedEvent{case_id, "legal"}}) ==
+        R"({"v":1,"ev":"handoff_proposed","case":"AB8-XXybutn4FzZVdJOy0Q","queue":"legal"})");
+  CHECK(encode(EventFrame{HandoffDeclinedEvent{case_id}}) ==
+        R"({"v":1,"ev":"handoff_declined","case":"AB8-XXybutn4FzZVdJOy0Q"})");
+  CHECK(encode(ReplyFrame{13, ProtocolError{ErrorCode::kClosed, "case closed"}}) ==
+        R"({"v":1,"re":13,"error":{"code":"closed","message":"case closed"}})");
 }
 
 TEST_CASE("error messages are cut to the limit on a character boundary", "[protocol]") {
@@ -192,13 +290,13 @@ TEST_CASE("error messages are cut to the limit on a character boundary", "[proto
 TEST_CASE("a struct the codec would reject still encodes without throwing", "[protocol]") {
   // Only a caller's bug puts these in a struct; encode must not throw or crash,
   // and the other side refuses the result.
-  ClaimReply bad_queue{std::string("le\xffgal")};
+  HandoffOfferReply bad_queue{std::string("le\xffgal"), Bytes{1}, {{Bytes{2}, Bytes{3}, {}}}};
   const std::string text = encode(ReplyFrame{1, Reply{bad_queue}});
-  const auto decoded = decode_server_frame(text, [](std::uint32_t) { return Op::kClaim; });
+  const auto decoded = decode_server_frame(text, [](std::uint32_t) { return Op::kHandoffOffer; });
   REQUIRE(std::holds_alternative<ProtocolError>(decoded));
   CHECK(std::get<ProtocolError>(decoded).code == ErrorCode::kBadField);
 
-  const std::string short_case = encode(RequestFrame{1, ClaimRequest{Bytes(3, 0)}});
+  const std::string short_case = encode(RequestFrame{1, HandoffDeclineRequest{Bytes(3, 0)}});
   const auto refused = decode_request(short_case);
   REQUIRE(std::holds_alternative<RequestError>(refused));
   CHECK(std::get<RequestError>(refused).error.code == ErrorCode::kBadField);
@@ -228,12 +326,23 @@ void check_names(int count, std::string_view (*name)(E),
 }
 
 TEST_CASE("enum names invert and are distinct", "[protocol]") {
-  check_names<ErrorCode>(23, error_code_name, parse_error_code);
+  check_names<ErrorCode>(24, error_code_name, parse_error_code);
   check_names<Need>(9, need_name, parse_need);
   check_names<Urgency>(4, urgency_name, parse_urgency);
   check_names<Mode>(2, mode_name, parse_mode);
   check_names<Presence>(2, presence_name, parse_presence);
-  check_names<Op>(14, op_name, parse_op);
+  check_names<Op>(20, op_name, parse_op);
+  check_names<HandoffShare>(3, handoff_share_name, parse_handoff_share);
+  check_names<CloseReason>(3, close_reason_name, parse_close_reason);
+  check_names<WaitBand>(5, wait_band_name, parse_wait_band);
+  CHECK(error_code_name(ErrorCode::kClosed) == "closed");
+  CHECK(op_name(Op::kTakeNext) == "take_next");
+  CHECK(op_name(Op::kQueueHealth) == "queue_health");
+  CHECK(handoff_share_name(HandoffShare::kNewOnly) == "new-only");
+  CHECK(close_reason_name(CloseReason::kHandedOff) == "handed-off");
+  CHECK(wait_band_name(WaitBand::kQuarterHour) == "quarter-hour");
+  CHECK(wait_band_name(WaitBand::kNobodyOnline) == "nobody-online");
+  CHECK_FALSE(parse_op("claim").has_value());
   CHECK(error_code_name(ErrorCode::kCertificateExpired) == "certificate_expired");
   CHECK(need_name(Need::kWorkEducation) == "work-education");
   CHECK(urgency_name(Urgency::kDangerNow) == "danger-now");

@@ -51,7 +51,16 @@ inline std::vector<Request> sample_requests() {
       ResponderLoginRequest{sample_bytes(400, 16), sample_bytes(kSignatureBytes, 17)},
       UploadPrekeysRequest{sample_bytes(110, 18), {sample_bytes(40, 19), sample_bytes(40, 20)}},
       PresenceRequest{Presence::kAway, 50},
-      ClaimRequest{case_id},
+      TakeNextRequest{},
+      HandoffRequest{case_id, "immigration"},
+      HandoffOfferRequest{case_id},
+      HandoffAcceptRequest{case_id,
+                           HandoffShare::kSummary,
+                           {{sample_bytes(kHashBytes, 28), sample_bytes(1100, 29)},
+                            {sample_bytes(kHashBytes, 30), sample_bytes(1100, 56)}}},
+      HandoffDeclineRequest{case_id},
+      CloseCaseRequest{case_id, "safety-plan"},
+      QueueHealthRequest{},
   };
 }
 
@@ -65,6 +74,9 @@ inline std::vector<Request> sample_requests_without_options() {
                       {{sample_bytes(kHashBytes, 24), sample_bytes(1, 25)}}},
       SendRequest{sample_bytes(kCaseIdBytes, 26), sample_bytes(256, 27), std::nullopt},
       UploadPrekeysRequest{std::nullopt, {}},
+      HandoffAcceptRequest{sample_bytes(kCaseIdBytes, 57),
+                           HandoffShare::kNewOnly,
+                           {{sample_bytes(kHashBytes, 58), sample_bytes(1, 59)}}},
   };
 }
 
@@ -82,17 +94,35 @@ inline std::vector<Reply> sample_replies() {
       ChallengeReply{sample_bytes(kChallengeBytes, 39)},
       VaultLoginReply{7,
                       sample_bytes(4096, 40),
-                      {{case_id, "shelter-east", sample_bytes(kHashBytes, 41)},
-                       {sample_bytes(kCaseIdBytes, 42), "legal", std::nullopt}}},
+                      {{case_id, "shelter-east", sample_bytes(kHashBytes, 41), "legal", false},
+                       {sample_bytes(kCaseIdBytes, 42), "legal", std::nullopt, std::nullopt, false},
+                       {sample_bytes(kCaseIdBytes, 47), "medical", sample_bytes(kHashBytes, 48),
+                        std::nullopt, true}}},
       VaultGetReply{8, sample_bytes(4096, 43)},
       VaultPutReply{9},
       SendReply{12, 10},
       AckReply{},
       DeleteCaseReply{},
-      ResponderLoginReply{"ana.m-2", {"shelter-east", "legal"}, sample_bytes(2000, 44), 97, true},
+      ResponderLoginReply{"ana.m-2",
+                          {"shelter-east", "legal"},
+                          {"referred", "safety-plan", "no-contact"},
+                          sample_bytes(2000, 44),
+                          97,
+                          true},
       UploadPrekeysReply{199},
       PresenceReply{},
-      ClaimReply{"legal"},
+      TakeNextReply{TakenCase{case_id, "legal", "danger-now", sample_envelope(), true, 86'400}},
+      HandoffReply{},
+      HandoffOfferReply{"immigration",
+                        sample_bytes(2000, 60),
+                        {{sample_bytes(400, 61), sample_bytes(110, 62), sample_bytes(40, 63)},
+                         {sample_bytes(401, 64), sample_bytes(111, 65), std::nullopt}}},
+      HandoffAcceptReply{},
+      HandoffDeclineReply{},
+      CloseCaseReply{},
+      QueueHealthReply{
+          {{"immediate-safety", {{"danger-now", 2, 75, 60}}, 1, 3, 1, 2},
+           {"legal", {{"today", 0, 0, 900}, {"this-week", 5, 7200, 86'400}}, 4, 0, 9, 12}}},
   };
 }
 
@@ -100,7 +130,19 @@ inline std::vector<Reply> sample_replies_without_options() {
   return {
       VaultLoginReply{1, sample_bytes(1, 45), {}},
       SendReply{1, std::nullopt},
-      ResponderLoginReply{"b", {}, sample_bytes(1, 46), 0, false},
+      ResponderLoginReply{"b", {}, {}, sample_bytes(1, 46), 0, false},
+      TakeNextReply{std::nullopt},
+      TakeNextReply{
+          TakenCase{sample_bytes(kCaseIdBytes, 66),
+                    "counselling",
+                    "information",
+                    {{Need::kCounselling}, Urgency::kInformation, {"uk"}, Mode::kLive, {}},
+                    false,
+                    0}},
+      HandoffOfferReply{
+          "legal", sample_bytes(1, 67), {{sample_bytes(1, 68), sample_bytes(1, 69), {}}}},
+      QueueHealthReply{{}},
+      QueueHealthReply{{{"legal", {}, 0, 0, 0, 0}}},
   };
 }
 
@@ -110,7 +152,24 @@ inline std::vector<Event> sample_events() {
       EnvelopeEvent{sample_bytes(kCaseIdBytes, 51), 3, EnvelopeKind::kIntake,
                     sample_bytes(1100, 52), 1'800'000'000},
       CaseClaimedEvent{sample_bytes(kCaseIdBytes, 53), sample_bytes(kHashBytes, 54)},
-      CaseClosedEvent{sample_bytes(kCaseIdBytes, 55)},
+      CaseClosedEvent{sample_bytes(kCaseIdBytes, 55), CloseReason::kHandedOff},
+      QueueStatusEvent{sample_bytes(kCaseIdBytes, 70), 2, WaitBand::kQuarterHour},
+      WaitingEvent{7, 2},
+      HandoffProposedEvent{sample_bytes(kCaseIdBytes, 71), "immigration"},
+      HandoffDeclinedEvent{sample_bytes(kCaseIdBytes, 72)},
+  };
+}
+
+// Events with every enum value not used above, and counts at zero.
+inline std::vector<Event> sample_events_other_values() {
+  return {
+      CaseClosedEvent{sample_bytes(kCaseIdBytes, 73), CloseReason::kDeleted},
+      CaseClosedEvent{sample_bytes(kCaseIdBytes, 73), CloseReason::kClosed},
+      QueueStatusEvent{sample_bytes(kCaseIdBytes, 74), 1, WaitBand::kMinutes},
+      QueueStatusEvent{sample_bytes(kCaseIdBytes, 74), 3, WaitBand::kHour},
+      QueueStatusEvent{sample_bytes(kCaseIdBytes, 74), 40, WaitBand::kHours},
+      QueueStatusEvent{sample_bytes(kCaseIdBytes, 74), 9, WaitBand::kNobodyOnline},
+      WaitingEvent{0, 0},
   };
 }
 
