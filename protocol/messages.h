@@ -85,6 +85,7 @@ enum class ErrorCode {
   kLimitExceeded,       // "limit_exceeded": a configured limit (open cases per vault, ...)
   kNoResponder,         // "no_responder": nobody can take this request's queue
   kNotClaimed,          // "not_claimed": no responder has taken this case yet
+  kClosed,              // "closed": the responder closed this case; nothing more can be sent
   kUnavailable,         // "unavailable": the server cannot do this now (storage full, draining)
   kInternal,            // "internal": a bug; the message says nothing more
 };
@@ -222,6 +223,8 @@ struct CaseSummary {
   Bytes case_id;
   std::string queue;
   std::optional<Bytes> claimed_by;  // certificate hash of the responder who took it
+  std::optional<std::string> handoff_queue;  // a handoff the responder proposed, not yet answered
+  bool closed = false;                       // the responder closed it (see "case_closed")
 };
 struct VaultLoginReply {
   std::int64_t version = 0;
@@ -296,6 +299,7 @@ struct ResponderLoginRequest {
 struct ResponderLoginReply {
   std::string responder_id;
   std::vector<std::string> queues;    // the queues the roster lists this certificate under
+  std::vector<std::string> outcomes;  // the codes close_case accepts (the org's routing rules)
   Bytes roster;                       // the current signed roster
   std::int64_t one_time_prekeys = 0;  // how many the server still holds
   bool has_signed_prekey = false;
@@ -324,25 +328,123 @@ struct PresenceRequest {
 };
 struct PresenceReply {};
 
-// "claim" (responder): takes a case this responder received an intake copy
-// of. Exclusive: of two racing claims one wins, the other gets kConflict. The
-// other responders' intake copies are deleted and they get "case_claimed".
-// Errors: kNotFound, kForbidden (no copy was made for you), kConflict.
-struct ClaimRequest {
+// "take_next" (responder): hands this responder the best waiting case they
+// may take (docs/routing.md: strict classes first, then accumulating
+// priority; language match before interpreter; only cases an intake copy was
+// made for them). Exclusive: two racing responders never get the same case.
+// The case's other intake copies are deleted; this responder's copy is then
+// pushed as an "envelope" (seq 1), and the survivor gets "case_claimed".
+// Responders never browse waiting cases: they see only the routing fields
+// of the case they were handed. `taken` is absent when nothing is waiting for
+// them. Errors: kLimitExceeded (at capacity: close a case first).
+struct TakeNextRequest {};
+struct TakenCase {
+  Bytes case_id;
+  std::string queue;
+  std::string priority_class;  // a class name from the routing rules
+  RouteEnvelope envelope;      // the survivor's triage answers
+  bool interpreter = false;    // you share none of the survivor's languages
+  std::int64_t waited_s = 0;   // how long it waited, in seconds
+};
+struct TakeNextReply {
+  std::optional<TakenCase> taken;
+};
+
+// "handoff" (responder, for a case they took): proposes moving the case to
+// another queue. Nothing moves yet: the survivor gets "handoff_proposed" and
+// answers with handoff_offer + handoff_accept, or handoff_decline. A second
+// proposal replaces the first. Errors: kNotFound, kForbidden, kBadField (no
+// such queue in the routing rules, or the case's own queue).
+struct HandoffRequest {
+  Bytes case_id;
+  std::string queue;
+};
+struct HandoffReply {};
+
+// "handoff_offer" (survivor): the bundles of the responders who may take the
+// case in the proposed queue, as a route reply gives them (same case id; a
+// one-time prekey is claimed for each). Remembered on this connection for
+// the route TTL. Errors: kNotFound (no such case, or no handoff proposed),
+// kForbidden, kNoResponder.
+struct HandoffOfferRequest {
   Bytes case_id;
 };
-struct ClaimReply {
+struct HandoffOfferReply {
   std::string queue;
+  Bytes roster;
+  std::vector<Bundle> bundles;
+};
+
+enum class HandoffShare { kNewOnly, kSummary, kHistory };  // "new-only", "summary", "history"
+std::string_view handoff_share_name(HandoffShare share);
+std::optional<HandoffShare> parse_handoff_share(std::string_view name);
+
+// "handoff_accept" (survivor): consents, with new intake copies made for the
+// offered bundles (what they carry is the survivor's choice, `share`). In
+// one commit the case moves to the new queue and waits there, the old
+// responder's mailbox is dropped and they get "case_closed" (handed-off).
+// Errors: kNotFound (no handoff_offer on this connection, or it expired),
+// kBadField (a copy for a certificate not offered), kForbidden.
+struct HandoffAcceptRequest {
+  Bytes case_id;
+  HandoffShare share = HandoffShare::kNewOnly;
+  std::vector<IntakeCopy> intake;  // 1..kMaxIntakeCopies
+};
+struct HandoffAcceptReply {};
+
+// "handoff_decline" (survivor): the case stays where it is; the responder
+// gets "handoff_declined". Errors: kNotFound (no handoff proposed), kForbidden.
+struct HandoffDeclineRequest {
+  Bytes case_id;
+};
+struct HandoffDeclineReply {};
+
+// "close_case" (responder, for a case they took): closes it with an outcome
+// code from the routing rules. The month's counters are updated, the
+// routing fields are dropped, the responder's mailbox is deleted, and the
+// survivor gets "case_closed" (closed); replies already sent still reach
+// them. Errors: kNotFound, kForbidden, kBadField (an outcome not in the rules).
+struct CloseCaseRequest {
+  Bytes case_id;
+  std::string outcome;
+};
+struct CloseCaseReply {};
+
+// "queue_health" (responder listed under the roster queue "supervisor"):
+// per queue, how many cases wait in each class and the longest wait against
+// its target, and the responders available, away and their load. Counts and
+// times only: no case ids. Errors: kForbidden.
+struct QueueHealthRequest {};
+struct ClassHealth {
+  std::string priority_class;
+  std::int64_t waiting = 0;
+  std::int64_t longest_wait_s = 0;
+  std::int64_t target_s = 0;
+};
+struct QueueHealthEntry {
+  std::string queue;
+  std::vector<ClassHealth> classes;
+  std::int64_t responders_available = 0;
+  std::int64_t responders_away = 0;
+  std::int64_t load = 0;
+  std::int64_t capacity = 0;
+};
+struct QueueHealthReply {
+  std::vector<QueueHealthEntry> queues;
 };
 
 using Request = std::variant<PowChallengeRequest, RouteRequest, OpenCaseRequest, ChallengeRequest,
                              VaultLoginRequest, VaultGetRequest, VaultPutRequest, SendRequest,
                              AckRequest, DeleteCaseRequest, ResponderLoginRequest,
-                             UploadPrekeysRequest, PresenceRequest, ClaimRequest>;
+                             UploadPrekeysRequest, PresenceRequest, TakeNextRequest,
+                             HandoffRequest, HandoffOfferRequest, HandoffAcceptRequest,
+                             HandoffDeclineRequest, CloseCaseRequest, QueueHealthRequest>;
 using Reply =
     std::variant<PowChallengeReply, RouteReply, OpenCaseReply, ChallengeReply, VaultLoginReply,
                  VaultGetReply, VaultPutReply, SendReply, AckReply, DeleteCaseReply,
-                 ResponderLoginReply, UploadPrekeysReply, PresenceReply, ClaimReply>;
+                 ResponderLoginReply, UploadPrekeysReply, PresenceReply, TakeNextReply,
+                 HandoffReply, HandoffOfferReply, HandoffAcceptReply, HandoffDeclineReply,
+                 CloseCaseReply, QueueHealthReply>;
 
 // The ops, in the order of the Request and Reply variants (same index).
 enum class Op {
@@ -359,7 +461,13 @@ enum class Op {
   kResponderLogin,  // "responder_login"
   kUploadPrekeys,   // "upload_prekeys"
   kPresence,        // "presence"
-  kClaim,           // "claim"
+  kTakeNext,        // "take_next"
+  kHandoff,         // "handoff"
+  kHandoffOffer,    // "handoff_offer"
+  kHandoffAccept,   // "handoff_accept"
+  kHandoffDecline,  // "handoff_decline"
+  kCloseCase,       // "close_case"
+  kQueueHealth,     // "queue_health"
 };
 std::string_view op_name(Op op);
 std::optional<Op> parse_op(std::string_view name);
@@ -380,20 +488,53 @@ struct EnvelopeEvent {
   Bytes body;
   UnixSeconds sent_minute = 0;  // when it was stored, rounded down to the minute
 };
-// "case_claimed": a responder took the case. To the survivor: which
-// certificate's session to continue. To the other responders who got an
-// intake copy: the case is no longer waiting for them.
+// "case_claimed": a responder took the case (take_next). To the survivor:
+// which certificate's session to continue.
 struct CaseClaimedEvent {
   Bytes case_id;
   Bytes claimed_by;  // certificate hash
 };
-// "case_closed": the case is gone (the survivor deleted it). To every
-// responder it was offered to or claimed by.
+enum class CloseReason { kDeleted, kClosed, kHandedOff };  // "deleted", "closed", "handed-off"
+std::string_view close_reason_name(CloseReason reason);
+std::optional<CloseReason> parse_close_reason(std::string_view name);
+// "case_closed": the case ended for this party. kDeleted: the survivor
+// deleted it (to the responder holding it and the vault's other
+// connections). kClosed: the responder closed it (to the survivor).
+// kHandedOff: the survivor accepted a handoff (to the old responder).
 struct CaseClosedEvent {
+  Bytes case_id;
+  CloseReason reason = CloseReason::kDeleted;
+};
+
+enum class WaitBand { kMinutes, kQuarterHour, kHour, kHours, kNobodyOnline };
+// "minutes", "quarter-hour", "hour", "hours", "nobody-online"
+std::string_view wait_band_name(WaitBand band);
+std::optional<WaitBand> parse_wait_band(std::string_view name);
+// "queue_status": to a survivor whose case waits, whenever its place or band
+// changes: 1 = next in its queue.
+struct QueueStatusEvent {
+  Bytes case_id;
+  std::int64_t position = 0;
+  WaitBand wait_band = WaitBand::kNobodyOnline;
+};
+// "waiting": to a responder whenever it changes: how many waiting cases they
+// could take now, and how many of them are in a strict class (danger now).
+struct WaitingEvent {
+  std::int64_t waiting = 0;
+  std::int64_t urgent = 0;
+};
+// "handoff_proposed": to the survivor: their responder proposes `queue`.
+struct HandoffProposedEvent {
+  Bytes case_id;
+  std::string queue;
+};
+// "handoff_declined": to the responder who proposed it.
+struct HandoffDeclinedEvent {
   Bytes case_id;
 };
 
-using Event = std::variant<EnvelopeEvent, CaseClaimedEvent, CaseClosedEvent>;
+using Event = std::variant<EnvelopeEvent, CaseClaimedEvent, CaseClosedEvent, QueueStatusEvent,
+                           WaitingEvent, HandoffProposedEvent, HandoffDeclinedEvent>;
 
 // ---- Frames ----
 struct RequestFrame {
