@@ -3,9 +3,12 @@
 // This is the line mode (`--plain`): one line in, one line out, usable with a
 // screen reader, over a slow link, or from a script. It unlocks the
 // responder's encrypted store, logs in with the certificate, checks the roster
-// against the pinned org root, keeps prekeys stocked, and then shows new
-// requests and messages as they arrive. The full-screen console builds on the
-// same library.
+// against the pinned org root, keeps prekeys stocked, and then tells the
+// responder how many cases wait for them; `/next` takes the best one (the
+// server's routing decides), and messages show as they arrive. Cases can be
+// handed to another team (`/handoff`, the survivor consents) or closed with an
+// outcome (`/close`); supervisors see queue health (`/health`). The
+// full-screen console builds on the same library.
 #include <poll.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -35,7 +38,7 @@ void say(const std::string& text) {
 }
 
 // Cases get small numbers, in the order this console first saw them, so a
-// responder types "/claim 2" rather than a case id.
+// responder types "/close 2 referred" rather than a case id.
 class CaseNumbers {
  public:
   int number_of(ByteView case_id) {
@@ -59,7 +62,10 @@ class CaseNumbers {
 
 std::string explain(const Status& status) {
   auto code = protocol_error(status);
-  if (code == protocol::ErrorCode::kConflict) return "Another responder took that case first.";
+  if (code == protocol::ErrorCode::kLimitExceeded)
+    return "You are at capacity. Close a case first (/close N OUTCOME).";
+  if (code == protocol::ErrorCode::kForbidden)
+    return "The server refused that: it is not yours to do (" + status.message() + ").";
   if (code == protocol::ErrorCode::kRevoked)
     return "Your certificate has been revoked. Ask your organisation's admin.";
   if (code == protocol::ErrorCode::kNotOnRoster)
@@ -74,28 +80,101 @@ struct Console {
   Endpoint endpoint;
   std::unique_ptr<ResponderSession> session;
   CaseNumbers numbers;
-  int current = 0;  // the case a plain line is sent to
+  int current = 0;                    // the case a plain line is sent to
+  std::vector<std::string> outcomes;  // what /close accepts (from the login)
 
   std::string label(ByteView case_id) { return "#" + std::to_string(numbers.number_of(case_id)); }
+
+  std::string outcome_list() const {
+    std::string out;
+    for (const auto& o : outcomes) out += (out.empty() ? "" : ", ") + o;
+    return out.empty() ? "(none listed by the server)" : out;
+  }
+
+  // The routing fields of a case just taken: what the survivor answered.
+  void show_taken(int n, const protocol::TakenCase& t) {
+    std::string needs;
+    for (auto need : t.envelope.needs)
+      needs += (needs.empty() ? "" : ", ") + std::string(protocol::need_name(need));
+    std::string languages;
+    for (const auto& l : t.envelope.languages) languages += (languages.empty() ? "" : ", ") + l;
+    say("#" + std::to_string(n) + " is yours. Queue: " + t.queue + ". Class: " + t.priority_class +
+        ".");
+    say("   Needs: " + needs + ". Urgency: " +
+        std::string(protocol::urgency_name(t.envelope.urgency)) + ". Languages: " + languages +
+        ". Mode: " + std::string(protocol::mode_name(t.envelope.mode)) +
+        (t.envelope.region ? ". Region: " + *t.envelope.region : std::string()) + ".");
+    if (t.interpreter) say("   Interpreter needed: you share none of the survivor's languages.");
+    say("   Waited " + wait_text(t.waited_s) + ". Lines you type go to this case.");
+  }
+
+  static std::string wait_text(std::int64_t seconds) {
+    if (seconds < 60) return "under a minute";
+    if (seconds < 7200) return std::to_string(seconds / 60) + " min";
+    return std::to_string(seconds / 3600) + " h " + std::to_string(seconds % 3600 / 60) + " min";
+  }
+
+  // The first message of a case: text, or what the survivor chose to share
+  // when another team handed the case over.
+  void show_first(const std::string& at, const ResponderUpdate& u) {
+    if (u.message.kind != static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent)) {
+      if (!u.text.empty()) return say(at + label(u.case_id) + " (" + u.text + ")");
+      return say(at + label(u.case_id) + " survivor: " + cli::printable(u.message.payload));
+    }
+    auto handoff = decode_handoff(u.message);
+    if (!handoff.is_ok())
+      return say(at + label(u.case_id) + " handed over from another team (unreadable note).");
+    switch (handoff->share) {
+      case protocol::HandoffShare::kNewOnly:
+        say(at + label(u.case_id) +
+            " handed over from another team. The survivor chose to share only new messages.");
+        break;
+      case protocol::HandoffShare::kSummary:
+        say(at + label(u.case_id) + " handed over from another team. The survivor's summary: " +
+            cli::printable(handoff->summary));
+        break;
+      case protocol::HandoffShare::kHistory:
+        say(at + label(u.case_id) + " handed over from another team. The conversation so far (" +
+            std::to_string(handoff->history.size()) + " messages):");
+        for (const auto& e : handoff->history)
+          say("   [" + cli::clock_time(e.minute) + "] " +
+              (e.author == Author::kSurvivor ? "survivor: " : "earlier responder: ") +
+              cli::printable(e.plaintext.payload));
+        say("   (end of the earlier conversation)");
+        break;
+    }
+  }
 
   void show(const ResponderUpdate& u) {
     const std::string at = "[" + cli::clock_time(u.minute) + "] ";
     switch (u.kind) {
       case ResponderUpdate::Kind::kNewCase:
-        say(at + "new request " + label(u.case_id) + ": " + cli::printable(u.message.payload));
-        say("   /claim " + std::to_string(numbers.number_of(u.case_id)) + " to take it");
+        show_first(at, u);
         break;
       case ResponderUpdate::Kind::kMessage:
         say(at + label(u.case_id) + " survivor: " + cli::printable(u.message.payload));
         break;
-      case ResponderUpdate::Kind::kClaimed:
-        say(label(u.case_id) + " is yours.");
+      case ResponderUpdate::Kind::kWaiting:
+        if (u.waiting == 0) {
+          say("Nobody is waiting for you.");
+        } else {
+          say(std::to_string(u.waiting) + " waiting (" + std::to_string(u.urgent) +
+              " urgent) — /next");
+        }
         break;
-      case ResponderUpdate::Kind::kTakenByOther:
-        say(label(u.case_id) + " was taken by another responder.");
+      case ResponderUpdate::Kind::kHandoffDeclined:
+        say(label(u.case_id) + ": the survivor declined the handoff. The case stays with you.");
         break;
       case ResponderUpdate::Kind::kClosed:
-        say(label(u.case_id) + " was deleted by the survivor.");
+        if (u.reason == protocol::CloseReason::kHandedOff)
+          say(label(u.case_id) +
+              ": the survivor accepted the handoff. The case has moved to the other team and is "
+              "gone from this console.");
+        else if (u.reason == protocol::CloseReason::kDeleted)
+          say(label(u.case_id) + " was deleted by the survivor. It is gone from this console.");
+        else
+          say(label(u.case_id) + " was closed. It is gone from this console.");
+        if (numbers.number_of(u.case_id) == current) current = 0;
         break;
       case ResponderUpdate::Kind::kWarning:
         say("(" + u.text + ")");
@@ -112,6 +191,7 @@ struct Console {
     if (!s.is_ok()) return s.status();
     session = std::move(s).value();
     const LoginInfo& info = session->info();
+    outcomes = info.outcomes;
     std::string queues;
     for (const auto& q : info.queues) queues += (queues.empty() ? "" : ", ") + q;
     say("Logged in as " + info.responder_id + " (queues: " + queues + ").");
@@ -128,7 +208,66 @@ struct Console {
       std::string last =
           c.transcript.empty() ? "" : cli::printable(c.transcript.back().plaintext.payload);
       if (last.size() > 50) last = last.substr(0, 47) + "...";
-      say(label(c.case_id) + (c.claimed ? " yours    " : " waiting  ") + c.queue + "  " + last);
+      say(label(c.case_id) + "  " + (c.queue.empty() ? "(queue unknown)" : c.queue) + "  " + last);
+    }
+  }
+
+  void help() {
+    say("/next              take the next waiting case (the server picks the most urgent)");
+    say("/cases             list your cases");
+    say("/to N              write to case N from now on");
+    say("/history N         show case N's messages");
+    say("/handoff N QUEUE   propose moving case N to another team's queue (the survivor decides)");
+    say("/close N OUTCOME   close case N with an outcome: " + outcome_list());
+    say("/health            queue health (supervisors)");
+    say("/available         you can take cases;   /away   you cannot");
+    say("/quit              leave (your keys stay locked in your data directory)");
+    say("anything else      is sent to the current case");
+  }
+
+  const Bytes* case_or_say(int n) {
+    const Bytes* id = numbers.id_of(n);
+    if (id == nullptr || (session && session->state().find(*id) == nullptr)) {
+      say("No case #" + std::to_string(n) + ". /cases lists them.");
+      return nullptr;
+    }
+    return id;
+  }
+
+  void take_next() {
+    auto taken = session->take_next();
+    if (!taken.is_ok()) return say(explain(taken.status()));
+    if (!taken->has_value()) return say("Nobody is waiting for you right now.");
+    const protocol::TakenCase& t = **taken;
+    current = numbers.number_of(t.case_id);
+    show_taken(current, t);
+  }
+
+  void health() {
+    auto reply = session->queue_health();
+    if (!reply.is_ok()) {
+      if (protocol_error(reply.status()) == protocol::ErrorCode::kForbidden)
+        return say("Queue health is for supervisors.");
+      return say(explain(reply.status()));
+    }
+    if (reply->queues.empty()) return say("No queues.");
+    char line[160];
+    std::snprintf(line, sizeof line, "%-22s %-16s %7s %12s %10s", "queue", "class", "waiting",
+                  "longest", "target");
+    say(line);
+    for (const auto& q : reply->queues) {
+      for (const auto& c : q.classes) {
+        std::snprintf(line, sizeof line, "%-22s %-16s %7lld %12s %10s", q.queue.c_str(),
+                      c.priority_class.c_str(), static_cast<long long>(c.waiting),
+                      wait_text(c.longest_wait_s).c_str(), wait_text(c.target_s).c_str());
+        say(line);
+      }
+      std::snprintf(line, sizeof line,
+                    "%-22s responders: %lld available, %lld away; load %lld of %lld",
+                    q.queue.c_str(), static_cast<long long>(q.responders_available),
+                    static_cast<long long>(q.responders_away), static_cast<long long>(q.load),
+                    static_cast<long long>(q.capacity));
+      say(line);
     }
   }
 
@@ -138,37 +277,63 @@ struct Console {
     words >> verb;
     int n = 0;
     words >> n;
+    std::string arg;
+    words >> arg;
     if (verb == "/help") {
-      say("/cases         list your cases");
-      say("/claim N       take case N");
-      say("/to N          write to case N from now on");
-      say("/history N     show case N's messages");
-      say("/available     you can take cases;   /away   you cannot");
-      say("/quit          leave (your keys stay locked in your data directory)");
-      say("anything else  is sent to the current case");
+      help();
     } else if (verb == "/cases") {
       list_cases();
     } else if (!session) {
       say("Not connected; retrying.");
-    } else if (verb == "/claim") {
-      const Bytes* id = numbers.id_of(n);
-      if (!id) return say("No case #" + std::to_string(n) + ". /cases lists them.");
-      auto queue = session->claim(*id);
-      if (!queue.is_ok()) return say(explain(queue.status()));
-      current = n;
-      say("#" + std::to_string(n) + " is yours (" + *queue + "). Lines you type go to it.");
+    } else if (verb == "/next") {
+      take_next();
     } else if (verb == "/to") {
-      if (!numbers.id_of(n)) return say("No case #" + std::to_string(n) + ".");
+      if (!case_or_say(n)) return;
       current = n;
       say("Writing to #" + std::to_string(n) + ".");
     } else if (verb == "/history") {
-      const Bytes* id = numbers.id_of(n);
+      const Bytes* id = case_or_say(n);
       const ResponderCase* c = id ? session->state().find(*id) : nullptr;
-      if (!c) return say("No case #" + std::to_string(n) + ".");
-      for (const auto& e : c->transcript)
+      if (!c) return;
+      for (const auto& e : c->transcript) {
+        if (e.plaintext.kind == static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent)) {
+          ResponderUpdate first;
+          first.case_id = c->case_id;
+          first.message = e.plaintext;
+          show_first("[" + cli::clock_time(e.minute) + "] ", first);
+          continue;
+        }
         say("[" + cli::clock_time(e.minute) + "] " +
             (e.author == Author::kSurvivor ? "survivor: " : "you: ") +
             cli::printable(e.plaintext.payload));
+      }
+    } else if (verb == "/handoff") {
+      const Bytes* id = case_or_say(n);
+      if (!id) return;
+      if (arg.empty()) return say("Usage: /handoff N QUEUE, e.g. /handoff 2 legal");
+      Status s = session->propose_handoff(*id, arg);
+      if (!s.is_ok()) {
+        if (protocol_error(s) == protocol::ErrorCode::kBadField)
+          return say("There is no other queue called " + arg + ".");
+        return say(explain(s));
+      }
+      say("Proposed moving #" + std::to_string(n) + " to " + arg +
+          ". The survivor decides; you keep the case until they accept.");
+    } else if (verb == "/close") {
+      const Bytes* id = case_or_say(n);
+      if (!id) return;
+      if (arg.empty()) return say("Usage: /close N OUTCOME. Outcomes: " + outcome_list());
+      Status s = session->close_case(*id, arg);
+      if (!s.is_ok()) {
+        if (protocol_error(s) == protocol::ErrorCode::kBadField)
+          return say("Not an outcome: " + arg + ". Outcomes: " + outcome_list());
+        return say(explain(s));
+      }
+      if (current == n) current = 0;
+      say("#" + std::to_string(n) + " closed (" + arg +
+          "). Its messages are gone from this console.");
+    } else if (verb == "/health") {
+      health();
     } else if (verb == "/available" || verb == "/away") {
       Status s = session->set_presence(
           verb == "/away" ? protocol::Presence::kAway : protocol::Presence::kAvailable, 3);
@@ -180,7 +345,7 @@ struct Console {
 
   void send(const std::string& text) {
     const Bytes* id = numbers.id_of(current);
-    if (!id) return say("Pick a case first: /claim N or /to N.");
+    if (!id) return say("Pick a case first: /next or /to N.");
     if (!session) return say("Not connected; your line was not sent.");
     Status s = session->send(*id, text);
     if (!s.is_ok()) say(explain(s));
@@ -229,7 +394,7 @@ int main(int argc, char** argv) {
                  store.status().message().c_str());
     return 1;
   }
-  Console console{**store, Endpoint{server, ca_file}, nullptr, {}, 0};
+  Console console{**store, Endpoint{server, ca_file}, nullptr, {}, 0, {}};
   if (Status s = console.connect(); !s.is_ok()) {
     std::fprintf(stderr, "hearth-console: %s\n", explain(s).c_str());
     auto code = protocol_error(s);

@@ -62,6 +62,24 @@ Status check_vault_shape(const SurvivorVault& v) {
   return Status::ok();
 }
 
+// The share byte of a handoff plaintext (docs/client-formats.md).
+constexpr std::uint8_t kShareNewOnly = 1;
+constexpr std::uint8_t kShareSummary = 2;
+constexpr std::uint8_t kShareHistory = 3;
+constexpr std::size_t kHandoffHeaderBytes = 2;  // kind, share
+
+std::uint8_t share_byte(protocol::HandoffShare share) {
+  switch (share) {
+    case protocol::HandoffShare::kNewOnly:
+      return kShareNewOnly;
+    case protocol::HandoffShare::kSummary:
+      return kShareSummary;
+    case protocol::HandoffShare::kHistory:
+      return kShareHistory;
+  }
+  return 0;
+}
+
 std::size_t vault_size(const SurvivorVault& v) {
   return detail::SecretWriter::count([&](detail::SecretWriter& w) { write_vault(w, v); });
 }
@@ -161,6 +179,75 @@ void append_bounded(std::deque<TranscriptEntry>& transcript, TranscriptEntry ent
          (transcript.size() > kTranscriptMaxEntries || bytes > kTranscriptMaxBytes)) {
     bytes -= transcript.front().plaintext.payload.size();
     transcript.pop_front();
+  }
+}
+
+// ---- Handoff plaintext ----
+
+Result<Bytes> encode_handoff(const HandoffPayload& payload, std::size_t max_bytes) {
+  max_bytes = std::min(max_bytes, crypto::kMaxPaddedPayload);
+  // The smallest handoff that must always fit: header and an empty history.
+  if (max_bytes < kHandoffHeaderBytes + 4)
+    return error(Code::kInvalidArgument, "no room for a handoff message");
+  const std::uint8_t share = share_byte(payload.share);
+  if (share == 0) return error(Code::kInvalidArgument, "unknown handoff share");
+  Bytes out = {static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent), share};
+  switch (payload.share) {
+    case protocol::HandoffShare::kNewOnly:
+      return out;
+    case protocol::HandoffShare::kSummary:
+      if (payload.summary.empty()) return error(Code::kInvalidArgument, "empty summary");
+      if (!is_valid_utf8(payload.summary))
+        return error(Code::kInvalidArgument, "summary is not valid UTF-8");
+      if (kHandoffHeaderBytes + payload.summary.size() > max_bytes)
+        return error(Code::kLimitExceeded, "summary too long");
+      append(out, as_bytes(payload.summary));
+      return out;
+    case protocol::HandoffShare::kHistory: {
+      // The newest messages matter most to the new team: the oldest go first.
+      std::deque<TranscriptEntry> history = payload.history;
+      std::size_t size = kHandoffHeaderBytes + 4;
+      for (const TranscriptEntry& e : history)
+        size += kTranscriptEntryOverhead + e.plaintext.payload.size();
+      while (!history.empty() && (size > max_bytes || history.size() > kTranscriptMaxEntries)) {
+        size -= kTranscriptEntryOverhead + history.front().plaintext.payload.size();
+        history.pop_front();
+      }
+      crypto::SecretBytes encoded = detail::SecretWriter::build(
+          [&](detail::SecretWriter& w) { detail::write_transcript(w, history); });
+      append(out, encoded.view());
+      return out;
+    }
+  }
+  return error(Code::kInvalidArgument, "unknown handoff share");
+}
+
+Result<HandoffPayload> decode_handoff(const Plaintext& plaintext) {
+  if (plaintext.kind != static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent))
+    return error(Code::kInvalidArgument, "not a handoff message");
+  if (plaintext.payload.empty()) return error(Code::kInvalidArgument, "handoff without a share");
+  HandoffPayload out;
+  const std::string_view rest = std::string_view(plaintext.payload).substr(1);
+  switch (static_cast<std::uint8_t>(plaintext.payload[0])) {
+    case kShareNewOnly:
+      if (!rest.empty()) return error(Code::kInvalidArgument, "new-only handoff with a payload");
+      out.share = protocol::HandoffShare::kNewOnly;
+      return out;
+    case kShareSummary:
+      if (rest.empty()) return error(Code::kInvalidArgument, "empty summary");
+      if (!is_valid_utf8(rest)) return error(Code::kInvalidArgument, "summary is not UTF-8");
+      out.share = protocol::HandoffShare::kSummary;
+      out.summary = std::string(rest);
+      return out;
+    case kShareHistory: {
+      ByteReader r(as_bytes(rest));
+      HEARTH_ASSIGN_OR_RETURN(out.history, detail::read_transcript(r));
+      HEARTH_TRY(r.finish());
+      out.share = protocol::HandoffShare::kHistory;
+      return out;
+    }
+    default:
+      return error(Code::kInvalidArgument, "unknown handoff share");
   }
 }
 

@@ -5,6 +5,7 @@
 //
 //   intake body      the body of an intake copy: lp(X3DH header) || ratchet message
 //   plaintext        what every ratchet message decrypts to: u8 kind || payload
+//   handoff          the first plaintext of a handed-off case (kind 3): u8 share || payload
 //   transcript       the bounded list of recent messages a client keeps
 //   survivor vault   the contents sealed with crypto::seal_vault: the survivor's
 //                    cases, their per-case identity keys and ratchet states
@@ -29,6 +30,7 @@
 #include "crypto/secret.h"
 #include "crypto/trust.h"
 #include "crypto/x3dh.h"
+#include "protocol/messages.h"
 
 namespace hearth::client {
 
@@ -57,7 +59,7 @@ Result<IntakeBody> decode_intake_body(ByteView body);
 enum class PlaintextKind : std::uint8_t {
   kText = 1,            // UTF-8 text
   kReferralCard = 2,    // reserved
-  kHandoffConsent = 3,  // reserved
+  kHandoffConsent = 3,  // the first message of a handed-off case: see "Handoff plaintext"
   kSummary = 4,         // reserved
 };
 
@@ -99,6 +101,33 @@ struct TranscriptEntry {
 void append_bounded(std::deque<TranscriptEntry>& transcript, TranscriptEntry entry);
 // The payload bytes a transcript counts against kTranscriptMaxBytes.
 std::size_t transcript_bytes(const std::deque<TranscriptEntry>& transcript);
+
+// ---- Handoff plaintext ----
+
+// When a survivor accepts a handoff, the first message of each new session is
+// a kind-3 plaintext saying what the survivor chose to share with the new
+// team (docs/client-formats.md "Handoff plaintext"):
+//   u8(3) || u8 share || payload
+//   share 1 new-only: payload empty
+//   share 2 summary:  payload = UTF-8 text the survivor wrote (not empty)
+//   share 3 history:  payload = a transcript encoding (u32 count || entries)
+struct HandoffPayload {
+  protocol::HandoffShare share = protocol::HandoffShare::kNewOnly;
+  std::string summary;                  // kSummary only
+  std::deque<TranscriptEntry> history;  // kHistory only: the conversation so far, oldest first
+};
+
+// Encodes `payload` into at most `max_bytes` (≤ crypto::kMaxPaddedPayload,
+// the whole plaintext including the kind byte). A history is trimmed, oldest
+// entries first, until it fits (it may end up empty). kInvalidArgument: a
+// summary that is empty or not UTF-8, or `max_bytes` below 6; kLimitExceeded:
+// a summary longer than fits.
+Result<Bytes> encode_handoff(const HandoffPayload& payload,
+                             std::size_t max_bytes = crypto::kMaxPaddedPayload);
+// Decodes a kind-3 plaintext (as decode_plaintext returned it). kInvalidArgument
+// for another kind, an unknown share byte, a new-only payload that is not
+// empty, an empty or non-UTF-8 summary, or a malformed history.
+Result<HandoffPayload> decode_handoff(const Plaintext& plaintext);
 
 // ---- Survivor vault contents ----
 

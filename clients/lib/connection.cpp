@@ -704,6 +704,7 @@ Code code_for(protocol::ErrorCode code) {
       return Code::kAuthFailed;
     case E::kNotFound:
     case E::kNotOnRoster:
+    case E::kClosed:  // the case is over for writing: as gone as a missing one
       return Code::kNotFound;
     case E::kConflict:
       return Code::kConflict;

@@ -131,6 +131,7 @@ Status ResponderSession::do_login(const Endpoint& endpoint) {
                              " hours; ask the admin to renew it");
   }
   info_.one_time_prekeys = reply.one_time_prekeys;
+  info_.outcomes = reply.outcomes;
   return keep_prekeys(reply.one_time_prekeys, reply.has_signed_prekey);
 }
 
@@ -265,26 +266,26 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
         handle_message(*ev, updates, changed, ack);
       }
       if (ack) acks.emplace_back(protocol::AckRequest{ev->case_id, ev->seq});
-    } else if (const auto* claimed = std::get_if<protocol::CaseClaimedEvent>(&event)) {
-      ResponderCase* c = store_.state().find(claimed->case_id);
-      if (c == nullptr) continue;
-      if (same(claimed->claimed_by, certificate_hash_)) {
-        if (!c->claimed) {
-          c->claimed = true;
-          changed = true;
-        }
-        updates.push_back(update(ResponderUpdate::Kind::kClaimed, claimed->case_id));
-      } else {
-        drop_case(claimed->case_id);
-        changed = true;
-        updates.push_back(update(ResponderUpdate::Kind::kTakenByOther, claimed->case_id));
-      }
     } else if (const auto* closed = std::get_if<protocol::CaseClosedEvent>(&event)) {
+      // Deleted by the survivor, handed off to another team, or closed: in
+      // each case this responder's part is over and its keys go.
+      taken_.erase(closed->case_id);
       if (store_.state().find(closed->case_id) == nullptr) continue;
       drop_case(closed->case_id);
       changed = true;
-      updates.push_back(update(ResponderUpdate::Kind::kClosed, closed->case_id));
+      ResponderUpdate u = update(ResponderUpdate::Kind::kClosed, closed->case_id);
+      u.reason = closed->reason;
+      updates.push_back(std::move(u));
+    } else if (const auto* waiting = std::get_if<protocol::WaitingEvent>(&event)) {
+      ResponderUpdate u = update(ResponderUpdate::Kind::kWaiting, {});
+      u.waiting = waiting->waiting;
+      u.urgent = waiting->urgent;
+      updates.push_back(std::move(u));
+    } else if (const auto* declined = std::get_if<protocol::HandoffDeclinedEvent>(&event)) {
+      if (store_.state().find(declined->case_id) == nullptr) continue;
+      updates.push_back(update(ResponderUpdate::Kind::kHandoffDeclined, declined->case_id));
     }
+    // case_claimed, queue_status and handoff_proposed are for survivors.
   }
   if (changed) {
     // Persist before acknowledging, always. If the save fails, the state goes
@@ -393,12 +394,19 @@ void ResponderSession::handle_intake(const protocol::EnvelopeEvent& ev,
   } else {
     state.one_time_prekeys.erase(opk);
   }
+  // Intake copies come only for a case take_next() handed to this responder.
   ResponderCase c;
   c.case_id = ev.case_id;
+  c.claimed = true;
   c.ratchet = ratchet.serialize();
   c.received_seq = ev.seq;
   ResponderUpdate u = update(ResponderUpdate::Kind::kNewCase, ev.case_id);
   u.minute = ev.sent_minute;
+  if (auto taken = taken_.find(ev.case_id); taken != taken_.end()) {
+    c.queue = taken->second.queue;
+    u.taken = std::move(taken->second);
+    taken_.erase(taken);
+  }
   if (decoded.is_ok()) {
     append_bounded(c.transcript, {Author::kSurvivor, ev.sent_minute, decoded.value()});
     u.message = std::move(decoded).value();
@@ -452,19 +460,51 @@ void ResponderSession::drop_case(ByteView case_id) {
                 [&](const ResponderCase& c) { return same(c.case_id, case_id); });
 }
 
-Result<std::string> ResponderSession::claim(ByteView case_id) {
+Result<std::optional<protocol::TakenCase>> ResponderSession::take_next() {
+  if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
+  HEARTH_ASSIGN_OR_RETURN(protocol::TakeNextReply reply,
+                          connection_->call(protocol::TakeNextRequest{}, options_.call_timeout));
+  if (reply.taken) {
+    // Remembered until its intake copy arrives (poll()), which names the queue
+    // in the store and hands the routing fields to the UI with the first message.
+    if (taken_.size() >= kMaxResponderCases) taken_.erase(taken_.begin());
+    taken_[reply.taken->case_id] = *reply.taken;
+  }
+  return std::move(reply.taken);
+}
+
+Status ResponderSession::propose_handoff(ByteView case_id, std::string_view queue) {
+  if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
+  if (store_.state().find(case_id) == nullptr)
+    return error(Code::kNotFound, "no such case in this store");
+  if (!crypto::is_valid_queue_name(queue))
+    return error(Code::kInvalidArgument, "not a queue name (a-z, 0-9 and -)");
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::HandoffReply reply,
+      connection_->call(protocol::HandoffRequest{bytes_of(case_id), std::string(queue)},
+                        options_.call_timeout));
+  (void)reply;
+  return Status::ok();
+}
+
+Status ResponderSession::close_case(ByteView case_id, std::string_view outcome) {
   if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
   if (store_.state().find(case_id) == nullptr)
     return error(Code::kNotFound, "no such case in this store");
   HEARTH_ASSIGN_OR_RETURN(
-      protocol::ClaimReply reply,
-      connection_->call(protocol::ClaimRequest{bytes_of(case_id)}, options_.call_timeout));
-  ResponderCase* c = store_.state().find(case_id);
-  if (c == nullptr) return error(Code::kNotFound, "the case is gone");
-  c->claimed = true;
-  c->queue = reply.queue;
-  HEARTH_TRY(store_.save());
-  return reply.queue;
+      protocol::CloseCaseReply reply,
+      connection_->call(protocol::CloseCaseRequest{bytes_of(case_id), std::string(outcome)},
+                        options_.call_timeout));
+  (void)reply;
+  // The outcome is recorded; the session keys and transcript need not outlive
+  // the case on this machine.
+  drop_case(case_id);
+  return store_.save();
+}
+
+Result<protocol::QueueHealthReply> ResponderSession::queue_health() {
+  if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
+  return connection_->call(protocol::QueueHealthRequest{}, options_.call_timeout);
 }
 
 Status ResponderSession::send(ByteView case_id, std::string_view text) {
@@ -472,7 +512,7 @@ Status ResponderSession::send(ByteView case_id, std::string_view text) {
   HEARTH_ASSIGN_OR_RETURN(Bytes plaintext, encode_text(text));
   ResponderCase* c = store_.state().find(case_id);
   if (c == nullptr) return error(Code::kNotFound, "no such case in this store");
-  if (!c->claimed) return error(Code::kInvalidArgument, "claim the case before writing");
+  if (!c->claimed) return error(Code::kInvalidArgument, "this case was not handed to you");
   HEARTH_ASSIGN_OR_RETURN(crypto::Ratchet ratchet, crypto::Ratchet::deserialize(c->ratchet.view()));
   HEARTH_ASSIGN_OR_RETURN(Bytes body, ratchet.encrypt(plaintext));
   // The advanced ratchet is saved before the message leaves: after a crash the

@@ -9,10 +9,16 @@
 // than 20 are left. Private halves are saved in the store before the public
 // halves are uploaded.
 //
-// poll() handles the server's pushes: intake copies (X3DH with the named
-// prekeys, a replayed handshake refused, the one-time prekey secret deleted),
-// survivors' messages, case_claimed (a case someone else took is dropped) and
-// case_closed. An intake made under a roster this responder has not accepted
+// Cases come one at a time: take_next() asks the server for the best waiting
+// case this responder may take (the server's routing decides; a responder
+// never browses waiting cases), and the server then pushes this responder's
+// intake copy of it. poll() handles the server's pushes: intake copies (X3DH
+// with the named prekeys, a replayed handshake refused, the one-time prekey
+// secret deleted), survivors' messages, "waiting" counts, a declined handoff
+// and case_closed (the case is dropped from the store: the survivor deleted
+// it or accepted a handoff). close_case() drops the case from the store too:
+// once the outcome is recorded, the conversation is not kept on the
+// responder's machine. An intake made under a roster this responder has not accepted
 // yet (renewed while it was online) makes it log in again once to fetch and
 // verify that roster; the intake is then pushed again. The store is saved
 // before anything is acknowledged, always: a crash never loses a message, at
@@ -22,6 +28,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -62,25 +69,35 @@ struct LoginInfo {
   std::int64_t roster_expires_in_hours = 0;
   std::int64_t one_time_prekeys = 0;  // held by the server after the top-up
   bool uploaded_signed_prekey = false;
+  std::vector<std::string> outcomes;  // the codes close_case() accepts
   std::vector<std::string> warnings;  // for the UI: e.g. the roster expires soon
 };
 
 // Something the UI should show, returned by poll().
 struct ResponderUpdate {
   enum class Kind {
-    kNewCase,       // an intake copy arrived: `message` is the survivor's first message
-    kMessage,       // a survivor's message in a case
-    kClaimed,       // this responder's claim was confirmed by the server
-    kTakenByOther,  // another responder took the case: it is gone from the store
-    kClosed,        // the survivor deleted the case: it is gone from the store
-    kWarning,       // something was dropped: `text` says what
-    kDisconnected,  // the connection dropped: log in again
+    // The intake copy of a case take_next() handed out arrived: `message` is
+    // the survivor's first message — kind 1 text, or for a handed-off case a
+    // kind-3 handoff plaintext (decode_handoff()). `taken` holds the routing
+    // fields take_next() returned (absent if this session did not take it,
+    // e.g. after a restart).
+    kNewCase,
+    kMessage,          // a survivor's message in a case
+    kWaiting,          // `waiting` cases could be taken now, `urgent` of them danger-now
+    kHandoffDeclined,  // the survivor declined the proposed handoff; the case stays
+    kClosed,           // the case ended (`reason`): it is gone from the store
+    kWarning,          // something was dropped: `text` says what
+    kDisconnected,     // the connection dropped: log in again
   };
   Kind kind = Kind::kMessage;
   Bytes case_id;
   Plaintext message;
   UnixSeconds minute = 0;
   std::string text;
+  std::optional<protocol::TakenCase> taken;                        // kNewCase
+  std::int64_t waiting = 0;                                        // kWaiting
+  std::int64_t urgent = 0;                                         // kWaiting
+  protocol::CloseReason reason = protocol::CloseReason::kDeleted;  // kClosed
 };
 
 class ResponderSession {
@@ -109,14 +126,35 @@ class ResponderSession {
   // An error means the store could not be saved; nothing was acknowledged.
   Result<std::vector<ResponderUpdate>> poll(std::chrono::milliseconds timeout);
 
-  // Takes a case this responder received an intake copy of. Returns its queue.
-  // kConflict (wire "conflict"): someone else was faster; the case is dropped
-  // when the server's case_claimed arrives.
-  Result<std::string> claim(ByteView case_id);
+  // Asks for the next case. Returns the case handed to this responder (its
+  // routing fields: queue, class, the survivor's triage answers, whether an
+  // interpreter is needed, how long it waited), or nullopt when nothing is
+  // waiting for them. The intake copy follows as a push: poll() turns it into
+  // a kNewCase update, after which send() works. Errors: kLimitExceeded (wire
+  // "limit_exceeded": at capacity, close a case first), kUnavailable.
+  Result<std::optional<protocol::TakenCase>> take_next();
 
-  // Sends `text` in a case this responder claimed. kNotFound: no such case;
-  // kInvalidArgument: not claimed by this responder yet.
+  // Sends `text` in a case this responder took. kNotFound: no such case;
+  // kInvalidArgument: a case this responder has not taken.
   Status send(ByteView case_id, std::string_view text);
+
+  // Proposes moving a case this responder holds to `queue`. Nothing moves
+  // until the survivor consents: then the case is handed off (a kClosed
+  // update, reason kHandedOff) or the proposal declined (kHandoffDeclined).
+  // kNotFound: no such case here; kInvalidArgument: a malformed queue name,
+  // or the server's "bad_field" (no such queue, or the case's own).
+  Status propose_handoff(ByteView case_id, std::string_view queue);
+
+  // Closes a case with an outcome code (one of info().outcomes). On success
+  // the case is dropped from the store (the org keeps the outcome; the
+  // conversation is not kept here). kNotFound: no such case here;
+  // kInvalidArgument: the server's "bad_field" (an outcome not in the rules).
+  Status close_case(ByteView case_id, std::string_view outcome);
+
+  // Per-queue counts for a supervisor (the roster lists them under the queue
+  // "supervisor"): waiting per class, longest waits, responders. No case ids,
+  // no content. kInvalidArgument (wire "forbidden"): not a supervisor.
+  Result<protocol::QueueHealthReply> queue_health();
 
   Status set_presence(protocol::Presence presence, std::uint32_t capacity);
 
@@ -145,6 +183,8 @@ class ResponderSession {
   LoginInfo info_;
   bool refresh_roster_ = false;           // poll(): log in again for a newer roster
   std::set<Bytes> roster_refreshed_for_;  // roster hashes a refresh was tried for
+  // Cases take_next() handed out whose intake copy has not arrived yet.
+  std::map<Bytes, protocol::TakenCase> taken_;
 };
 
 }  // namespace hearth::client

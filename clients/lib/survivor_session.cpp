@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crypto/encoding.h"
 #include "crypto/pow.h"
 #include "crypto/prekeys.h"
 #include "crypto/ratchet.h"
@@ -55,6 +56,40 @@ Result<crypto::PrekeyBundle> decode_bundle(const protocol::Bundle& b) {
     HEARTH_ASSIGN_OR_RETURN(out.one_time_prekey, crypto::OneTimePrekey::decode(*b.one_time_prekey));
   }
   return out;
+}
+
+// A handoff was accepted: the old responder's session goes, and the case
+// waits, unclaimed, in `queue`.
+void finish_handoff(SurvivorCase& c, std::string_view queue) {
+  if (c.claimed_by) {
+    const Bytes old = *c.claimed_by;
+    std::erase_if(c.sessions,
+                  [&](const SurvivorSessionState& s) { return same(s.certificate_hash, old); });
+    c.claimed_by.reset();
+  }
+  if (crypto::is_valid_queue_name(queue)) c.queue = std::string(queue);
+}
+
+// The largest handoff plaintext that lets `copies` intake copies, each with an
+// X3DH header of at most `header_bytes`, travel in one handoff_accept frame of
+// `max_frame_bytes`: the largest pad bucket that fits, minus its pad byte.
+// 0 when not even the smallest bucket fits.
+std::size_t handoff_plaintext_budget(std::size_t max_frame_bytes, std::size_t copies,
+                                     std::size_t header_bytes) {
+  // Per copy: the JSON around it and its certificate hash in base64.
+  constexpr std::size_t kCopyJsonChars = 128;
+  // lp() of the header, then the ratchet message's header, nonce and tag, and a margin.
+  const std::size_t body_overhead = 4 + header_bytes + crypto::kRatchetHeaderBytes + 24 + 16 + 32;
+  if (copies == 0 || max_frame_bytes <= kFrameOverheadBytes) return 0;
+  const std::size_t chars = (max_frame_bytes - kFrameOverheadBytes) / copies;
+  if (chars <= kCopyJsonChars) return 0;
+  const std::size_t body = std::min((chars - kCopyJsonChars) / 4 * 3, protocol::kMaxBodyBytes);
+  if (body <= body_overhead) return 0;
+  std::size_t best = 0;
+  for (std::size_t bucket : crypto::kPadBuckets) {
+    if (bucket <= body - body_overhead) best = bucket;
+  }
+  return best == 0 ? 0 : best - 1;
 }
 
 }  // namespace
@@ -215,8 +250,21 @@ Status SurvivorSession::login() {
     return std::none_of(reply.cases.begin(), reply.cases.end(),
                         [&](const protocol::CaseSummary& s) { return same(s.case_id, c.case_id); });
   });
+  status_.clear();
   for (const protocol::CaseSummary& s : reply.cases) {
-    if (s.claimed_by) apply_claim(v, s.case_id, *s.claimed_by);
+    if (s.claimed_by) {
+      apply_claim(v, s.case_id, *s.claimed_by);
+    } else if (SurvivorCase* c = v.find(s.case_id); c != nullptr && c->claimed_by) {
+      // The vault names a responder the server no longer does: a handoff was
+      // accepted and the vault write after it did not happen. Finish it.
+      finish_handoff(*c, s.queue);
+    }
+    if (SurvivorCase* c = v.find(s.case_id); c != nullptr && crypto::is_valid_queue_name(s.queue))
+      c->queue = s.queue;
+    SurvivorCaseStatus& status = status_[s.case_id];
+    if (s.handoff_queue && crypto::is_valid_queue_name(*s.handoff_queue))
+      status.handoff_queue = s.handoff_queue;
+    status.closed = s.closed;
   }
   vault_ = std::move(v);
   version_ = reply.version;
@@ -237,9 +285,16 @@ Status SurvivorSession::reload_vault() {
   auto vault = SurvivorVault::decode(opened->contents);
   crypto::wipe(opened->contents);
   if (!vault.is_ok()) return error(Code::kCorrupt, "the vault is not a survivor vault");
-  // Claims learned from events but not yet written survive the reload.
+  // Claims learned from events but not yet written survive the reload, and so
+  // does a finished handoff (the old responder gone from memory).
   for (const SurvivorCase& c : vault_.cases) {
-    if (c.claimed_by) apply_claim(vault.value(), c.case_id, *c.claimed_by);
+    if (c.claimed_by) {
+      apply_claim(vault.value(), c.case_id, *c.claimed_by);
+    } else if (SurvivorCase* stored = vault->find(c.case_id);
+               stored != nullptr && stored->claimed_by &&
+               c.session_for(*stored->claimed_by) == nullptr) {
+      finish_handoff(*stored, c.queue);
+    }
   }
   vault_ = std::move(vault).value();
   version_ = reply.version;
@@ -326,6 +381,9 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::poll(std::chrono::milliseco
       // Kept in memory; the next vault write records it (and a later login
       // learns it from the server's case list anyway).
       if (apply_claim(vault_, claimed->case_id, claimed->claimed_by)) {
+        SurvivorCaseStatus& known = status_of(claimed->case_id);
+        known.position = 0;
+        known.wait_band.reset();
         SurvivorUpdate u;
         u.kind = SurvivorUpdate::Kind::kClaimed;
         u.case_id = claimed->case_id;
@@ -333,8 +391,50 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::poll(std::chrono::milliseco
       }
     } else if (auto* envelope = std::get_if<protocol::EnvelopeEvent>(&event)) {
       envelopes.push_back(std::move(*envelope));
+    } else if (auto* status = std::get_if<protocol::QueueStatusEvent>(&event)) {
+      if (vault_.find(status->case_id) == nullptr) continue;
+      SurvivorCaseStatus& known = status_of(status->case_id);
+      known.position = status->position;
+      known.wait_band = status->wait_band;
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kQueueStatus;
+      u.case_id = status->case_id;
+      u.position = status->position;
+      u.wait_band = status->wait_band;
+      updates.push_back(std::move(u));
+    } else if (auto* proposed = std::get_if<protocol::HandoffProposedEvent>(&event)) {
+      // The queue name is shown to the survivor: only a well-formed one.
+      if (vault_.find(proposed->case_id) == nullptr ||
+          !crypto::is_valid_queue_name(proposed->queue))
+        continue;
+      status_of(proposed->case_id).handoff_queue = proposed->queue;
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kHandoffProposed;
+      u.case_id = proposed->case_id;
+      u.queue = proposed->queue;
+      updates.push_back(std::move(u));
+    } else if (auto* closed = std::get_if<protocol::CaseClosedEvent>(&event)) {
+      if (vault_.find(closed->case_id) == nullptr) continue;
+      if (closed->reason == protocol::CloseReason::kClosed) {
+        SurvivorCaseStatus& known = status_of(closed->case_id);
+        known.closed = true;
+        known.handoff_queue.reset();
+      } else if (closed->reason == protocol::CloseReason::kDeleted) {
+        // Deleted from another device, which rewrote the vault: forget it here
+        // too, so no later write of this session brings its keys back.
+        const Bytes id = closed->case_id;
+        std::erase_if(vault_.cases, [&](const SurvivorCase& c) { return same(c.case_id, id); });
+        status_.erase(id);
+        if (vault_.cases.empty()) vault_gone_ = true;
+      } else {
+        continue;  // "handed-off" goes to the old responder, never to a survivor
+      }
+      SurvivorUpdate u;
+      u.kind = SurvivorUpdate::Kind::kClosed;
+      u.case_id = closed->case_id;
+      u.reason = closed->reason;
+      updates.push_back(std::move(u));
     }
-    // case_closed is for responders only.
   }
   if (!envelopes.empty()) {
     auto received = receive(envelopes);
@@ -424,6 +524,154 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::receive(
     (void)connection_->call_all(std::move(acks), options_.call_timeout);
     return out;
   }
+}
+
+SurvivorCaseStatus& SurvivorSession::status_of(ByteView case_id) {
+  return status_[Bytes(case_id.begin(), case_id.end())];
+}
+
+SurvivorCaseStatus SurvivorSession::case_status(ByteView case_id) const {
+  auto it = status_.find(Bytes(case_id.begin(), case_id.end()));
+  return it == status_.end() ? SurvivorCaseStatus{} : it->second;
+}
+
+Status SurvivorSession::update_vault(const std::function<Status(SurvivorVault&)>& change) {
+  for (int attempt = 0;; ++attempt) {
+    SurvivorVault next = vault_.clone();
+    HEARTH_TRY(change(next));
+    Status put = put_vault(std::move(next));
+    if (put.is_ok() || attempt > 0 || protocol_error(put) != protocol::ErrorCode::kConflict)
+      return put;
+    // Another device moved the vault on: apply the change to its version.
+    HEARTH_TRY(reload_vault());
+  }
+}
+
+Result<std::size_t> SurvivorSession::accept_handoff(ByteView case_id, protocol::HandoffShare share,
+                                                    std::string_view summary_text) {
+  if (connection_ == nullptr || vault_gone_) return error(Code::kUnavailable, "not logged in");
+  const SurvivorCase* current = vault_.find(case_id);
+  if (current == nullptr) return error(Code::kNotFound, "no such case in this vault");
+  HandoffPayload payload;
+  payload.share = share;
+  if (share == protocol::HandoffShare::kSummary) payload.summary = std::string(summary_text);
+  if (share == protocol::HandoffShare::kHistory) payload.history = current->transcript;
+  // A bad summary is refused before anything is asked of the server.
+  HEARTH_TRY(encode_handoff(payload).status());
+  HEARTH_ASSIGN_OR_RETURN(crypto::DhKey identity,
+                          crypto::DhKey::from_private(current->identity_private.view()));
+  const std::optional<Bytes> old_responder = current->claimed_by;
+  const Bytes id(case_id.begin(), case_id.end());
+
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::HandoffOfferReply offer,
+      connection_->call(protocol::HandoffOfferRequest{id}, options_.call_timeout));
+  // As in start(): the new team's keys count only under a roster that chains
+  // to the pinned org root, and that is not older than one accepted before.
+  const UnixSeconds t = now();
+  auto signed_roster = crypto::SignedRoster::decode(offer.roster);
+  if (!signed_roster.is_ok())
+    return with_context(signed_roster.status(), "the server's roster is malformed");
+  auto roster = crypto::verify_roster(org_root_, signed_roster.value(), t, vault_.roster_pin);
+  if (!roster.is_ok())
+    return with_context(roster.status(), "the server's roster does not verify against the org key");
+
+  struct NewSession {
+    Bytes certificate_hash;
+    crypto::X3dhHeader header;
+    crypto::Ratchet ratchet;
+  };
+  std::vector<NewSession> fresh;
+  std::size_t header_bytes = 0;
+  for (const protocol::Bundle& wire : offer.bundles) {
+    auto bundle = decode_bundle(wire);
+    if (!bundle.is_ok()) continue;
+    Bytes cert_hash = bundle->certificate.hash();
+    // The responder handing over keeps no way into the case.
+    if (old_responder && same(cert_hash, *old_responder)) continue;
+    if (std::any_of(fresh.begin(), fresh.end(),
+                    [&](const NewSession& n) { return same(n.certificate_hash, cert_hash); }))
+      continue;
+    if (fresh.size() >= kMaxSessionsPerCase - 1) break;
+    auto init = crypto::x3dh_initiate(roster.value(), bundle.value(), offer.queue, identity, id, t);
+    if (!init.is_ok()) continue;
+    auto ratchet =
+        crypto::Ratchet::init_initiator(std::move(init->session.shared_key),
+                                        init->session.associated_data, init->responder_ratchet_key);
+    if (!ratchet.is_ok()) continue;
+    header_bytes = std::max(header_bytes, init->header.encode().size());
+    fresh.push_back({std::move(cert_hash), std::move(init->header), std::move(ratchet).value()});
+  }
+  if (fresh.empty())
+    return error(Code::kAuthFailed, "no responder's keys verified; nothing was sent");
+  const std::size_t budget =
+      handoff_plaintext_budget(options_.max_frame_bytes, fresh.size(), header_bytes);
+  if (budget == 0) return error(Code::kLimitExceeded, "too many responders for one frame");
+  HEARTH_ASSIGN_OR_RETURN(Bytes plaintext, encode_handoff(payload, budget));
+  std::vector<protocol::IntakeCopy> intake;
+  std::vector<SurvivorSessionState> sessions;
+  for (NewSession& n : fresh) {
+    auto message = n.ratchet.encrypt(plaintext);
+    if (!message.is_ok()) {
+      crypto::wipe(plaintext);
+      return message.status();
+    }
+    intake.push_back({n.certificate_hash, encode_intake_body(n.header, message.value())});
+    sessions.push_back({n.certificate_hash, n.ratchet.serialize()});
+  }
+  crypto::wipe(plaintext);
+
+  // 1. The new sessions go into the vault before the server moves the case, so
+  // a reply from the new team always decrypts, even after a crash right here.
+  // Sessions of an earlier attempt that never reached the server are dropped.
+  const crypto::RosterPin pin = roster->pin();
+  HEARTH_TRY(update_vault([&](SurvivorVault& v) -> Status {
+    SurvivorCase* c = v.find(id);
+    if (c == nullptr) return error(Code::kNotFound, "the case is gone from the vault");
+    if (c->claimed_by) {
+      const Bytes keep = *c->claimed_by;
+      std::erase_if(c->sessions,
+                    [&](const SurvivorSessionState& s) { return !same(s.certificate_hash, keep); });
+    }
+    for (const SurvivorSessionState& s : sessions) {
+      if (c->session_for(s.certificate_hash) == nullptr)
+        c->sessions.push_back({s.certificate_hash, s.ratchet.clone()});
+    }
+    if (!v.roster_pin || v.roster_pin->epoch <= pin.epoch) v.roster_pin = pin;
+    return Status::ok();
+  }));
+
+  // 2. The server moves the case (one commit) and cuts the old responder off.
+  const std::size_t copies = intake.size();
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::HandoffAcceptReply accepted,
+      connection_->call(protocol::HandoffAcceptRequest{id, share, std::move(intake)},
+                        options_.call_timeout));
+  (void)accepted;
+  status_of(id).handoff_queue.reset();
+
+  // 3. The old session goes. If this write is lost, the next login finishes
+  // it: the server's case list no longer names the old responder.
+  Status dropped = update_vault([&](SurvivorVault& v) -> Status {
+    if (SurvivorCase* c = v.find(id)) finish_handoff(*c, offer.queue);
+    return Status::ok();
+  });
+  if (!dropped.is_ok()) {
+    if (SurvivorCase* c = vault_.find(id)) finish_handoff(*c, offer.queue);
+  }
+  return copies;
+}
+
+Status SurvivorSession::decline_handoff(ByteView case_id) {
+  if (connection_ == nullptr || vault_gone_) return error(Code::kUnavailable, "not logged in");
+  if (vault_.find(case_id) == nullptr) return error(Code::kNotFound, "no such case in this vault");
+  HEARTH_ASSIGN_OR_RETURN(
+      protocol::HandoffDeclineReply declined,
+      connection_->call(protocol::HandoffDeclineRequest{Bytes(case_id.begin(), case_id.end())},
+                        options_.call_timeout));
+  (void)declined;
+  status_of(case_id).handoff_queue.reset();
+  return Status::ok();
 }
 
 Status SurvivorSession::delete_case(ByteView case_id) {

@@ -9,15 +9,24 @@
 // acknowledged: a sent message travels together with the vault that records
 // it; a received one is acknowledged only after the vault holding it committed.
 //
-// Trust: the roster in a route reply must verify against the org root the
-// caller pins (a survivor's client ships with it); a roster that does not, or a
-// bundle that does not, is never used.
+// Trust: the roster in a route reply (and in a handoff offer) must verify
+// against the org root the caller pins (a survivor's client ships with it); a
+// roster that does not, or a bundle that does not, is never used.
+//
+// Handoff: when the responder proposes another team (a kHandoffProposed
+// update), nothing moves until the survivor answers. accept_handoff() opens a
+// new session with each responder of that team (same case id, the case's own
+// identity key), whose first message says what the survivor chose to share
+// (client_formats.h "Handoff plaintext"); decline_handoff() keeps the case
+// where it is.
 //
 // Thread safety: not thread-safe. One UI thread drives a session; event_fd()
 // may be polled from that thread.
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,16 +60,35 @@ struct SurvivorOptions {
 // Something the UI should show, returned by poll().
 struct SurvivorUpdate {
   enum class Kind {
-    kMessage,       // a responder's message: `text` (and its kind), `minute`
-    kClaimed,       // a responder took the case
-    kWarning,       // something was dropped (a message that failed to decrypt): `text` says what
-    kDisconnected,  // the connection dropped: call reconnect()
+    kMessage,          // a responder's message: `message`, `minute`
+    kClaimed,          // a responder took the case
+    kQueueStatus,      // the case waits: `position` in line (1 = next), `wait_band`
+    kHandoffProposed,  // the responder proposes the team `queue`: accept_handoff() or
+                       // decline_handoff()
+    kClosed,           // the case ended: `reason` kClosed (by the responder: replies
+                       // already sent still arrive, nothing more can be sent) or
+                       // kDeleted (on another device: it is gone from the vault)
+    kWarning,          // something was dropped (a message that failed to decrypt): `text` says what
+    kDisconnected,     // the connection dropped: call reconnect()
   };
   Kind kind = Kind::kMessage;
   Bytes case_id;
   Plaintext message;  // kMessage only
   UnixSeconds minute = 0;
-  std::string text;  // kWarning / kDisconnected: a short explanation
+  std::string text;                                                  // kWarning / kDisconnected
+  std::int64_t position = 0;                                         // kQueueStatus
+  protocol::WaitBand wait_band = protocol::WaitBand::kNobodyOnline;  // kQueueStatus
+  std::string queue;                                                 // kHandoffProposed
+  protocol::CloseReason reason = protocol::CloseReason::kClosed;     // kClosed
+};
+
+// What this session knows of a case beyond the vault: from the server's case
+// list at login and from pushes since. Kept in memory only.
+struct SurvivorCaseStatus {
+  std::optional<std::string> handoff_queue;  // a handoff proposed and not yet answered
+  bool closed = false;                       // the responder closed the case
+  std::int64_t position = 0;                 // last queue position heard (0: none)
+  std::optional<protocol::WaitBand> wait_band;
 };
 
 class SurvivorSession {
@@ -108,6 +136,31 @@ class SurvivorSession {
   // envelopes stay unacknowledged and come again after reconnect().
   Result<std::vector<SurvivorUpdate>> poll(std::chrono::milliseconds timeout);
 
+  // Consents to the handoff the responder proposed for `case_id`: fetches the
+  // new team's key bundles (handoff_offer), verifies their roster against the
+  // pinned org root and the vault's roster pin, runs X3DH with each (the
+  // current responder is skipped: they are the one handing over), and sends
+  // handoff_accept with one intake copy each, carrying `share`: kNewOnly
+  // nothing, kSummary `summary_text` (UTF-8, not empty), kHistory the
+  // transcript (oldest entries dropped to fit one frame). The vault gains the
+  // new sessions before the server moves the case and loses the old one after;
+  // the case then waits in the new queue until one of them takes it (send()
+  // answers kUnavailable until then). Returns how many responders got a copy.
+  // Errors: kNotFound (no such case, or no handoff pending: wire "not_found"),
+  // kInvalidArgument (a bad summary), kLimitExceeded (the summary does not fit
+  // beside that many copies), kAuthFailed / kExpired / kReplay / kConflict (the
+  // roster or every bundle failed verification: nothing was sent), server
+  // errors as Connection::call (no_responder, ...).
+  Result<std::size_t> accept_handoff(ByteView case_id, protocol::HandoffShare share,
+                                     std::string_view summary_text = {});
+
+  // Declines the proposed handoff: the case stays with its responder.
+  // kNotFound: no such case, or no handoff pending.
+  Status decline_handoff(ByteView case_id);
+
+  // The in-memory status of a case (a default one for an unknown case).
+  SurvivorCaseStatus case_status(ByteView case_id) const;
+
   // Deletes the case on the server (every message of it, both ways) and from
   // the vault. When it was the last case the server deletes the vault too, and
   // this session has nothing left (vault_gone() is true).
@@ -143,6 +196,10 @@ class SurvivorSession {
   Result<std::vector<SurvivorUpdate>> receive(
       const std::vector<protocol::EnvelopeEvent>& envelopes);
   bool apply_claim(SurvivorVault& vault, ByteView case_id, ByteView claimed_by) const;
+  // Applies `change` to a copy of the vault and writes it (put_vault); on a
+  // compare-and-swap conflict reloads the vault and applies it once more.
+  Status update_vault(const std::function<Status(SurvivorVault&)>& change);
+  SurvivorCaseStatus& status_of(ByteView case_id);
 
   Endpoint endpoint_;
   crypto::SigningPublicKey org_root_;
@@ -152,6 +209,7 @@ class SurvivorSession {
   SurvivorVault vault_;
   std::int64_t version_ = 0;
   bool vault_gone_ = false;
+  std::map<Bytes, SurvivorCaseStatus> status_;
 };
 
 struct SurvivorSession::Started {

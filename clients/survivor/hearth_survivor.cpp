@@ -2,8 +2,10 @@
 //
 // Asks up to three triage questions, sends the first message end-to-end
 // encrypted to every responder who can take it, shows the 7-word codename once
-// (with a chance to practise it), then chats. `--resume` comes back with the
-// codename. Nothing is written to disk: the conversation lives in the vault on
+// (with a chance to practise it), then chats: while the case waits it says
+// where the survivor is in line, in plain words; when the responder proposes
+// another team it asks what to share (or to stay). `--resume` comes back with
+// the codename. Nothing is written to disk: the conversation lives in the vault on
 // the server, sealed under keys only the codename opens.
 #include <poll.h>
 #include <CLI/CLI.hpp>
@@ -130,9 +132,44 @@ std::string explain(const Status& status) {
            "danger now, call your local emergency number.";
   if (code == protocol::ErrorCode::kAuthFailed)
     return "That codename does not open a conversation here. Check the words and try again.";
+  if (code == protocol::ErrorCode::kClosed)
+    return "This conversation was closed by the responder; nothing more can be sent in it.";
   if (status.code() == Code::kUnavailable)
     return "Cannot reach the service (" + status.message() + "). Try again in a moment.";
   return "Something went wrong: " + status.to_string();
+}
+
+// "1st", "2nd", "3rd", "4th", ..., "11th", "12th", "13th", "21st", ...
+std::string ordinal(std::int64_t n) {
+  const char* suffix = "th";
+  if (n % 100 < 11 || n % 100 > 13) {
+    if (n % 10 == 1) suffix = "st";
+    if (n % 10 == 2) suffix = "nd";
+    if (n % 10 == 3) suffix = "rd";
+  }
+  return std::to_string(n) + suffix;
+}
+
+// Where the survivor is in line, in plain words.
+std::string queue_words(std::int64_t position, protocol::WaitBand band) {
+  if (band == protocol::WaitBand::kNobodyOnline)
+    return "Nobody is online right now. Your message is safe here; you will get an answer when "
+           "someone comes on.";
+  std::string line =
+      position <= 1 ? "You are next in line." : "You are " + ordinal(position) + " in line.";
+  switch (band) {
+    case protocol::WaitBand::kMinutes:
+      return line + " A responder should reach you within a few minutes.";
+    case protocol::WaitBand::kQuarterHour:
+      return line + " A responder should reach you within about 15 minutes.";
+    case protocol::WaitBand::kHour:
+      return line + " A responder should reach you within about an hour.";
+    case protocol::WaitBand::kHours:
+      return line + " It may take a few hours for a responder to reach you.";
+    case protocol::WaitBand::kNobodyOnline:
+      break;
+  }
+  return line;
 }
 
 void show(const SurvivorUpdate& u) {
@@ -142,6 +179,18 @@ void show(const SurvivorUpdate& u) {
       break;
     case SurvivorUpdate::Kind::kClaimed:
       say("A responder has joined your conversation.");
+      break;
+    case SurvivorUpdate::Kind::kQueueStatus:
+      say(queue_words(u.position, u.wait_band));
+      break;
+    case SurvivorUpdate::Kind::kHandoffProposed:
+      break;  // chat() asks the question
+    case SurvivorUpdate::Kind::kClosed:
+      if (u.reason == protocol::CloseReason::kDeleted)
+        say("This conversation was deleted (from another device).");
+      else
+        say("This conversation was closed by the responder. Replies already sent still reach "
+            "you; nothing more can be sent in it. You can start a new conversation at any time.");
       break;
     case SurvivorUpdate::Kind::kWarning:
       say("(" + u.text + ")");
@@ -162,6 +211,60 @@ void show_transcript(const SurvivorSession& session) {
   }
 }
 
+// The responder proposed another team: ask what to share, or to stay. Returns
+// true when the case moved (it then waits for someone of the new team).
+bool answer_handoff(cli::LineReader& in, SurvivorSession& session, const Bytes& case_id,
+                    const std::string& queue) {
+  say("Your responder suggests the " + queue + " team. Share:");
+  say("  1) only new messages");
+  say("  2) a summary you write");
+  say("  3) the whole conversation");
+  say("  4) No, stay with the current responder");
+  for (;;) {
+    auto line = ask(in, "> ");
+    if (!line || *line == "/quit") return false;  // still pending: asked again next time
+    int n = std::atoi(line->c_str());
+    if (n == 4) {
+      Status s = session.decline_handoff(case_id);
+      say(s.is_ok() ? "You stay with your current responder." : explain(s));
+      return false;
+    }
+    if (n < 1 || n > 3) {
+      say("Please type a number from 1 to 4.");
+      continue;
+    }
+    std::string summary;
+    protocol::HandoffShare share = protocol::HandoffShare::kNewOnly;
+    if (n == 2) {
+      share = protocol::HandoffShare::kSummary;
+      say("Write what the new team should know (one line).");
+      auto text = ask(in, "> ");
+      while (text && text->empty()) text = ask(in, "> ");
+      if (!text || *text == "/quit") return false;
+      summary = std::move(*text);
+    } else if (n == 3) {
+      share = protocol::HandoffShare::kHistory;
+    }
+    say("Moving your conversation…");
+    auto moved = session.accept_handoff(case_id, share, summary);
+    cli::wipe(summary);
+    if (!moved.is_ok()) {
+      if (moved.status().code() == Code::kLimitExceeded)
+        say("That summary is too long to send. Please write a shorter one.");
+      else
+        say(explain(moved.status()));
+      if (moved.status().code() == Code::kLimitExceeded ||
+          moved.status().code() == Code::kInvalidArgument)
+        continue;
+      return false;
+    }
+    say("Your conversation is moving to the " + queue + " team (" + std::to_string(*moved) +
+        " responder(s) there). Your previous responder can no longer read it.");
+    say("Messages you write now wait here until someone from the new team joins.");
+    return true;
+  }
+}
+
 // The chat loop: lines typed are sent, pushes are shown. Messages typed before
 // a responder joins wait here, in memory, and go out when one does.
 int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
@@ -169,7 +272,14 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
   std::deque<std::string> waiting;
   bool claimed = false;
   if (const auto* c = session.vault().find(case_id)) claimed = c->claimed_by.has_value();
-  if (!claimed) say("Waiting for a responder to join…");
+  SurvivorCaseStatus status = session.case_status(case_id);
+  bool closed = status.closed;
+  if (closed) {
+    say("This conversation was closed by the responder; nothing more can be sent in it.");
+  } else if (status.handoff_queue) {
+    if (answer_handoff(in, session, case_id, *status.handoff_queue)) claimed = false;
+  }
+  if (!claimed && !closed) say("Waiting for a responder to join…");
   auto flush_waiting = [&] {
     while (!waiting.empty()) {
       Status s = session.send(case_id, waiting.front());
@@ -199,6 +309,10 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
         }
         continue;
       }
+      if (closed) {
+        say("This conversation is closed; nothing more can be sent. /quit to leave.");
+        continue;
+      }
       if (!claimed) {
         waiting.push_back(*line);
         say("(kept until a responder joins)");
@@ -221,11 +335,29 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
       show(u);
       if (u.kind == SurvivorUpdate::Kind::kClaimed) claimed = true;
       if (u.kind == SurvivorUpdate::Kind::kDisconnected) lost = true;
+      if (u.kind == SurvivorUpdate::Kind::kHandoffProposed && u.case_id == case_id &&
+          answer_handoff(in, session, case_id, u.queue))
+        claimed = false;
+      if (u.kind == SurvivorUpdate::Kind::kClosed && u.case_id == case_id) {
+        if (u.reason == protocol::CloseReason::kDeleted) return 0;
+        closed = true;
+        waiting.clear();
+      }
     }
     if (lost) {
       for (int attempt = 0; attempt < 30; ++attempt) {
         if (session.reconnect().is_ok()) {
           say("(reconnected)");
+          // What happened while away: the server's case list says.
+          SurvivorCaseStatus now = session.case_status(case_id);
+          if (now.closed && !closed) {
+            say("This conversation was closed by the responder; nothing more can be sent in it.");
+            closed = true;
+            waiting.clear();
+          } else if (now.handoff_queue &&
+                     answer_handoff(in, session, case_id, *now.handoff_queue)) {
+            claimed = false;
+          }
           break;
         }
         ::sleep(2);

@@ -123,6 +123,124 @@ TEST_CASE("transcripts keep the last 200 messages and at most 128 KiB", "[client
   CHECK(big.back().plaintext.payload[0] == 'a' + 9);
 }
 
+// ---- Handoff plaintext (kind 3) ----
+
+Plaintext as_plaintext(const Bytes& encoded) { return decode_plaintext(encoded).value(); }
+
+TEST_CASE("a new-only handoff is kind 3, share 1 and nothing else", "[client]") {
+  HandoffPayload p;
+  p.share = protocol::HandoffShare::kNewOnly;
+  p.summary = "ignored";  // only a summary share carries text
+  Bytes encoded = encode_handoff(p).value();
+  CHECK(encoded == Bytes{3, 1});
+  auto decoded = decode_handoff(as_plaintext(encoded));
+  REQUIRE(decoded.is_ok());
+  CHECK(decoded->share == protocol::HandoffShare::kNewOnly);
+  CHECK(decoded->summary.empty());
+  CHECK(decoded->history.empty());
+}
+
+TEST_CASE("a summary handoff carries the survivor's UTF-8 text", "[client]") {
+  HandoffPayload p;
+  p.share = protocol::HandoffShare::kSummary;
+  p.summary = "I need a lawyer — visa taken";
+  Bytes encoded = encode_handoff(p).value();
+  Bytes expected = {3, 2};
+  append(expected, as_bytes(p.summary));
+  CHECK(encoded == expected);
+  auto decoded = decode_handoff(as_plaintext(encoded));
+  REQUIRE(decoded.is_ok());
+  CHECK(decoded->share == protocol::HandoffShare::kSummary);
+  CHECK(decoded->summary == p.summary);
+
+  p.summary = "";
+  CHECK(encode_handoff(p).status().code() == Code::kInvalidArgument);
+  p.summary = "bad \xC0\xAF";
+  CHECK(encode_handoff(p).status().code() == Code::kInvalidArgument);
+  p.summary = std::string(100, 'x');
+  CHECK(encode_handoff(p, 101).status().code() == Code::kLimitExceeded);
+  CHECK(encode_handoff(p, 102).is_ok());
+  CHECK(encode_handoff(p, 5).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("a history handoff carries the transcript encoding", "[client]") {
+  HandoffPayload p;
+  p.share = protocol::HandoffShare::kHistory;
+  p.history.push_back({Author::kSurvivor, 120, {1, "hi"}});
+  p.history.push_back({Author::kResponder, 180, {1, "hello"}});
+  Bytes encoded = encode_handoff(p).value();
+  // u8 3 || u8 3 || u32 2 || (u8 author || u64 minute || u8 kind || lp(payload)) x 2
+  const Bytes expected = {3, 3, 0, 0, 0, 2,  // kind, share, count
+                          1, 0, 0, 0, 0, 0, 0, 0, 120, 1, 0, 0, 0, 2, 'h', 'i',  // entry 1
+                          2, 0, 0, 0, 0, 0, 0, 0, 180, 1, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o'};
+  CHECK(encoded == expected);
+  auto decoded = decode_handoff(as_plaintext(encoded));
+  REQUIRE(decoded.is_ok());
+  CHECK(decoded->share == protocol::HandoffShare::kHistory);
+  REQUIRE(decoded->history.size() == 2);
+  CHECK(decoded->history[0].author == Author::kSurvivor);
+  CHECK(decoded->history[0].minute == 120);
+  CHECK(decoded->history[1].plaintext.payload == "hello");
+}
+
+TEST_CASE("a history too long for the message keeps the newest entries", "[client]") {
+  HandoffPayload p;
+  p.share = protocol::HandoffShare::kHistory;
+  for (int i = 0; i < 300; ++i)
+    p.history.push_back(
+        {Author::kSurvivor, 60 * i, {1, std::string(900, 'x') + std::to_string(i)}});
+  Bytes full = encode_handoff(p).value();
+  CHECK(full.size() <= crypto::kMaxPaddedPayload);
+  auto decoded = decode_handoff(as_plaintext(full)).value();
+  CHECK(decoded.history.back().plaintext.payload.ends_with("299"));
+  CHECK(decoded.history.size() < 80);
+
+  Bytes small = encode_handoff(p, 4000).value();
+  CHECK(small.size() <= 4000);
+  CHECK(small.size() > 4000 - 920);  // no more was dropped than needed
+  auto few = decode_handoff(as_plaintext(small)).value();
+  CHECK(few.history.back().plaintext.payload.ends_with("299"));
+
+  Bytes none = encode_handoff(p, 6).value();  // room for an empty history only
+  CHECK(none == Bytes{3, 3, 0, 0, 0, 0});
+  CHECK(decode_handoff(as_plaintext(none))->history.empty());
+}
+
+TEST_CASE("handoff decoding refuses malformed payloads", "[client]") {
+  auto refused = [](Bytes encoded) {
+    auto plaintext = decode_plaintext(encoded);
+    REQUIRE(plaintext.is_ok());
+    return decode_handoff(plaintext.value()).status().code() == Code::kInvalidArgument;
+  };
+  CHECK(refused({1, 'h', 'i'}));          // a text, not a handoff
+  CHECK(refused({3}));                    // no share byte
+  CHECK(refused({3, 0}));                 // unknown share
+  CHECK(refused({3, 4}));                 // unknown share
+  CHECK(refused({3, 1, 'x'}));            // new-only with a payload
+  CHECK(refused({3, 2}));                 // empty summary
+  CHECK(refused({3, 2, 0xC0, 0xAF}));     // summary not UTF-8
+  CHECK(refused({3, 3}));                 // history without a count
+  CHECK(refused({3, 3, 0, 0, 0, 1}));     // a count with no entry
+  CHECK(refused({3, 3, 0, 0, 0, 0, 9}));  // trailing bytes
+  CHECK(refused({3, 3, 0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}));  // bad author
+}
+
+TEST_CASE("a handoff travels as the first message of a new session", "[client]") {
+  Handshake h;
+  HandoffPayload p;
+  p.share = protocol::HandoffShare::kSummary;
+  p.summary = "moved from shelter";
+  Bytes message = h.survivor_ratchet->encrypt(encode_handoff(p).value()).value();
+  auto body = decode_intake_body(encode_intake_body(h.header, message)).value();
+  auto plain = decode_plaintext(h.responder_ratchet->decrypt(body.message).value()).value();
+  CHECK(plain.kind == static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent));
+  CHECK(decode_handoff(plain)->summary == "moved from shelter");
+  // A responder's transcript keeps it like any other message.
+  std::deque<TranscriptEntry> t;
+  append_bounded(t, {Author::kSurvivor, 60, plain});
+  CHECK(decode_handoff(t.front().plaintext)->share == protocol::HandoffShare::kSummary);
+}
+
 SurvivorVault sample_vault(Handshake& h) {
   SurvivorVault v;
   v.roster_pin = crypto::RosterPin{7, Bytes(32, 0xAB)};
