@@ -1,0 +1,158 @@
+// Dispatcher: the waiting room. Holds the cases waiting for a responder and
+// the responders who may take them, and answers "take next", positions and
+// queue health — all as a deterministic state machine over the engine.
+//
+// It never reads a clock: every call that depends on time takes `now`.
+// hearthd keeps one (under its hub's lock) and feeds it real time;
+// `hearth-admin simulate` feeds it a simulated clock; the tests feed it
+// whatever they need. It knows cases by an opaque key (hearthd: the case id
+// bytes) and holds no content, only the routing envelope.
+//
+// Lifecycle of a case: add() → waiting (escalating along its chain on
+// tick()) → take_next() hands it to a responder → release() when it closes,
+// or requeue() when it is handed off (it waits again, in the new queue).
+// remove() drops it at any point (the survivor deleted it).
+//
+// Thread safety: none; the owner serialises calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "protocol/messages.h"
+#include "triage/engine.h"
+#include "triage/rules.h"
+
+namespace hearth::triage {
+
+using CaseKey = Bytes;
+
+struct WaitingCase {
+  CaseKey key;
+  protocol::RouteEnvelope envelope;
+  Placement placement;
+  std::optional<std::string> forced_queue;  // after a handoff: only this queue
+  UnixSeconds arrived = 0;                  // its wait, for priority, counts from here
+  std::vector<std::string> offered;         // responders an intake copy was made for
+  bool away = false;                        // the survivor has no connection open
+  UnixSeconds away_since = 0;
+};
+
+// What take_next hands out.
+struct Taken {
+  CaseKey key;
+  std::string queue;
+  std::size_t priority_class = 0;
+  bool interpreter = false;
+  UnixSeconds waited = 0;  // seconds since it arrived
+  protocol::RouteEnvelope envelope;
+};
+
+// A waiting case's place, as its survivor is told it.
+struct Position {
+  CaseKey key;
+  std::size_t position = 0;  // 1 = next in its queue
+  protocol::WaitBand band = protocol::WaitBand::kNobodyOnline;
+  friend bool operator==(const Position&, const Position&) = default;
+};
+
+// Queue health for the supervisor view: counts and times only, no case keys.
+struct ClassHealth {
+  std::string name;
+  std::size_t waiting = 0;
+  UnixSeconds longest_wait = 0;
+  UnixSeconds target = 0;
+};
+struct QueueHealth {
+  std::string queue;
+  std::vector<ClassHealth> classes;      // every class of the rules, in rules order
+  std::size_t responders_available = 0;  // listed under the queue and available
+  std::size_t responders_away = 0;       // listed, connected, away
+  std::uint32_t load = 0;                // open cases held by the available ones
+  std::uint32_t capacity = 0;            // their summed capacity
+};
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(Rules rules);
+
+  const Rules& rules() const { return rules_; }
+  // New rules (validated by the caller). Waiting cases keep their arrival
+  // and are placed afresh at the first target of their new chain.
+  void set_rules(Rules rules, UnixSeconds now);
+
+  // ---- responders ----
+  // Connected (or changed): replaces what was known of `r.id`, keeping the
+  // load the dispatcher counts itself.
+  void upsert_responder(const ResponderView& r);
+  // Disconnected: kept for load counting, but no longer available.
+  void responder_gone(const std::string& id);
+  const ResponderView* responder(const std::string& id) const;
+
+  // ---- cases ----
+  // The decision a new request would get at `now` (nothing changes).
+  Decision preview(const protocol::RouteEnvelope& envelope, UnixSeconds now) const;
+  // A new case starts waiting: placed by `decision` (from preview), arrived
+  // now. `offered` are the responders who got an intake copy: only they can
+  // be handed it.
+  void add(const CaseKey& key, const protocol::RouteEnvelope& envelope, const Decision& decision,
+           std::vector<std::string> offered, UnixSeconds now);
+  // A case restored at start-up: waiting since `arrived`, placed afresh.
+  void restore(const CaseKey& key, const protocol::RouteEnvelope& envelope,
+               std::optional<std::string> forced_queue, std::vector<std::string> offered,
+               UnixSeconds arrived, UnixSeconds now);
+  // A case held by a responder (for load) at start-up or after take_next.
+  void assign(const CaseKey& key, const std::string& responder_id);
+  // Gone for good (deleted, closed): out of the waiting room, and its
+  // responder's load drops.
+  void remove(const CaseKey& key);
+  // Handed off: its responder's load drops and it waits again, only in
+  // `queue`, keeping its original arrival; `offered` are the new intake copies.
+  void requeue(const CaseKey& key, const protocol::RouteEnvelope& envelope, std::string queue,
+               std::vector<std::string> offered, UnixSeconds arrived, UnixSeconds now);
+
+  // The survivor's last connection closed / a connection came back. A case
+  // away longer than rules().away_grace_s loses its place: its arrival
+  // becomes the moment the grace ran out (tick() does this). It is never
+  // removed for being away.
+  void survivor_away(const CaseKey& key, UnixSeconds now);
+  void survivor_back(const CaseKey& key);
+
+  // Escalations and away-grace expiry up to `now`. Returns true when any
+  // case moved (positions may have changed).
+  bool tick(UnixSeconds now);
+
+  // The best waiting case `responder_id` may take at `now`: available, below
+  // capacity, eligible at (or before) the case's current target and offered
+  // an intake copy. The case leaves the waiting room and counts towards the
+  // responder's load. Nullopt when there is none.
+  std::optional<Taken> take_next(const std::string& responder_id, UnixSeconds now);
+  // How many waiting cases `responder_id` could take now, and how many of
+  // those are in a strict class (for the "waiting" push to consoles).
+  std::pair<std::size_t, std::size_t> waiting_for(const std::string& responder_id,
+                                                  UnixSeconds now) const;
+
+  std::optional<WaitingCase> waiting(const CaseKey& key) const;
+  std::size_t waiting_count() const { return waiting_.size(); }
+  // The responder holding `key`, if it is taken.
+  std::optional<std::string> holder(const CaseKey& key) const;
+
+  // Every waiting case's position within its current queue and its band.
+  std::vector<Position> positions(UnixSeconds now) const;
+  // One entry per queue named by the rules, sorted by queue name.
+  std::vector<QueueHealth> health(UnixSeconds now) const;
+
+ private:
+  Rules rules_;
+  std::map<CaseKey, WaitingCase> waiting_;
+  std::map<std::string, ResponderView> responders_;
+  std::map<CaseKey, std::string> held_;  // taken cases → responder
+  std::map<std::string, bool> connected_;
+};
+
+}  // namespace hearth::triage
