@@ -74,7 +74,7 @@ enum class ErrorCode {
   kNotAuthenticated,    // "not_authenticated": log in first
   kForbidden,           // "forbidden": this role may not do this, or not to this case
   kNotFound,            // "not_found": no such case, route or vault
-  kConflict,            // "conflict": compare-and-swap lost (vault version), case already claimed
+  kConflict,            // "conflict": compare-and-swap lost (vault version, case row changed meanwhile)
   kAuthFailed,          // "auth_failed": a signature or login did not verify
   kNotOnRoster,         // "not_on_roster": the certificate is not listed on the current roster
   kRevoked,             // "revoked": the certificate is revoked
@@ -129,6 +129,7 @@ struct RouteEnvelope {
   std::vector<std::string> languages;  // 1–3 ISO 639-1 codes ([a-z]{2}), no duplicates
   Mode mode = Mode::kLive;
   std::optional<std::string> region;  // [a-z0-9-]{1,32}, coarse ("north", "capital")
+  friend bool operator==(const RouteEnvelope&, const RouteEnvelope&) = default;
 };
 // The bytes a route's proof-of-work is bound to (the request hash is
 // BLAKE2b-256 of them, crypto/pow.h pow_request_hash): the UTF-8 text

@@ -203,9 +203,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return error(Code::kInvalidArgument, "config: not valid JSON");
   if (!root.is_object()) return error(Code::kInvalidArgument, "config: must be a JSON object");
-  HEARTH_TRY(check_keys(root, "",
-                        {"data_dir", "database", "key_file", "org_root_key", "roster_file",
-                         "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow"}));
+  HEARTH_TRY(
+      check_keys(root, "",
+                 {"data_dir", "database", "key_file", "org_root_key", "roster_file", "rules_file",
+                  "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow"}));
   Config c;
 
   HEARTH_ASSIGN_OR_RETURN(auto data_dir, read_path(root, "", "data_dir", base_dir));
@@ -226,6 +227,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   HEARTH_ASSIGN_OR_RETURN(auto roster, read_path(root, "", "roster_file", base_dir));
   if (!roster) return field_error("roster_file", "required");
   c.roster_file = *roster;
+  HEARTH_ASSIGN_OR_RETURN(c.rules_file, read_path(root, "", "rules_file", base_dir));
 
   HEARTH_TRY(read_endpoint(root, "listen", c.listen, /*loopback_only=*/false, nullptr));
   HEARTH_TRY(read_endpoint(root, "metrics", c.metrics, /*loopback_only=*/true, &c.metrics_enabled));

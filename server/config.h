@@ -59,6 +59,9 @@ struct Config {
   std::filesystem::path key_file;  // default data_dir / "master.key"
   Bytes org_root_key;              // 32 bytes, Ed25519 public
   std::filesystem::path roster_file;
+  // The org's routing rules (docs/routing.md). Absent: the shipped default
+  // (triage::default_rules_json()). Reloaded with the roster on SIGHUP.
+  std::optional<std::filesystem::path> rules_file;
   Endpoint listen{"127.0.0.1", 8750};
   Endpoint metrics{"127.0.0.1", 8751};
   bool metrics_enabled = true;

@@ -15,7 +15,6 @@
 #include "crypto/random.h"
 #include "crypto/vault.h"
 #include "protocol/codec.h"
-#include "server/routing.h"
 
 namespace hearth::server {
 
@@ -60,6 +59,9 @@ Result<CaseId> case_id_of(const Bytes& b) {
 // set on the storage thread, read on the strand after the job completed.
 using Verdict = std::shared_ptr<std::optional<ProtocolError>>;
 Verdict make_verdict() { return std::make_shared<std::optional<ProtocolError>>(); }
+
+// The roster queue whose responders may see queue health (docs/routing.md).
+constexpr std::string_view kSupervisorQueue = "supervisor";
 
 }  // namespace
 
@@ -183,13 +185,21 @@ void Connection::push_case_claimed(const CaseId& case_id, Bytes claimed_by,
   });
 }
 
-void Connection::push_case_closed(const CaseId& case_id) {
-  asio::post(strand_, [self = shared_from_this(), case_id] {
-    self->unwatch_case(case_id);
-    if (self->role_ == Role::kResponder) {
-      self->send_event(
-          protocol::CaseClosedEvent{Bytes(case_id.bytes.begin(), case_id.bytes.end())});
-    }
+void Connection::push_case_closed(const CaseId& case_id, protocol::CloseReason reason) {
+  asio::post(strand_, [self = shared_from_this(), case_id, reason] {
+    // A survivor keeps watching a case its responder closed: the replies
+    // sent before the close are still theirs to read.
+    if (self->role_ == Role::kResponder || reason != protocol::CloseReason::kClosed)
+      self->unwatch_case(case_id);
+    self->send_event(
+        protocol::CaseClosedEvent{Bytes(case_id.bytes.begin(), case_id.bytes.end()), reason});
+  });
+}
+
+void Connection::push_event(protocol::Event event) {
+  asio::post(strand_, [self = shared_from_this(), event = std::move(event)]() mutable {
+    if (self->close_code_ || self->closed_) return;
+    self->send_event(std::move(event));
   });
 }
 
@@ -374,8 +384,20 @@ asio::awaitable<Connection::Outcome> Connection::dispatch(const protocol::Reques
       co_return co_await on_upload_prekeys(std::get<protocol::UploadPrekeysRequest>(request));
     case protocol::Op::kPresence:
       co_return co_await on_presence(std::get<protocol::PresenceRequest>(request));
-    case protocol::Op::kClaim:
-      co_return co_await on_claim(std::get<protocol::ClaimRequest>(request));
+    case protocol::Op::kTakeNext:
+      co_return co_await on_take_next(std::get<protocol::TakeNextRequest>(request));
+    case protocol::Op::kHandoff:
+      co_return co_await on_handoff(std::get<protocol::HandoffRequest>(request));
+    case protocol::Op::kHandoffOffer:
+      co_return co_await on_handoff_offer(std::get<protocol::HandoffOfferRequest>(request));
+    case protocol::Op::kHandoffAccept:
+      co_return co_await on_handoff_accept(std::get<protocol::HandoffAcceptRequest>(request));
+    case protocol::Op::kHandoffDecline:
+      co_return co_await on_handoff_decline(std::get<protocol::HandoffDeclineRequest>(request));
+    case protocol::Op::kCloseCase:
+      co_return co_await on_close_case(std::get<protocol::CloseCaseRequest>(request));
+    case protocol::Op::kQueueHealth:
+      co_return co_await on_queue_health(std::get<protocol::QueueHealthRequest>(request));
   }
   co_return perr(ErrorCode::kUnknownOp, "unknown op");
 }
@@ -456,55 +478,35 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
 
   auto roster = services_.hub.roster();
   UnixSeconds now = services_.clock.now();
-  RoutingDecision decision = route_request(req.envelope, roster->verified, now);
-  struct Candidate {
-    std::string responder_id;
-    Bytes hash;
-    Bytes certificate;
-  };
-  std::vector<Candidate> candidates;
-  for (const auto& hash : decision.candidates) {
-    if (candidates.size() >= protocol::kMaxBundles) break;
-    auto known = services_.hub.certificate(hash);
-    if (!known) continue;  // never logged in: no prekeys either
-    if (!roster->verified.check_certificate(known->certificate, now, decision.queue).is_ok())
-      continue;
-    candidates.push_back({known->certificate.fields.responder_id, hash, known->encoded});
-  }
-  if (candidates.empty())
-    co_return perr(ErrorCode::kNoResponder, "nobody can take this request's queue now");
-
-  struct Offered {
-    CaseParty party;
-    protocol::Bundle bundle;
-  };
-  auto claim_prekeys = [candidates, now](Stores& s) -> Result<std::vector<Offered>> {
-    std::vector<Offered> out;
-    for (const auto& c : candidates) {
-      auto spk = s.prekeys.current_signed_prekey(as_bytes(c.responder_id));
-      if (!spk.is_ok()) {
-        if (spk.status().code() == Code::kNotFound) continue;
-        return spk.status();
-      }
-      auto parsed = crypto::SignedPrekey::decode(spk->record);
-      if (!parsed.is_ok() || parsed->expires_at <= now) continue;
-      auto opk = s.prekeys.claim_one_time_prekey(as_bytes(c.responder_id));
-      if (!opk.is_ok()) return opk.status();
-      protocol::Bundle b{c.certificate, spk->record, std::nullopt};
-      if (opk->has_value()) b.one_time_prekey = (*opk)->record;
-      out.push_back({CaseParty{c.hash, c.responder_id}, std::move(b)});
+  triage::Decision decision = services_.hub.preview(req.envelope);
+  // The decision's candidates, best first, with the certificate each is
+  // routed under (responders who never logged in have no prekeys anyway).
+  std::vector<KnownCertificate> candidates;
+  {
+    auto current = services_.hub.current_certificates();
+    for (const auto& rid : decision.candidates) {
+      auto it = std::find_if(current.begin(), current.end(), [&](const KnownCertificate& k) {
+        return k.certificate.fields.responder_id == rid;
+      });
+      if (it != current.end()) candidates.push_back(*it);
+      if (candidates.size() >= protocol::kMaxBundles) break;
     }
-    return out;
-  };
-  auto offered = co_await write_job(claim_prekeys);
+  }
+  auto offered = co_await claim_bundles(candidates);
   if (!offered.is_ok()) co_return storage_failure(offered.status());
   if (offered->empty())
     co_return perr(ErrorCode::kNoResponder, "nobody can take this request's queue now");
+  log::logger().debug("routed", {{"rules_version", decision.rules_version},
+                                 {"target", decision.placement.target},
+                                 {"offers", offered->size()}});
 
   PendingRoute route;
   route.id = storage::random_id<CaseId>();
   route.queue = decision.queue;
   route.expires = now + services_.config.limits.route_ttl.count();
+  route.envelope = req.envelope;
+  route.decision = decision;
+  route.routed_at = now;
   protocol::RouteReply reply;
   reply.case_id.assign(route.id.bytes.begin(), route.id.bytes.end());
   reply.queue = decision.queue;
@@ -517,6 +519,31 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
   co_return ok(std::move(reply));
 }
 
+asio::awaitable<Result<std::vector<Connection::Offered>>> Connection::claim_bundles(
+    const std::vector<KnownCertificate>& candidates) {
+  UnixSeconds now = services_.clock.now();
+  auto claim_prekeys = [candidates, now](Stores& s) -> Result<std::vector<Offered>> {
+    std::vector<Offered> out;
+    for (const auto& c : candidates) {
+      const std::string& rid = c.certificate.fields.responder_id;
+      auto spk = s.prekeys.current_signed_prekey(as_bytes(rid));
+      if (!spk.is_ok()) {
+        if (spk.status().code() == Code::kNotFound) continue;
+        return spk.status();
+      }
+      auto parsed = crypto::SignedPrekey::decode(spk->record);
+      if (!parsed.is_ok() || parsed->expires_at <= now) continue;
+      auto opk = s.prekeys.claim_one_time_prekey(as_bytes(rid));
+      if (!opk.is_ok()) return opk.status();
+      protocol::Bundle b{c.encoded, spk->record, std::nullopt};
+      if (opk->has_value()) b.one_time_prekey = (*opk)->record;
+      out.push_back({CaseParty{c.hash, rid}, std::move(b)});
+    }
+    return out;
+  };
+  co_return co_await write_job(claim_prekeys);
+}
+
 // open_case: anonymous (with a new vault) or survivor (without).
 asio::awaitable<Connection::Outcome> Connection::on_open_case(
     const protocol::OpenCaseRequest& req) {
@@ -525,7 +552,7 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
   auto route_it = std::find_if(routes_.begin(), routes_.end(),
-                               [&](const PendingRoute& r) { return r.id == *id; });
+                               [&](const PendingRoute& r) { return r.id == *id && !r.handoff; });
   if (route_it == routes_.end())
     co_return perr(ErrorCode::kNotFound, "no such route on this connection, or it expired");
   if (role_ == Role::kAnonymous && !req.vault)
@@ -558,12 +585,23 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   if (!services_.hub.reserve_case_slot(login_key, services_.config.limits.max_open_cases_per_vault))
     co_return perr(ErrorCode::kLimitExceeded, "this vault has as many open cases as allowed");
 
+  UnixSeconds now = services_.clock.now();
+  const triage::Decision& decision = route_it->decision;
   CaseRecord record;
   record.queue = route_it->queue;
   record.vault_login_key = login_key;
   for (const auto& c : copies) record.offers.push_back(c.party);
+  CaseRouting routing;
+  routing.envelope = route_it->envelope;
+  routing.rules_version = decision.rules_version;
+  routing.filter = decision.placement.filter == triage::kDefaultChain
+                       ? 0xffffffffU
+                       : static_cast<std::uint32_t>(decision.placement.filter);
+  routing.target = static_cast<std::uint32_t>(decision.placement.target);
+  routing.arrived = to_minute(route_it->routed_at);
+  record.routing = routing;
+  const UnixSeconds arrived = route_it->routed_at;
   Bytes fields = encode_case_record(record);
-  UnixSeconds now = services_.clock.now();
   std::size_t bytes = new_vault ? req.vault->blob.size() : 0;
   for (const auto& c : copies) bytes += c.body.size();
 
@@ -606,7 +644,8 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     co_return verdict->has_value() ? **verdict : storage_failure(opened.status());
   }
   UnixSeconds minute = to_minute(now);
-  services_.hub.add_case(OpenCase{*id, 1, minute, record});
+  OpenCase opened_case{*id, 1, minute, record};
+  services_.hub.add_case(opened_case);
   services_.hub.release_case_slot(login_key);
   routes_.erase(std::find_if(routes_.begin(), routes_.end(),
                              [&](const PendingRoute& r) { return r.id == *id; }));
@@ -617,14 +656,12 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     login_key_ = login_key;
   }
   watch(survivor_mailbox(*id), *id, /*responder_side=*/false, /*fetch_backlog=*/false);
-  after_reply_.push_back([this, new_vault, id = *id, copies, seqs = opened->seqs, minute] {
+  // The intake copies wait in their mailboxes: each is pushed only to the
+  // responder take_next hands the case to.
+  after_reply_.push_back([this, new_vault, opened_case, arrived] {
     if (new_vault) services_.hub.register_survivor(login_key_, shared_from_this());
-    for (std::size_t i = 0; i < copies.size(); ++i) {
-      auto d =
-          std::make_shared<Delivery>(Delivery{responder_mailbox(id, copies[i].party.responder_id),
-                                              id, seqs[i], true, copies[i].body, minute});
-      services_.hub.deliver_to_responder(copies[i].party.responder_id, d);
-    }
+    services_.hub.track_case(opened_case, arrived);
+    services_.hub.refresh();
   });
   co_return ok(protocol::OpenCaseReply{opened->vault_version});
 }
@@ -670,6 +707,8 @@ asio::awaitable<Connection::Outcome> Connection::on_vault_login(
     summary.case_id.assign(c.id.bytes.begin(), c.id.bytes.end());
     summary.queue = c.record.queue;
     if (c.record.claimed_by) summary.claimed_by = c.record.claimed_by->certificate_hash;
+    summary.handoff_queue = c.record.handoff_queue;
+    summary.closed = c.record.closed;
     reply.cases.push_back(std::move(summary));
   }
   after_reply_.push_back([this] {
@@ -678,6 +717,7 @@ asio::awaitable<Connection::Outcome> Connection::on_vault_login(
     services_.hub.register_survivor(login_key_, shared_from_this());
     for (const auto& c : services_.hub.cases_of_vault(login_key_))
       watch(survivor_mailbox(c.id), c.id, /*responder_side=*/false, /*fetch_backlog=*/true);
+    services_.hub.refresh();
   });
   co_return ok(std::move(reply));
 }
@@ -734,6 +774,8 @@ asio::awaitable<Connection::Outcome> Connection::on_send(const protocol::SendReq
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
   auto c = services_.hub.get_case(*id);
   if (!c) co_return perr(ErrorCode::kNotFound, "no such case");
+  if (c->record.closed && (role_ == Role::kResponder || c->record.vault_login_key == login_key_))
+    co_return perr(ErrorCode::kClosed, "the responder closed this case");
 
   MailboxId target;
   std::string to_responder;  // set when the recipient is a responder
@@ -817,8 +859,8 @@ asio::awaitable<Connection::Outcome> Connection::on_ack(const protocol::AckReque
       co_return perr(ErrorCode::kForbidden, "not a case of this vault");
     mailbox = survivor_mailbox(*id);
   } else {
-    if (c->record.offer_for(responder_id_) == nullptr)
-      co_return perr(ErrorCode::kForbidden, "not a case offered to you");
+    if (!c->record.claimed_by || c->record.claimed_by->responder_id != responder_id_)
+      co_return perr(ErrorCode::kForbidden, "not a case you have taken");
     mailbox = responder_mailbox(*id, responder_id_);
   }
   auto ack = [mailbox, seq = req.seq](Stores& s) { return s.envelopes.ack(mailbox, seq); };
@@ -850,15 +892,19 @@ asio::awaitable<Connection::Outcome> Connection::on_delete_case(
   Status done = co_await write_job(remove);
   if (!done.is_ok()) co_return storage_failure(done);
   auto removed = services_.hub.remove_case(*id);
+  services_.hub.untrack_case(*id);
   unwatch_case(*id);
   if (removed) {
-    after_reply_.push_back([this, id = *id, offers = removed->record.offers] {
-      for (const auto& offer : offers) {
-        services_.hub.for_responder(offer.responder_id, [&](Peer& p) { p.push_case_closed(id); });
+    after_reply_.push_back([this, id = *id, holder = removed->record.claimed_by] {
+      constexpr auto kDeleted = protocol::CloseReason::kDeleted;
+      if (holder) {
+        services_.hub.for_responder(holder->responder_id,
+                                    [&](Peer& p) { p.push_case_closed(id, kDeleted); });
       }
       services_.hub.for_vault(login_key_, [&](Peer& p) {
-        if (&p != this) p.push_case_closed(id);
+        if (&p != this) p.push_case_closed(id, kDeleted);
       });
+      services_.hub.refresh();
     });
   }
   co_return ok(protocol::DeleteCaseReply{});
@@ -923,13 +969,16 @@ asio::awaitable<Connection::Outcome> Connection::on_responder_login(
   reply.responder_id = rid;
   reply.queues = v.queues_of(hash);
   reply.roster = roster->encoded;
+  reply.outcomes = services_.hub.rules().outcomes;
   reply.one_time_prekeys = held->one_time_prekeys;
   reply.has_signed_prekey = held->has_signed_prekey;
   after_reply_.push_back([this] {
     services_.hub.register_responder(responder_id_, shared_from_this());
+    services_.hub.responder_online(responder_id_);
     for (const auto& c : services_.hub.cases_of_responder(responder_id_))
       watch(responder_mailbox(c.id, responder_id_), c.id, /*responder_side=*/true,
             /*fetch_backlog=*/true);
+    services_.hub.refresh();
   });
   co_return ok(std::move(reply));
 }
@@ -976,70 +1025,373 @@ asio::awaitable<Connection::Outcome> Connection::on_upload_prekeys(
   co_return ok(protocol::UploadPrekeysReply{*count});
 }
 
-// presence: responder; kept in memory (issue 5 uses it for routing).
+// presence: responder; kept in memory for routing (docs/routing.md).
 asio::awaitable<Connection::Outcome> Connection::on_presence(const protocol::PresenceRequest& req) {
   if (auto e = require_responder()) co_return *e;
   if (req.capacity < 1 || req.capacity > 50)
     co_return perr(ErrorCode::kBadField, "capacity: must be between 1 and 50");
   services_.hub.set_presence(responder_id_, PresenceState{req.status, req.capacity});
+  after_reply_.push_back([this] { services_.hub.refresh(); });
   co_return ok(protocol::PresenceReply{});
 }
 
-// claim: responder, for a case an intake copy was made for them.
-asio::awaitable<Connection::Outcome> Connection::on_claim(const protocol::ClaimRequest& req) {
-  if (auto e = require_responder()) co_return *e;
-  auto id = case_id_of(req.case_id);
-  if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
-  auto c = services_.hub.get_case(*id);
-  if (!c) co_return perr(ErrorCode::kNotFound, "no such case");
-  const CaseParty* offer = c->record.offer_for(responder_id_);
-  if (offer == nullptr) co_return perr(ErrorCode::kForbidden, "no copy was made for you");
-  if (c->record.claimed_by) {
-    if (c->record.claimed_by->responder_id == responder_id_)
-      co_return ok(protocol::ClaimReply{c->record.queue});  // a retried claim
-    co_return perr(ErrorCode::kConflict, "another responder took this case");
+Result<OpenCase> Connection::own_case(const Bytes& req_id, ProtocolError* denied) const {
+  auto id = case_id_of(req_id);
+  if (!id.is_ok()) {
+    *denied = perr(ErrorCode::kBadField, "case: wrong length");
+    return id.status();
   }
-  // Exclusive in memory first (cheap), then by compare-and-swap on the row.
-  if (!services_.hub.begin_claim(*id))
-    co_return perr(ErrorCode::kConflict, "another responder is taking this case");
+  auto c = services_.hub.get_case(*id);
+  if (!c) {
+    *denied = perr(ErrorCode::kNotFound, "no such case");
+    return error(Code::kNotFound, "no such case");
+  }
+  if (role_ == Role::kSurvivor) {
+    if (c->record.vault_login_key != login_key_) {
+      *denied = perr(ErrorCode::kForbidden, "not a case of this vault");
+      return error(Code::kAuthFailed, "not yours");
+    }
+  } else {
+    if (!c->record.claimed_by || c->record.claimed_by->responder_id != responder_id_) {
+      *denied = perr(ErrorCode::kForbidden, "not a case you have taken");
+      return error(Code::kAuthFailed, "not yours");
+    }
+  }
+  if (c->record.closed) {
+    *denied = perr(ErrorCode::kClosed, "the responder closed this case");
+    return error(Code::kConflict, "closed");
+  }
+  return *c;
+}
+
+asio::awaitable<std::optional<ProtocolError>> Connection::update_case(const OpenCase& c,
+                                                                      const CaseRecord& record,
+                                                                      const StorageStep& extra) {
+  Verdict verdict = make_verdict();
+  UnixSeconds now = services_.clock.now();
+  auto update = [id = c.id, expected = c.version, fields = encode_case_record(record), extra, now,
+                 verdict](Stores& s) -> Result<std::int64_t> {
+    auto v = s.cases.update(id, expected, fields, now);
+    if (v.status().code() == Code::kConflict)
+      *verdict = perr(ErrorCode::kConflict, "the case changed meanwhile; try again");
+    else if (v.status().code() == Code::kNotFound)
+      *verdict = perr(ErrorCode::kNotFound, "no such case");
+    if (!v.is_ok()) return v.status();
+    if (extra) HEARTH_TRY(extra(s));
+    return v;
+  };
+  auto version = co_await write_job(update);
+  if (!version.is_ok()) {
+    if (verdict->has_value()) co_return **verdict;
+    co_return storage_failure(version.status());
+  }
+  services_.hub.update_case(c.id, *version, record);
+  co_return std::nullopt;
+}
+
+// take_next: responder. The dispatcher picks (exclusively, in memory), then
+// the claim commits; if it cannot, the case goes back to waiting.
+asio::awaitable<Connection::Outcome> Connection::on_take_next(const protocol::TakeNextRequest&) {
+  if (auto e = require_responder()) co_return *e;
+  auto view = services_.hub.responder_view(responder_id_);
+  if (view && !view->available)
+    co_return perr(ErrorCode::kForbidden, "you are away: set presence to available first");
+  if (view && view->load >= view->capacity)
+    co_return perr(ErrorCode::kLimitExceeded,
+                   "you hold as many cases as your capacity; close one or raise it");
+  protocol::TakeNextReply reply;
+  auto taken = services_.hub.take_next(responder_id_);
+  if (!taken) co_return ok(std::move(reply));
+  auto id = CaseId::from(taken->key);
+  std::optional<OpenCase> c;
+  if (id.is_ok()) c = services_.hub.get_case(*id);
+  const CaseParty* offer = c ? c->record.offer_for(responder_id_) : nullptr;
+  if (offer == nullptr) {
+    // The dispatcher only hands out cases offered to this responder whose
+    // record exists; anything else is a bug. Drop it from the room.
+    if (id.is_ok()) services_.hub.untrack_case(*id);
+    log::logger().error("take_next_inconsistent");
+    co_return perr(ErrorCode::kInternal, "internal error");
+  }
   CaseRecord record = c->record;
   record.claimed_by = *offer;
   std::vector<MailboxId> others;
   for (const auto& o : record.offers) {
     if (o.responder_id != responder_id_) others.push_back(responder_mailbox(*id, o.responder_id));
   }
-  Verdict verdict = make_verdict();
-  UnixSeconds now = services_.clock.now();
-  auto update = [id = *id, expected = c->version, fields = encode_case_record(record), others, now,
-                 verdict](Stores& s) -> Result<std::int64_t> {
-    auto v = s.cases.update(id, expected, fields, now);
-    if (v.status().code() == Code::kConflict)
-      *verdict = perr(ErrorCode::kConflict, "another responder took this case");
-    else if (v.status().code() == Code::kNotFound)
-      *verdict = perr(ErrorCode::kNotFound, "no such case");
-    if (!v.is_ok()) return v.status();
-    // The other responders' intake copies are deleted with their mailboxes.
+  // The other responders' intake copies were never delivered: they go now.
+  StorageStep drop_others = [others](Stores& s) -> Status {
     for (const auto& m : others) HEARTH_TRY(s.envelopes.drop_mailbox(m));
-    return v;
+    return Status::ok();
   };
-  auto version = co_await write_job(update);
-  services_.hub.end_claim(*id);
-  if (!version.is_ok())
-    co_return verdict->has_value() ? **verdict : storage_failure(version.status());
-  services_.hub.update_case(*id, *version, record);
+  auto failed = co_await update_case(*c, record, drop_others);
+  if (failed) {
+    services_.hub.untake(*c);
+    services_.hub.refresh();
+    co_return *failed;
+  }
+  const triage::Rules rules = services_.hub.rules();
+  protocol::TakenCase out;
+  out.case_id = taken->key;
+  out.queue = taken->queue;
+  out.priority_class = taken->priority_class < rules.classes.size()
+                           ? rules.classes[taken->priority_class].name
+                           : std::string("unknown");
+  out.envelope = taken->envelope;
+  out.interpreter = taken->interpreter;
+  out.waited_s = taken->waited;
+  record.queue = taken->queue;
   after_reply_.push_back([this, id = *id, record] {
+    // The intake copy (seq 1 of this responder's mailbox) comes from storage.
+    watch(responder_mailbox(id, responder_id_), id, /*responder_side=*/true,
+          /*fetch_backlog=*/true);
     const CaseParty& by = *record.claimed_by;
     services_.hub.for_vault(record.vault_login_key, [&](Peer& p) {
       p.push_case_claimed(id, by.certificate_hash, by.responder_id);
     });
-    for (const auto& o : record.offers) {
-      if (o.responder_id == by.responder_id) continue;
-      services_.hub.for_responder(o.responder_id, [&](Peer& p) {
-        p.push_case_claimed(id, by.certificate_hash, by.responder_id);
-      });
-    }
+    services_.hub.refresh();
   });
-  co_return ok(protocol::ClaimReply{record.queue});
+  reply.taken = std::move(out);
+  co_return ok(std::move(reply));
+}
+
+// handoff: responder, for a case they hold.
+asio::awaitable<Connection::Outcome> Connection::on_handoff(const protocol::HandoffRequest& req) {
+  if (auto e = require_responder()) co_return *e;
+  ProtocolError denied;
+  auto c = own_case(req.case_id, &denied);
+  if (!c.is_ok()) co_return denied;
+  auto queues = services_.hub.rules().queues();
+  if (std::find(queues.begin(), queues.end(), req.queue) == queues.end())
+    co_return perr(ErrorCode::kBadField, "queue: not a queue of the routing rules");
+  if (req.queue == c->record.queue)
+    co_return perr(ErrorCode::kBadField, "queue: the case is already in this queue");
+  CaseRecord record = c->record;
+  record.handoff_queue = req.queue;
+  StorageStep none;
+  auto failed = co_await update_case(*c, record, none);
+  if (failed) co_return *failed;
+  after_reply_.push_back([this, id = c->id, record] {
+    protocol::HandoffProposedEvent event{Bytes(id.bytes.begin(), id.bytes.end()),
+                                         *record.handoff_queue};
+    services_.hub.for_vault(record.vault_login_key, [&](Peer& p) { p.push_event(event); });
+  });
+  co_return ok(protocol::HandoffReply{});
+}
+
+// handoff_offer: survivor, for their case with a handoff proposed.
+asio::awaitable<Connection::Outcome> Connection::on_handoff_offer(
+    const protocol::HandoffOfferRequest& req) {
+  if (auto e = require_survivor()) co_return *e;
+  ProtocolError denied;
+  auto c = own_case(req.case_id, &denied);
+  if (!c.is_ok()) co_return denied;
+  if (!c->record.handoff_queue || !c->record.routing)
+    co_return perr(ErrorCode::kNotFound, "no handoff is proposed for this case");
+  expire_routes();
+  std::erase_if(routes_, [&](const PendingRoute& r) { return r.id == c->id; });
+  if (routes_.size() >= services_.config.limits.max_routes_per_connection)
+    co_return perr(ErrorCode::kLimitExceeded, "too many unused routes on this connection");
+  const std::string& queue = *c->record.handoff_queue;
+  const auto& envelope = c->record.routing->envelope;
+  auto roster = services_.hub.roster();
+  UnixSeconds now = services_.clock.now();
+  // Everyone the roster lists under the new queue except the responder who
+  // proposed it, language matches first.
+  std::vector<KnownCertificate> matched;
+  std::vector<KnownCertificate> others;
+  for (auto& k : services_.hub.current_certificates()) {
+    const auto& f = k.certificate.fields;
+    if (c->record.claimed_by && f.responder_id == c->record.claimed_by->responder_id) continue;
+    if (!roster->verified.check_certificate(k.certificate, now, queue).is_ok()) continue;
+    bool shares = std::any_of(
+        envelope.languages.begin(), envelope.languages.end(), [&](const std::string& l) {
+          return std::find(f.languages.begin(), f.languages.end(), l) != f.languages.end();
+        });
+    (shares ? matched : others).push_back(std::move(k));
+  }
+  for (auto& k : others) matched.push_back(std::move(k));
+  if (matched.size() > protocol::kMaxBundles) matched.resize(protocol::kMaxBundles);
+  auto offered = co_await claim_bundles(matched);
+  if (!offered.is_ok()) co_return storage_failure(offered.status());
+  if (offered->empty())
+    co_return perr(ErrorCode::kNoResponder, "nobody can take the proposed queue now");
+  PendingRoute route;
+  route.id = c->id;
+  route.handoff = true;
+  route.queue = queue;
+  route.expires = now + services_.config.limits.route_ttl.count();
+  route.envelope = envelope;
+  route.routed_at = now;
+  protocol::HandoffOfferReply reply;
+  reply.queue = queue;
+  reply.roster = roster->encoded;
+  for (auto& o : *offered) {
+    route.offers.push_back(o.party);
+    reply.bundles.push_back(std::move(o.bundle));
+  }
+  routes_.push_back(std::move(route));
+  co_return ok(std::move(reply));
+}
+
+// handoff_accept: survivor, with new intake copies for the offered bundles.
+asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
+    const protocol::HandoffAcceptRequest& req) {
+  if (auto e = require_survivor()) co_return *e;
+  ProtocolError denied;
+  auto c = own_case(req.case_id, &denied);
+  if (!c.is_ok()) co_return denied;
+  expire_routes();
+  auto route_it = std::find_if(routes_.begin(), routes_.end(),
+                               [&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
+  if (route_it == routes_.end() || !c->record.routing || c->record.handoff_queue != route_it->queue)
+    co_return perr(ErrorCode::kNotFound, "no handoff offer on this connection, or it expired");
+  struct Copy {
+    CaseParty party;
+    Bytes body;
+  };
+  std::vector<Copy> copies;
+  std::set<Bytes> seen;
+  for (const auto& copy : req.intake) {
+    auto offer = std::find_if(
+        route_it->offers.begin(), route_it->offers.end(),
+        [&](const CaseParty& p) { return p.certificate_hash == copy.certificate_hash; });
+    if (offer == route_it->offers.end())
+      co_return perr(ErrorCode::kBadField,
+                     "intake: a copy for a certificate the offer did not include");
+    if (!seen.insert(copy.certificate_hash).second)
+      co_return perr(ErrorCode::kBadField, "intake: two copies for one certificate");
+    copies.push_back({*offer, copy.body});
+  }
+  if (copies.empty()) co_return perr(ErrorCode::kMissingField, "intake: at least one copy");
+
+  CaseRecord record = c->record;
+  std::vector<MailboxId> old_mailboxes;
+  for (const auto& o : record.offers)
+    old_mailboxes.push_back(responder_mailbox(c->id, o.responder_id));
+  const std::optional<CaseParty> old_holder = record.claimed_by;
+  record.queue = route_it->queue;
+  record.offers.clear();
+  for (const auto& copy : copies) record.offers.push_back(copy.party);
+  record.claimed_by.reset();
+  record.handoff_queue.reset();
+  record.routing->forced_queue = route_it->queue;
+  UnixSeconds now = services_.clock.now();
+  // In the same commit: the old mailboxes go (the old responder's access
+  // ends), the new intake copies wait for whoever takes the case next.
+  StorageStep move = [id = c->id, old_mailboxes, copies, now](Stores& s) -> Status {
+    for (const auto& m : old_mailboxes) HEARTH_TRY(s.envelopes.drop_mailbox(m));
+    for (const auto& copy : copies) {
+      auto seq = s.envelopes.put(responder_mailbox(id, copy.party.responder_id), copy.body, now);
+      if (!seq.is_ok()) return seq.status();
+    }
+    return Status::ok();
+  };
+  auto failed = co_await update_case(*c, record, move);
+  if (failed) co_return *failed;
+  routes_.erase(std::find_if(routes_.begin(), routes_.end(),
+                             [&](const PendingRoute& r) { return r.id == c->id && r.handoff; }));
+  services_.metrics.messages_relayed.fetch_add(copies.size());
+  after_reply_.push_back(
+      [this, updated = OpenCase{c->id, 0, c->opened_minute, record}, old_holder] {
+        services_.hub.untrack_case(updated.id);
+        services_.hub.track_case(updated);
+        if (old_holder) {
+          services_.hub.for_responder(old_holder->responder_id, [&](Peer& p) {
+            p.push_case_closed(updated.id, protocol::CloseReason::kHandedOff);
+          });
+        }
+        services_.hub.refresh();
+      });
+  co_return ok(protocol::HandoffAcceptReply{});
+}
+
+// handoff_decline: survivor.
+asio::awaitable<Connection::Outcome> Connection::on_handoff_decline(
+    const protocol::HandoffDeclineRequest& req) {
+  if (auto e = require_survivor()) co_return *e;
+  ProtocolError denied;
+  auto c = own_case(req.case_id, &denied);
+  if (!c.is_ok()) co_return denied;
+  if (!c->record.handoff_queue)
+    co_return perr(ErrorCode::kNotFound, "no handoff is proposed for this case");
+  CaseRecord record = c->record;
+  record.handoff_queue.reset();
+  StorageStep none;
+  auto failed = co_await update_case(*c, record, none);
+  if (failed) co_return *failed;
+  std::erase_if(routes_, [&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
+  if (record.claimed_by) {
+    after_reply_.push_back([this, id = c->id, holder = record.claimed_by->responder_id] {
+      protocol::HandoffDeclinedEvent event{Bytes(id.bytes.begin(), id.bytes.end())};
+      services_.hub.for_responder(holder, [&](Peer& p) { p.push_event(event); });
+    });
+  }
+  co_return ok(protocol::HandoffDeclineReply{});
+}
+
+// close_case: responder, for a case they hold, with an outcome of the rules.
+asio::awaitable<Connection::Outcome> Connection::on_close_case(
+    const protocol::CloseCaseRequest& req) {
+  if (auto e = require_responder()) co_return *e;
+  ProtocolError denied;
+  auto c = own_case(req.case_id, &denied);
+  if (!c.is_ok()) co_return denied;
+  if (!services_.hub.rules().has_outcome(req.outcome))
+    co_return perr(ErrorCode::kBadField, "outcome: not an outcome of the routing rules");
+  UnixSeconds now = services_.clock.now();
+  // What the case shrinks to: one count in a sealed aggregate cell.
+  storage::CounterKey cell;
+  cell.month = storage::month_of(now);
+  cell.outcome = req.outcome;
+  if (c->record.routing) {
+    cell.need = std::string(protocol::need_name(c->record.routing->envelope.needs.front()));
+    cell.language_group = c->record.routing->envelope.languages.front();
+  } else {
+    cell.need = "unknown";
+    cell.language_group = "unknown";
+  }
+  CaseRecord record = c->record;
+  record.closed = true;
+  record.routing.reset();
+  record.handoff_queue.reset();
+  StorageStep close = [mailbox = responder_mailbox(c->id, responder_id_), cell](Stores& s) {
+    HEARTH_TRY(s.envelopes.drop_mailbox(mailbox));
+    return s.counters.increment(cell);
+  };
+  auto failed = co_await update_case(*c, record, close);
+  if (failed) co_return *failed;
+  services_.hub.untrack_case(c->id);
+  unwatch_case(c->id);
+  after_reply_.push_back([this, id = c->id, login_key = record.vault_login_key] {
+    services_.hub.for_vault(
+        login_key, [&](Peer& p) { p.push_case_closed(id, protocol::CloseReason::kClosed); });
+    services_.hub.refresh();
+  });
+  co_return ok(protocol::CloseCaseReply{});
+}
+
+// queue_health: responders listed under the roster queue "supervisor".
+asio::awaitable<Connection::Outcome> Connection::on_queue_health(
+    const protocol::QueueHealthRequest&) {
+  if (auto e = require_responder()) co_return *e;
+  auto queues = services_.hub.roster()->verified.queues_of(certificate_hash_);
+  if (std::find(queues.begin(), queues.end(), kSupervisorQueue) == queues.end())
+    co_return perr(ErrorCode::kForbidden, "supervisors only");
+  protocol::QueueHealthReply reply;
+  for (const auto& q : services_.hub.health()) {
+    protocol::QueueHealthEntry entry;
+    entry.queue = q.queue;
+    for (const auto& k : q.classes)
+      entry.classes.push_back(
+          {k.name, static_cast<std::int64_t>(k.waiting), k.longest_wait, k.target});
+    entry.responders_available = static_cast<std::int64_t>(q.responders_available);
+    entry.responders_away = static_cast<std::int64_t>(q.responders_away);
+    entry.load = q.load;
+    entry.capacity = q.capacity;
+    reply.queues.push_back(std::move(entry));
+  }
+  co_return ok(std::move(reply));
 }
 
 }  // namespace hearth::server

@@ -71,7 +71,8 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   void push_delivery(std::shared_ptr<const Delivery> delivery) override;
   void push_case_claimed(const storage::CaseId& case_id, Bytes claimed_by,
                          std::string claimed_responder_id) override;
-  void push_case_closed(const storage::CaseId& case_id) override;
+  void push_case_closed(const storage::CaseId& case_id, protocol::CloseReason reason) override;
+  void push_event(protocol::Event event) override;
   void roster_changed(std::shared_ptr<const RosterState> roster) override;
   void shut_down() override;
 
@@ -114,12 +115,26 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
 
  private:
   using Outcome = std::variant<protocol::Reply, protocol::ProtocolError>;
+  // A route (or a handoff offer) given and not yet used: the case id, where
+  // it goes and who was offered, until open_case (or handoff_accept).
   struct PendingRoute {
     storage::CaseId id;
+    bool handoff = false;
     std::string queue;
     std::vector<CaseParty> offers;
     UnixSeconds expires = 0;
+    protocol::RouteEnvelope envelope;
+    triage::Decision decision;
+    UnixSeconds routed_at = 0;
   };
+  // Bundles for these responders (best first): one one-time prekey claimed
+  // for each that has a current signed prekey. Empty: nobody can be offered.
+  struct Offered {
+    CaseParty party;
+    protocol::Bundle bundle;
+  };
+  boost::asio::awaitable<Result<std::vector<Offered>>> claim_bundles(
+      const std::vector<KnownCertificate>& candidates);
   struct Cursor {
     storage::CaseId case_id;
     bool responder_side = false;
@@ -142,7 +157,22 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   boost::asio::awaitable<Outcome> on_responder_login(const protocol::ResponderLoginRequest& req);
   boost::asio::awaitable<Outcome> on_upload_prekeys(const protocol::UploadPrekeysRequest& req);
   boost::asio::awaitable<Outcome> on_presence(const protocol::PresenceRequest& req);
-  boost::asio::awaitable<Outcome> on_claim(const protocol::ClaimRequest& req);
+  boost::asio::awaitable<Outcome> on_take_next(const protocol::TakeNextRequest& req);
+  boost::asio::awaitable<Outcome> on_handoff(const protocol::HandoffRequest& req);
+  boost::asio::awaitable<Outcome> on_handoff_offer(const protocol::HandoffOfferRequest& req);
+  boost::asio::awaitable<Outcome> on_handoff_accept(const protocol::HandoffAcceptRequest& req);
+  boost::asio::awaitable<Outcome> on_handoff_decline(const protocol::HandoffDeclineRequest& req);
+  boost::asio::awaitable<Outcome> on_close_case(const protocol::CloseCaseRequest& req);
+  boost::asio::awaitable<Outcome> on_queue_health(const protocol::QueueHealthRequest& req);
+  // The case `req_id` names, checked for this party: a survivor's own case,
+  // or a responder's case that they hold and that is not closed.
+  Result<OpenCase> own_case(const Bytes& req_id, protocol::ProtocolError* denied) const;
+  // Writes `record` over the case row (compare-and-swap on its version) with
+  // `extra` storage work in the same job, then mirrors it in the hub.
+  // GCC 12: callers name `record` and `extra` first (no temporaries in co_await).
+  using StorageStep = std::function<Status(storage::Stores&)>;
+  boost::asio::awaitable<std::optional<protocol::ProtocolError>> update_case(
+      const OpenCase& c, const CaseRecord& record, const StorageStep& extra);
 
   boost::asio::awaitable<Outcome> dispatch(const protocol::Request& request);
 

@@ -1,6 +1,7 @@
 #include "server/relay_hub.h"
 
 #include <algorithm>
+#include <set>
 
 namespace hearth::server {
 namespace {
@@ -21,6 +22,7 @@ void prune(std::multimap<Bytes, std::weak_ptr<Peer>>& map, const Bytes& key) {
 void RelayHub::set_roster(std::shared_ptr<const RosterState> roster) {
   std::lock_guard lock(mu_);
   roster_ = std::move(roster);
+  sync_responders_locked();
 }
 
 std::shared_ptr<const RosterState> RelayHub::roster() const {
@@ -32,6 +34,48 @@ void RelayHub::remember_certificate(KnownCertificate cert) {
   std::lock_guard lock(mu_);
   Bytes hash = cert.hash;
   certificates_[hash] = std::move(cert);
+  sync_responders_locked();
+}
+
+std::map<std::string, const KnownCertificate*> RelayHub::current_locked(UnixSeconds now) const {
+  std::map<std::string, const KnownCertificate*> out;
+  if (!roster_) return out;
+  for (const auto& [hash, known] : certificates_) {
+    if (!roster_->verified.check_certificate(known.certificate, now).is_ok()) continue;
+    const KnownCertificate*& best = out[known.certificate.fields.responder_id];
+    if (best == nullptr || best->certificate.fields.not_after < known.certificate.fields.not_after)
+      best = &known;
+  }
+  return out;
+}
+
+std::vector<KnownCertificate> RelayHub::current_certificates() const {
+  std::lock_guard lock(mu_);
+  std::vector<KnownCertificate> out;
+  for (const auto& [id, known] : current_locked(clock_.now())) out.push_back(*known);
+  return out;
+}
+
+void RelayHub::sync_responders_locked() {
+  if (!dispatcher_ || !roster_) return;
+  auto current = current_locked(clock_.now());
+  // Everyone known: a responder whose certificate no longer checks out keeps
+  // a view with no queues, so nothing is routed to them.
+  std::set<std::string> ids;
+  for (const auto& [hash, known] : certificates_) ids.insert(known.certificate.fields.responder_id);
+  for (const auto& id : ids) {
+    triage::ResponderView view;
+    if (const triage::ResponderView* old = dispatcher_->responder(id)) view = *old;
+    view.id = id;
+    view.queues.clear();
+    view.languages.clear();
+    auto it = current.find(id);
+    if (it != current.end()) {
+      view.queues = roster_->verified.queues_of(it->second->hash);
+      view.languages = it->second->certificate.fields.languages;
+    }
+    dispatcher_->upsert_responder(view);
+  }
 }
 
 std::optional<KnownCertificate> RelayHub::certificate(ByteView hash) const {
@@ -94,9 +138,8 @@ std::vector<OpenCase> RelayHub::cases_of_responder(std::string_view responder_id
   std::lock_guard lock(mu_);
   std::vector<OpenCase> out;
   for (const auto& [id, c] : cases_) {
-    if (c.record.offer_for(responder_id) == nullptr) continue;
-    if (c.record.claimed_by && c.record.claimed_by->responder_id != responder_id) continue;
-    out.push_back(c);
+    if (c.record.closed || !c.record.claimed_by) continue;
+    if (c.record.claimed_by->responder_id == responder_id) out.push_back(c);
   }
   return out;
 }
@@ -130,24 +173,153 @@ void RelayHub::release_case_slot(ByteView login_key) {
   if (--it->second == 0) reserved_slots_.erase(it);
 }
 
-bool RelayHub::begin_claim(const storage::CaseId& id) {
+// ---- triage ----
+
+void RelayHub::set_rules(triage::Rules rules) {
   std::lock_guard lock(mu_);
-  return claiming_.insert(id).second;
+  if (dispatcher_) {
+    dispatcher_->set_rules(std::move(rules), clock_.now());
+  } else {
+    dispatcher_ = std::make_unique<triage::Dispatcher>(std::move(rules));
+    sync_responders_locked();
+  }
 }
 
-void RelayHub::end_claim(const storage::CaseId& id) {
+triage::Rules RelayHub::rules() const {
   std::lock_guard lock(mu_);
-  claiming_.erase(id);
+  return dispatcher_->rules();
+}
+
+triage::Decision RelayHub::preview(const protocol::RouteEnvelope& envelope) const {
+  std::lock_guard lock(mu_);
+  return dispatcher_->preview(envelope, clock_.now());
+}
+
+namespace {
+
+std::vector<std::string> offered_ids(const CaseRecord& record) {
+  std::vector<std::string> out;
+  for (const auto& o : record.offers) out.push_back(o.responder_id);
+  return out;
+}
+
+}  // namespace
+
+void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived) {
+  std::lock_guard lock(mu_);
+  Bytes key(c.id.bytes.begin(), c.id.bytes.end());
+  if (c.record.closed || !c.record.routing) return;
+  if (c.record.claimed_by) {
+    dispatcher_->assign(key, c.record.claimed_by->responder_id);
+    return;
+  }
+  const CaseRouting& r = *c.record.routing;
+  dispatcher_->restore(key, r.envelope, r.forced_queue, offered_ids(c.record),
+                       arrived.value_or(r.arrived), clock_.now());
+  // Nobody of this vault may be connected (at start-up): then it waits away.
+  if (alive(survivors_, c.record.vault_login_key).empty())
+    dispatcher_->survivor_away(key, clock_.now());
+}
+
+std::optional<triage::Taken> RelayHub::take_next(const std::string& responder_id) {
+  std::lock_guard lock(mu_);
+  return dispatcher_->take_next(responder_id, clock_.now());
+}
+
+void RelayHub::untake(const OpenCase& c) {
+  untrack_case(c.id);
+  track_case(c);
+}
+
+void RelayHub::untrack_case(const storage::CaseId& id) {
+  std::lock_guard lock(mu_);
+  Bytes key(id.bytes.begin(), id.bytes.end());
+  dispatcher_->remove(key);
+  last_positions_.erase(key);
+}
+
+void RelayHub::responder_online(const std::string& responder_id) {
+  std::lock_guard lock(mu_);
+  const triage::ResponderView* known = dispatcher_->responder(responder_id);
+  if (known == nullptr) return;
+  triage::ResponderView view = *known;
+  view.available = true;
+  view.capacity = kDefaultCapacity;
+  dispatcher_->upsert_responder(view);
+  last_waiting_.erase(responder_id);  // the new connection hears the count
+}
+
+std::optional<triage::ResponderView> RelayHub::responder_view(
+    const std::string& responder_id) const {
+  std::lock_guard lock(mu_);
+  const triage::ResponderView* known = dispatcher_->responder(responder_id);
+  if (known == nullptr) return std::nullopt;
+  return *known;
 }
 
 void RelayHub::set_presence(const std::string& responder_id, PresenceState state) {
   std::lock_guard lock(mu_);
-  presence_[responder_id] = state;
+  const triage::ResponderView* known = dispatcher_->responder(responder_id);
+  if (known == nullptr) return;
+  triage::ResponderView view = *known;
+  view.available = state.status == protocol::Presence::kAvailable;
+  view.capacity = state.capacity;
+  dispatcher_->upsert_responder(view);
 }
 
-void RelayHub::clear_presence(const std::string& responder_id) {
+std::vector<triage::QueueHealth> RelayHub::health() const {
   std::lock_guard lock(mu_);
-  presence_.erase(responder_id);
+  return dispatcher_->health(clock_.now());
+}
+
+void RelayHub::refresh() {
+  struct StatusPush {
+    Bytes login_key;
+    protocol::QueueStatusEvent event;
+  };
+  std::vector<StatusPush> statuses;
+  std::vector<std::pair<std::shared_ptr<Peer>, protocol::WaitingEvent>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    if (!dispatcher_) return;
+    UnixSeconds now = clock_.now();
+    dispatcher_->tick(now);
+    std::map<Bytes, triage::Position> positions;
+    for (auto& p : dispatcher_->positions(now)) positions.emplace(p.key, std::move(p));
+    for (const auto& [key, pos] : positions) {
+      auto last = last_positions_.find(key);
+      if (last != last_positions_.end() && last->second == pos) continue;
+      auto id = storage::CaseId::from(key);
+      if (!id.is_ok()) continue;
+      auto c = cases_.find(*id);
+      if (c == cases_.end()) continue;
+      statuses.push_back(
+          {c->second.record.vault_login_key,
+           protocol::QueueStatusEvent{key, static_cast<std::int64_t>(pos.position), pos.band}});
+    }
+    last_positions_ = std::move(positions);
+    for (auto it = responders_.begin(); it != responders_.end();
+         it = responders_.upper_bound(it->first)) {
+      std::string id(it->first.begin(), it->first.end());
+      auto counts = dispatcher_->waiting_for(id, now);
+      auto [last, inserted] = last_waiting_.try_emplace(id, counts);
+      if (!inserted && last->second == counts) continue;
+      last->second = counts;
+      protocol::WaitingEvent event{static_cast<std::int64_t>(counts.first),
+                                   static_cast<std::int64_t>(counts.second)};
+      for (auto& peer : alive(responders_, it->first)) waiting.emplace_back(std::move(peer), event);
+    }
+  }
+  for (auto& s : statuses) for_vault(s.login_key, [&](Peer& p) { p.push_event(s.event); });
+  for (auto& [peer, event] : waiting) peer->push_event(event);
+}
+
+void RelayHub::vault_left_locked(const Bytes& login_key, UnixSeconds now) {
+  if (!alive(survivors_, login_key).empty()) return;
+  for (const auto& [id, c] : cases_) {
+    if (c.record.vault_login_key == login_key)
+      dispatcher_->survivor_away(Bytes(id.bytes.begin(), id.bytes.end()), now);
+  }
 }
 
 void RelayHub::add_peer(const std::shared_ptr<Peer>& peer) {
@@ -160,21 +332,49 @@ void RelayHub::remove_peer(const Peer* peer) {
   peers_.erase(peer);
   // Drop the peer (and any expired entry) from the party maps, so they hold
   // only live connections: a scan per disconnect, bounded by max_connections.
-  auto drop = [peer](std::multimap<Bytes, std::weak_ptr<Peer>>& map) {
+  // The parties it leaves behind are noted: a survivor with no connection
+  // left has their waiting cases marked away; a responder with none left is
+  // no longer available.
+  std::set<Bytes> left;
+  auto drop = [&](std::multimap<Bytes, std::weak_ptr<Peer>>& map) {
     for (auto it = map.begin(); it != map.end();) {
       auto p = it->second.lock();
-      it = (!p || p.get() == peer) ? map.erase(it) : std::next(it);
+      if (!p || p.get() == peer) {
+        left.insert(it->first);
+        it = map.erase(it);
+      } else {
+        ++it;
+      }
     }
   };
   drop(survivors_);
+  UnixSeconds now = clock_.now();
+  if (dispatcher_)
+    for (const auto& key : left) vault_left_locked(key, now);
+  left.clear();
   drop(responders_);
+  if (dispatcher_) {
+    for (const auto& key : left) {
+      if (!alive(responders_, key).empty()) continue;
+      std::string id(key.begin(), key.end());
+      dispatcher_->responder_gone(id);
+      last_waiting_.erase(id);
+    }
+  }
 }
 
 void RelayHub::register_survivor(ByteView login_key, const std::shared_ptr<Peer>& peer) {
   std::lock_guard lock(mu_);
   Bytes key = key_of(login_key);
   prune(survivors_, key);
-  survivors_.emplace(std::move(key), peer);
+  survivors_.emplace(key, peer);
+  if (!dispatcher_) return;
+  for (const auto& [id, c] : cases_) {
+    if (c.record.vault_login_key != key) continue;
+    Bytes case_key(id.bytes.begin(), id.bytes.end());
+    dispatcher_->survivor_back(case_key);
+    last_positions_.erase(case_key);  // the new connection hears its place
+  }
 }
 
 void RelayHub::register_responder(const std::string& responder_id,

@@ -1,6 +1,8 @@
 // RelayHub: the server's shared in-memory state — open cases, who is
-// connected as which party, responders' known certificates, presence and the
-// current roster — and the fan-out of live pushes to connected sessions.
+// connected as which party, responders' known certificates, the current
+// roster, and the waiting room (triage::Dispatcher: routing rules, presence,
+// waiting cases, who holds which case) — and the fan-out of live pushes to
+// connected sessions.
 //
 // The database is the truth; the hub mirrors it so that routing and access
 // checks never wait on the storage thread. It is rebuilt at start from
@@ -29,6 +31,8 @@
 #include "protocol/messages.h"
 #include "server/case_record.h"
 #include "storage/types.h"
+#include "triage/dispatcher.h"
+#include "triage/rules.h"
 
 namespace hearth::server {
 
@@ -66,10 +70,15 @@ class Peer {
  public:
   virtual ~Peer() = default;
   virtual void push_delivery(std::shared_ptr<const Delivery> delivery) = 0;
-  // A case of this party was claimed (by `claimed_by`, a certificate hash) or closed.
+  // A case of this party was claimed (by `claimed_by`, a certificate hash) or
+  // ended for this party (the connection stops watching its mailbox, except a
+  // survivor's mailbox of a case its responder closed: replies still arrive).
   virtual void push_case_claimed(const storage::CaseId& case_id, Bytes claimed_by,
                                  std::string claimed_responder_id) = 0;
-  virtual void push_case_closed(const storage::CaseId& case_id) = 0;
+  virtual void push_case_closed(const storage::CaseId& case_id, protocol::CloseReason reason) = 0;
+  // An event with no effect on the connection's state (queue_status,
+  // waiting, handoff_proposed, handoff_declined).
+  virtual void push_event(protocol::Event event) = 0;
   // The roster changed: a responder whose certificate no longer checks out
   // must disconnect (close 1008).
   virtual void roster_changed(std::shared_ptr<const RosterState> roster) = 0;
@@ -79,11 +88,16 @@ class Peer {
 
 class RelayHub {
  public:
+  explicit RelayHub(const Clock& clock) : clock_(clock) {}
+
   // ---- roster and certificates ----
   void set_roster(std::shared_ptr<const RosterState> roster);
   std::shared_ptr<const RosterState> roster() const;
   void remember_certificate(KnownCertificate cert);
   std::optional<KnownCertificate> certificate(ByteView hash) const;
+  // Per responder id, the certificate the roster accepts now (listed, not
+  // revoked, valid; the latest expiry when several are): who can be routed to.
+  std::vector<KnownCertificate> current_certificates() const;
 
   // ---- cases ----
   void load_cases(std::vector<OpenCase> cases);
@@ -94,7 +108,7 @@ class RelayHub {
   // Removes and returns the case.
   std::optional<OpenCase> remove_case(const storage::CaseId& id);
   std::vector<OpenCase> cases_of_vault(ByteView login_key) const;
-  // Cases offered to `responder_id` and not claimed by anyone else.
+  // Open cases `responder_id` holds (took and has not closed).
   std::vector<OpenCase> cases_of_responder(std::string_view responder_id) const;
   std::int64_t case_count() const;
 
@@ -103,13 +117,39 @@ class RelayHub {
   bool reserve_case_slot(ByteView login_key, std::size_t limit);
   void release_case_slot(ByteView login_key);
 
-  // Marks a claim in flight: false when another claim of the case is.
-  bool begin_claim(const storage::CaseId& id);
-  void end_claim(const storage::CaseId& id);
-
-  // ---- presence ----
+  // ---- triage (the waiting room) ----
+  // Installs rules (validated by the caller); waiting cases are placed afresh.
+  void set_rules(triage::Rules rules);
+  triage::Rules rules() const;
+  // The decision a new request would get now (nothing changes).
+  triage::Decision preview(const protocol::RouteEnvelope& envelope) const;
+  // A case starts (or, at start-up, resumes) waiting or being held, from its
+  // record: waiting when open and unclaimed, held when claimed. `arrived`:
+  // the exact arrival when known (a new case), else the record's minute.
+  void track_case(const OpenCase& c, std::optional<UnixSeconds> arrived = std::nullopt);
+  // Hands `responder_id` the best waiting case they may take, out of the
+  // waiting room (exclusive). Put it back with untake() if the claim fails
+  // to commit.
+  std::optional<triage::Taken> take_next(const std::string& responder_id);
+  void untake(const OpenCase& c);
+  // The case left the waiting room or its holder for good (closed, deleted).
+  void untrack_case(const storage::CaseId& id);
+  // Responders' routing views follow the roster and the known certificates
+  // (queues from the roster, languages from the certificate); presence is
+  // theirs: a login makes them available with capacity kDefaultCapacity
+  // until they say otherwise, and their last connection closing makes them
+  // unavailable.
+  static constexpr std::uint32_t kDefaultCapacity = 2;
+  void responder_online(const std::string& responder_id);
   void set_presence(const std::string& responder_id, PresenceState state);
-  void clear_presence(const std::string& responder_id);
+  std::optional<triage::ResponderView> responder_view(const std::string& responder_id) const;
+  // Counts and times per queue for the supervisor view.
+  std::vector<triage::QueueHealth> health() const;
+  // Escalations and away-grace expiry up to now, then the pushes that follow:
+  // queue_status to each waiting survivor whose place or band changed, and
+  // waiting to each responder whose count changed. Called by a timer and
+  // after every change to the waiting room.
+  void refresh();
 
   // ---- connected parties ----
   void add_peer(const std::shared_ptr<Peer>& peer);
@@ -129,13 +169,22 @@ class RelayHub {
   std::vector<std::shared_ptr<Peer>> alive(const std::multimap<Bytes, std::weak_ptr<Peer>>& map,
                                            const Bytes& key) const;
 
+  // Under mu_: survivors of `login_key` left; mark its waiting cases away.
+  void vault_left_locked(const Bytes& login_key, UnixSeconds now);
+  // Under mu_: the current certificate per responder id.
+  std::map<std::string, const KnownCertificate*> current_locked(UnixSeconds now) const;
+  // Under mu_: every responder's view rebuilt from roster and certificates.
+  void sync_responders_locked();
+
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::shared_ptr<const RosterState> roster_;
+  std::unique_ptr<triage::Dispatcher> dispatcher_;    // set by set_rules() at start-up
+  std::map<Bytes, triage::Position> last_positions_;  // by case id bytes
+  std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_;
   std::map<Bytes, KnownCertificate> certificates_;  // by certificate hash
   std::map<storage::CaseId, OpenCase> cases_;
   std::map<Bytes, std::size_t> reserved_slots_;  // by vault login key
-  std::set<storage::CaseId> claiming_;
-  std::map<std::string, PresenceState> presence_;
   std::map<const Peer*, std::weak_ptr<Peer>> peers_;
   std::multimap<Bytes, std::weak_ptr<Peer>> survivors_;   // by vault login key
   std::multimap<Bytes, std::weak_ptr<Peer>> responders_;  // by responder id bytes

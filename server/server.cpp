@@ -37,6 +37,9 @@ namespace {
 
 constexpr UnixSeconds kExpiryInterval = 3600;  // undelivered envelopes: checked hourly
 constexpr auto kDrainDeadline = std::chrono::seconds(5);
+// Escalation timeouts and away grace are checked this often (and after every
+// change to the waiting room).
+constexpr auto kTriageInterval = std::chrono::seconds(2);
 
 Result<Bytes> read_roster_bytes(const std::filesystem::path& path) {
   std::error_code ec;
@@ -107,6 +110,14 @@ Status disable_core_dumps() {
   return Status::ok();
 }
 
+Result<triage::Rules> load_rules_file(const Config& config) {
+  if (!config.rules_file) return triage::parse_rules(triage::default_rules_json());
+  auto rules = triage::load_rules(config.rules_file->string());
+  if (!rules.is_ok())
+    return error(rules.status().code(), "rules_file: " + rules.status().message());
+  return rules;
+}
+
 Status check_roster_file(const Config& config, bool* expired) {
   auto root = crypto::SigningPublicKey::from(config.org_root_key);
   if (!root.is_ok()) return error(Code::kInvalidArgument, "org_root_key: wrong length");
@@ -127,12 +138,13 @@ struct Server::Impl {
         signals(io),
         pow_timer(io),
         expiry_timer(io),
-        drain_timer(io) {}
+        drain_timer(io),
+        triage_timer(io) {}
 
   Config config;
   SystemClock clock;
   Metrics metrics;
-  RelayHub hub;
+  RelayHub hub{clock};
   PowState pow;
   std::atomic<bool> draining{false};
   crypto::SigningPublicKey org_root;
@@ -147,6 +159,7 @@ struct Server::Impl {
   asio::steady_timer pow_timer;
   asio::steady_timer expiry_timer;
   asio::steady_timer drain_timer;
+  asio::steady_timer triage_timer;
   std::uint16_t public_port = 0;
   std::uint16_t metrics_port = 0;
   int exit_code = 0;
@@ -159,6 +172,8 @@ struct Server::Impl {
   asio::awaitable<void> serve_metrics(tcp::socket socket);
   void wait_signal();
   void reload_roster();
+  void reload_rules();
+  void schedule_triage();
   void begin_shutdown();
   void wait_drained(std::chrono::steady_clock::time_point deadline);
   void schedule_pow_rotation();
@@ -200,6 +215,9 @@ Status Server::Impl::start() {
 
 Status Server::Impl::load_state() {
   UnixSeconds now = clock.now();
+  HEARTH_ASSIGN_OR_RETURN(triage::Rules rules, load_rules_file(config));
+  logger().info("rules_loaded", {{"version", rules.version}});
+  hub.set_rules(std::move(rules));
   HEARTH_ASSIGN_OR_RETURN(LoadedRoster loaded,
                           load_roster(config.roster_file, org_root, now, std::nullopt,
                                       /*allow_expired=*/true));
@@ -257,7 +275,10 @@ Status Server::Impl::load_state() {
   }
   if (damaged > 0) logger().warn("damaged_case_records", {{"count", damaged}});
   logger().info("cases_loaded", {{"open", cases.size()}});
-  hub.load_cases(std::move(cases));
+  hub.load_cases(cases);
+  // The waiting room: unclaimed cases wait again (their survivors away until
+  // they log in), claimed ones count towards their responder's load.
+  for (const auto& c : cases) hub.track_case(c);
   return Status::ok();
 }
 
@@ -348,10 +369,32 @@ void Server::Impl::wait_signal() {
     if (ec) return;
     if (signal == SIGHUP) {
       reload_roster();
+      reload_rules();
       wait_signal();
       return;
     }
     begin_shutdown();
+  });
+}
+
+void Server::Impl::reload_rules() {
+  auto rules = load_rules_file(config);
+  if (!rules.is_ok()) {
+    logger().error("rules_reload_refused", {{"status", rules.status()}});
+    return;
+  }
+  std::uint64_t version = rules->version;
+  hub.set_rules(std::move(*rules));
+  logger().info("rules_reloaded", {{"version", version}});
+  hub.refresh();
+}
+
+void Server::Impl::schedule_triage() {
+  triage_timer.expires_after(kTriageInterval);
+  triage_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec || draining) return;
+    hub.refresh();
+    schedule_triage();
   });
 }
 
@@ -393,6 +436,7 @@ void Server::Impl::begin_shutdown() {
   signals.cancel(ec);
   pow_timer.cancel();
   expiry_timer.cancel();
+  triage_timer.cancel();
   hub.for_each_peer([](Peer& p) { p.shut_down(); });
   wait_drained(std::chrono::steady_clock::now() + kDrainDeadline);
 }
@@ -469,6 +513,7 @@ int Server::run(const std::optional<std::filesystem::path>& ready_file) {
   if (s.config.metrics_enabled) asio::co_spawn(s.io, s.accept_metrics(), asio::detached);
   s.schedule_pow_rotation();
   s.schedule_expiry();
+  s.schedule_triage();
   logger().info("listening", {{"port", s.public_port}, {"tls", s.tls.has_value()}});
   if (s.config.metrics_enabled) logger().info("metrics_listening", {{"port", s.metrics_port}});
 

@@ -23,6 +23,7 @@
 
 #include "common/status.h"
 #include "server/config.h"
+#include "triage/rules.h"
 
 namespace hearth::server {
 
@@ -53,6 +54,10 @@ class Server {
 
 // Sets RLIMIT_CORE to 0: a core dump would hold keys. kUnavailable on failure.
 Status disable_core_dumps();
+
+// The routing rules the config names (rules_file), or the shipped default
+// when it names none. Errors start with "rules_file: " and name the field.
+Result<triage::Rules> load_rules_file(const Config& config);
 
 // Loads `path` as a SignedRoster and checks it for --check-config: the same
 // verification start-up does. Ok (expired is reported through *expired).

@@ -38,7 +38,14 @@ int run(const std::string& config_path, bool check_only,
       std::fprintf(stderr, "hearthd: %s\n", st.message().c_str());
       return 2;
     }
-    std::printf("hearthd: config ok%s\n", expired ? " (warning: the roster has expired)" : "");
+    auto rules = server::load_rules_file(*config);
+    if (!rules.is_ok()) {
+      std::fprintf(stderr, "hearthd: %s\n", rules.status().message().c_str());
+      return 2;
+    }
+    std::printf("hearthd: config ok (routing rules version %llu)%s\n",
+                static_cast<unsigned long long>(rules->version),
+                expired ? " (warning: the roster has expired)" : "");
     return 0;
   }
   log::set_log_level(config->log_level);
@@ -62,7 +69,8 @@ int main(int argc, char** argv) {
   bool check_only = false;
   std::optional<std::string> ready_file;
   app.add_option("--config", config_path, "the JSON config file")->required();
-  app.add_flag("--check-config", check_only, "validate the config and roster file, then exit");
+  app.add_flag("--check-config", check_only,
+               "validate the config, roster and rules files, then exit");
   app.add_option("--ready-file", ready_file,
                  "once listening, write '<public port> <metrics port>' here (atomically)");
   try {

@@ -37,20 +37,37 @@ TEST_CASE("a survivor reaches a responder and they exchange messages", "[integra
   CHECK(opened["vault_version"] == 1);
   Bytes case_id = b64(routed["case"]);
 
-  // The responder gets the intake copy live.
+  // The responder hears that one case waits, and nothing of it; the
+  // survivor hears their place.
+  auto waiting = responder->next_event_where(
+      [](const nlohmann::json& j) { return j["ev"] == "waiting" && j["waiting"] == 1; },
+      std::chrono::seconds(10));
+  CHECK(waiting["urgent"] == 0);
+  auto place = survivor_ws->next_status_event();
+  CHECK(place["ev"] == "queue_status");
+  CHECK(place["position"] == 1);
+  CHECK(place["wait_band"] == "quarter-hour");
+
+  // Before a responder takes it the survivor cannot send.
+  auto early = survivor_ws->call(protocol::SendRequest{case_id, to_bytes("hello?"), std::nullopt});
+  CHECK(error_code(early) == "not_claimed");
+
+  auto claimed = responder->call(protocol::TakeNextRequest{});
+  REQUIRE(error_code(claimed) == "");
+  REQUIRE(claimed.contains("taken"));
+  CHECK(claimed["taken"]["queue"] == "shelter");
+  CHECK(b64(claimed["taken"]["case"]) == case_id);
+  CHECK(claimed["taken"]["envelope"]["needs"][0] == "shelter");
+  // Only now does the intake copy reach the responder who took it.
   auto intake = responder->next_event();
   CHECK(intake["ev"] == "envelope");
   CHECK(intake["kind"] == "intake");
   CHECK(intake["seq"] == 1);
   CHECK(b64(intake["body"]) == to_bytes("intake-1"));
-
-  // Before a claim the survivor cannot send.
-  auto early = survivor_ws->call(protocol::SendRequest{case_id, to_bytes("hello?"), std::nullopt});
-  CHECK(error_code(early) == "not_claimed");
-
-  auto claimed = responder->call(protocol::ClaimRequest{case_id});
-  REQUIRE(error_code(claimed) == "");
-  CHECK(claimed["queue"] == "shelter");
+  // Nothing else waits.
+  auto none = responder->call(protocol::TakeNextRequest{});
+  REQUIRE(error_code(none) == "");
+  CHECK_FALSE(none.contains("taken"));
   auto claimed_ev = survivor_ws->next_event();
   CHECK(claimed_ev["ev"] == "case_claimed");
   CHECK(b64(claimed_ev["claimed_by"]) == ana.certificate_hash());
@@ -98,6 +115,7 @@ TEST_CASE("a survivor reaches a responder and they exchange messages", "[integra
   CHECK(error_code(again->call(protocol::DeleteCaseRequest{case_id})) == "");
   auto closed = responder->next_event();
   CHECK(closed["ev"] == "case_closed");
+  CHECK(closed["reason"] == "deleted");
   auto gone = WsClient::connect(hearthd.port());
   CHECK(error_code(vault_login(*gone, survivor)) == "auth_failed");
 

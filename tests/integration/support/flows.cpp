@@ -40,6 +40,17 @@ protocol::RouteEnvelope envelope_for(protocol::Need need) {
   return e;
 }
 
+Bytes take_case(WsClient& responder) {
+  auto taken = responder.call(protocol::TakeNextRequest{});
+  if (taken.contains("error") || !taken.contains("taken"))
+    throw std::runtime_error("take_next handed out nothing: " + taken.dump());
+  Bytes case_id = b64(taken["taken"]["case"]);
+  auto intake = responder.next_event();
+  if (intake["ev"] != "envelope" || intake["kind"] != "intake")
+    throw std::runtime_error("expected the intake copy, got: " + intake.dump());
+  return case_id;
+}
+
 nlohmann::json responder_login(WsClient& ws, const TestResponder& r) {
   auto challenge = ws.call(protocol::ChallengeRequest{});
   Bytes c = b64(challenge["challenge"]);

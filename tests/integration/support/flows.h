@@ -39,6 +39,11 @@ nlohmann::json responder_login(WsClient& ws, const TestResponder& r);
 nlohmann::json upload_prekeys(WsClient& ws, const TestResponder& r);
 // pow_challenge, solve, route.
 nlohmann::json route(WsClient& ws, const protocol::RouteEnvelope& envelope);
+// take_next for a responder: the case id it hands out, after the intake
+// copy that follows it has arrived (and been consumed). Throws when nothing
+// is handed out.
+Bytes take_case(WsClient& responder);
+
 // open_case for a route reply: one intake copy (body = `intake_body`) per
 // bundle, with a new vault for `survivor` (or none when logged in already).
 nlohmann::json open_case(WsClient& ws, const nlohmann::json& route_reply,

@@ -12,12 +12,13 @@ TestOrg::TestOrg(UnixSeconds t)
 
 TestResponder& TestOrg::add_responder(std::string id, std::vector<std::string> queues,
                                       std::optional<UnixSeconds> not_before,
-                                      std::optional<UnixSeconds> not_after, std::size_t opks) {
+                                      std::optional<UnixSeconds> not_after, std::size_t opks,
+                                      std::vector<std::string> languages) {
   TestResponder r;
   r.id = id;
   crypto::CertificateRequest req{std::move(id),
                                  std::move(queues),
-                                 {"en"},
+                                 std::move(languages),
                                  r.signing.public_key(),
                                  r.identity.public_key(),
                                  not_before.value_or(now - 3600),

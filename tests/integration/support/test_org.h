@@ -42,7 +42,7 @@ class TestOrg {
   TestResponder& add_responder(std::string id, std::vector<std::string> queues,
                                std::optional<UnixSeconds> not_before = std::nullopt,
                                std::optional<UnixSeconds> not_after = std::nullopt,
-                               std::size_t opks = 5);
+                               std::size_t opks = 5, std::vector<std::string> languages = {"en"});
 
   // A roster listing every responder under each of its queues (revoked ones
   // too: revocation is a separate list).

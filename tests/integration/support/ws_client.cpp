@@ -179,10 +179,29 @@ nlohmann::json WsClient::call_raw(std::string_view text, std::chrono::millisecon
   }
 }
 
+namespace {
+
+// Informational pushes a test of something else can ignore.
+bool is_status(const nlohmann::json& j) {
+  return j.contains("ev") && (j["ev"] == "waiting" || j["ev"] == "queue_status");
+}
+
+}  // namespace
+
 nlohmann::json WsClient::next_event(std::chrono::milliseconds timeout) {
-  if (!events.empty()) {
-    auto j = std::move(events.front());
-    events.pop_front();
+  return next_event_where([](const nlohmann::json& j) { return !is_status(j); }, timeout);
+}
+
+nlohmann::json WsClient::next_status_event(std::chrono::milliseconds timeout) {
+  return next_event_where(is_status, timeout);
+}
+
+nlohmann::json WsClient::next_event_where(const std::function<bool(const nlohmann::json&)>& want,
+                                          std::chrono::milliseconds timeout) {
+  for (auto it = events.begin(); it != events.end(); ++it) {
+    if (!want(*it)) continue;
+    auto j = std::move(*it);
+    events.erase(it);
     return j;
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -193,8 +212,9 @@ nlohmann::json WsClient::next_event(std::chrono::milliseconds timeout) {
     if (!f.is_text()) throw std::runtime_error("no event: connection timed out or closed");
     auto j = nlohmann::json::parse(f.text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw std::runtime_error("the server sent a frame that is not JSON");
-    if (j.contains("ev")) return j;
-    throw std::runtime_error("expected an event, got: " + f.text);
+    if (!j.contains("ev")) throw std::runtime_error("expected an event, got: " + f.text);
+    if (want(j)) return j;
+    events.push_back(std::move(j));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,8 +53,13 @@ class WsClient {
   // events. Throws on timeout or close.
   nlohmann::json call_raw(std::string_view text,
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // The next event (a frame with "ev"), from events or the wire.
+  // The next event (a frame with "ev"), from events or the wire, passing
+  // over (and keeping) the informational "waiting" and "queue_status" pushes.
   nlohmann::json next_event(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The next "waiting" or "queue_status" push, keeping other events.
+  nlohmann::json next_status_event(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  nlohmann::json next_event_where(const std::function<bool(const nlohmann::json&)>& want,
+                                  std::chrono::milliseconds timeout);
   // Reads until the server closes; returns its close code (0 if the
   // connection ended without a close frame). Throws on timeout.
   std::uint16_t wait_closed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
