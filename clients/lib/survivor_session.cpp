@@ -583,12 +583,14 @@ Result<std::size_t> SurvivorSession::accept_handoff(ByteView case_id, protocol::
   };
   std::vector<NewSession> fresh;
   std::size_t header_bytes = 0;
+  bool only_current = !offer.bundles.empty();
   for (const protocol::Bundle& wire : offer.bundles) {
     auto bundle = decode_bundle(wire);
     if (!bundle.is_ok()) continue;
     Bytes cert_hash = bundle->certificate.hash();
     // The responder handing over keeps no way into the case.
     if (old_responder && same(cert_hash, *old_responder)) continue;
+    only_current = false;
     if (std::any_of(fresh.begin(), fresh.end(),
                     [&](const NewSession& n) { return same(n.certificate_hash, cert_hash); }))
       continue;
@@ -602,6 +604,8 @@ Result<std::size_t> SurvivorSession::accept_handoff(ByteView case_id, protocol::
     header_bytes = std::max(header_bytes, init->header.encode().size());
     fresh.push_back({std::move(cert_hash), std::move(init->header), std::move(ratchet).value()});
   }
+  if (only_current)
+    return error(Code::kUnavailable, "nobody else can take the case in that queue now");
   if (fresh.empty())
     return error(Code::kAuthFailed, "no responder's keys verified; nothing was sent");
   const std::size_t budget =

@@ -149,8 +149,10 @@ class SurvivorSession {
   // Errors: kNotFound (no such case, or no handoff pending: wire "not_found"),
   // kInvalidArgument (a bad summary), kLimitExceeded (the summary does not fit
   // beside that many copies), kAuthFailed / kExpired / kReplay / kConflict (the
-  // roster or every bundle failed verification: nothing was sent), server
-  // errors as Connection::call (no_responder, ...).
+  // roster or every bundle failed verification: nothing was sent),
+  // kUnavailable (the only responder offered is the current one), server
+  // errors as Connection::call (no_responder, ...). On an error the handoff
+  // stays pending: the survivor can try again or decline.
   Result<std::size_t> accept_handoff(ByteView case_id, protocol::HandoffShare share,
                                      std::string_view summary_text = {});
 

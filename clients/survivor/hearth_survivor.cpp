@@ -249,6 +249,18 @@ bool answer_handoff(cli::LineReader& in, SurvivorSession& session, const Bytes& 
     auto moved = session.accept_handoff(case_id, share, summary);
     cli::wipe(summary);
     if (!moved.is_ok()) {
+      const auto wire = protocol_error(moved.status());
+      if (wire == protocol::ErrorCode::kNoResponder) {
+        say("Nobody from the " + queue +
+            " team can take your conversation right now. You stay with your current responder "
+            "for now.");
+        return false;
+      }
+      if (!wire && moved.status().code() == Code::kUnavailable) {
+        say("Could not move your conversation (" + moved.status().message() +
+            "). You stay with your current responder for now.");
+        return false;
+      }
       if (moved.status().code() == Code::kLimitExceeded)
         say("That summary is too long to send. Please write a shorter one.");
       else
