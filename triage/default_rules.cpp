@@ -10,7 +10,7 @@
 // peer-support) in the class of its urgency: language match (skipped at
 // once when no speaker is online), then interpreter, then the counsellors,
 // who are the generalists of a small organisation. The accumulating classes' rates
-// are inversely proportional to their targets (rate × target = 3 h for each),
+// are inversely proportional to their targets (rate × target = 2.5 h each),
 // so under overload every class reaches the same fraction of its target at
 // the same time instead of one class absorbing the whole backlog.
 #include "triage/rules.h"
@@ -23,9 +23,9 @@ std::string_view default_rules_json() {
   "version": 1,
   "classes": [
     {"name": "danger-now", "strict": true, "target_s": 300},
-    {"name": "today", "rate": 6, "target_s": 1800},
-    {"name": "this-week", "rate": 1.5, "target_s": 7200},
-    {"name": "information", "rate": 1, "target_s": 10800}
+    {"name": "today", "rate": 5, "target_s": 1800},
+    {"name": "this-week", "rate": 1.5, "target_s": 6000},
+    {"name": "information", "rate": 1, "target_s": 9000}
   ],
   "filters": [
     {"name": "danger-now", "when": {"urgency": ["danger-now"]}, "targets": [

@@ -95,7 +95,10 @@ class Dispatcher {
   const ResponderView* responder(const std::string& id) const;
 
   // ---- cases ----
-  // The decision a new request would get at `now` (nothing changes).
+  // The decision a new request would get at `now` (nothing changes). Its
+  // candidates come from the responders the dispatcher knows: upsert every
+  // roster certificate (available = false, then responder_gone) when the
+  // roster loads, so responders who are offline still get intake copies.
   Decision preview(const protocol::RouteEnvelope& envelope, UnixSeconds now) const;
   // A new case starts waiting: placed by `decision` (from preview), arrived
   // now. `offered` are the responders who got an intake copy: only they can
@@ -130,10 +133,14 @@ class Dispatcher {
   // The best waiting case `responder_id` may take at `now`: available, below
   // capacity, eligible at (or before) the case's current target and offered
   // an intake copy. The case leaves the waiting room and counts towards the
-  // responder's load. Nullopt when there is none.
+  // responder's load (assign() afterwards is a no-op). It applies tick(now)
+  // first, so an escalation due by now counts even between ticks. Nullopt
+  // when there is none.
   std::optional<Taken> take_next(const std::string& responder_id, UnixSeconds now);
   // How many waiting cases `responder_id` could take now, and how many of
   // those are in a strict class (for the "waiting" push to consoles).
+  // Ignores their presence and capacity (a responder at capacity still sees
+  // what waits for them), and uses placements as of the last tick().
   std::pair<std::size_t, std::size_t> waiting_for(const std::string& responder_id,
                                                   UnixSeconds now) const;
 
