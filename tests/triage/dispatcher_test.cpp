@@ -247,7 +247,7 @@ TEST_CASE("a handed-off case waits only in its new queue, keeping its arrival", 
   CHECK_FALSE(t->interpreter);
 }
 
-TEST_CASE("remove drops a waiting or held case; assign counts load once", "[triage]") {
+TEST_CASE("remove drops a waiting or held case, and assign counts load once", "[triage]") {
   Dispatcher d(test::test_rules());
   d.upsert_responder(responder("gus", {"general"}, {"en"}, true, 3));
   add_case(d, "w", kShelterToday, 0);

@@ -27,7 +27,7 @@ SimulationResult run(const Rules& rules, const Scenario& s) {
 
 }  // namespace
 
-TEST_CASE("the presets parse; scenario errors name their field", "[triage]") {
+TEST_CASE("the presets parse, and scenario errors name their field", "[triage]") {
   auto overload = preset_scenario("overload");
   REQUIRE(overload);
   CHECK(overload->duration_s == 4 * 3600);
