@@ -2,7 +2,7 @@
 //
 // Creates a demo organisation with `hearth-admin demo`, starts a real hearthd
 // on loopback, opens N cases with real survivor sessions (proof-of-work,
-// X3DH, vault), lets the demo responder claim them, and then:
+// X3DH, vault), lets the demo responder take them (take_next), and then:
 //   1. relay: N survivor connections send M messages each (1 KiB padded bodies,
 //      one request in flight per connection, as a client does) while one
 //      responder connection receives and acknowledges them. Reports messages/s,
@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
   int idle_connections = 500;
   std::string hearthd = HEARTH_HEARTHD_PATH;
   std::string admin = HEARTH_ADMIN_PATH;
-  app.add_option("--pairs", pairs, "survivor connections (cases)")->capture_default_str();
+  app.add_option("--pairs", pairs, "survivor connections (cases), one responder takes them all")
+      ->check(CLI::Range(1, 50))
+      ->capture_default_str();
   app.add_option("--messages", messages, "messages per survivor")->capture_default_str();
   app.add_option("--idle", idle_connections, "idle connections for the memory figure")
       ->capture_default_str();
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
   std::string root_text((std::istreambuf_iterator<char>(root_hex)), {});
   auto org_root = cli::parse_org_root(root_text);
 
-  // Cases: real survivors open them, the responder claims each.
+  // Cases: real survivors open them, the responder takes each.
   std::vector<SurvivorSession::Started> survivors;
   {
     auto responder = ResponderSession::login(endpoint, **store);
@@ -172,15 +174,22 @@ int main(int argc, char** argv) {
     const double open_ms =
         std::chrono::duration<double, std::milli>(Steady::now() - t0).count() / pairs;
     std::printf("open a case (PoW effort 1, Argon2id, X3DH, vault): %.0f ms each\n", open_ms);
-    int claimed = 0;
-    while (claimed < pairs) {
+    // One responder takes every case: raise the capacity first (at most 50).
+    if (auto st = (*responder)
+                      ->set_presence(protocol::Presence::kAvailable,
+                                     static_cast<std::uint32_t>(std::min(pairs, 50)));
+        !st.is_ok())
+      die("presence", st);
+    for (int i = 0; i < pairs; ++i) {
+      auto taken = (*responder)->take_next();
+      if (!taken.is_ok()) die("take_next", taken.status());
+      if (!taken->has_value()) die("take_next", error(Code::kNotFound, "nothing to take"));
+    }
+    int intakes = 0;
+    while (intakes < pairs) {
       auto updates = (*responder)->poll(std::chrono::milliseconds(500));
       if (!updates.is_ok()) die("responder poll", updates.status());
-      for (const auto& u : *updates) {
-        if (u.kind != ResponderUpdate::Kind::kNewCase) continue;
-        if (auto q = (*responder)->claim(u.case_id); !q.is_ok()) die("claim", q.status());
-        ++claimed;
-      }
+      for (const auto& u : *updates) intakes += u.kind == ResponderUpdate::Kind::kNewCase ? 1 : 0;
     }
     for (auto& s : survivors) {
       while (!s.session->vault().find(s.case_id)->claimed_by) {

@@ -656,11 +656,12 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     login_key_ = login_key;
   }
   watch(survivor_mailbox(*id), *id, /*responder_side=*/false, /*fetch_backlog=*/false);
-  // The intake copies wait in their mailboxes: each is pushed only to the
-  // responder take_next hands the case to.
-  after_reply_.push_back([this, new_vault, opened_case, arrived] {
+  // The case waits from before the reply, so a responder told of it can take
+  // it at once. The intake copies wait in their mailboxes: each is pushed
+  // only to the responder take_next hands the case to.
+  services_.hub.track_case(opened_case, arrived);
+  after_reply_.push_back([this, new_vault] {
     if (new_vault) services_.hub.register_survivor(login_key_, shared_from_this());
-    services_.hub.track_case(opened_case, arrived);
     services_.hub.refresh();
   });
   co_return ok(protocol::OpenCaseReply{opened->vault_version});
@@ -1292,17 +1293,17 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
   routes_.erase(std::find_if(routes_.begin(), routes_.end(),
                              [&](const PendingRoute& r) { return r.id == c->id && r.handoff; }));
   services_.metrics.messages_relayed.fetch_add(copies.size());
-  after_reply_.push_back(
-      [this, updated = OpenCase{c->id, 0, c->opened_minute, record}, old_holder] {
-        services_.hub.untrack_case(updated.id);
-        services_.hub.track_case(updated);
-        if (old_holder) {
-          services_.hub.for_responder(old_holder->responder_id, [&](Peer& p) {
-            p.push_case_closed(updated.id, protocol::CloseReason::kHandedOff);
-          });
-        }
-        services_.hub.refresh();
+  // It waits in the new queue from before the reply, as a new case does.
+  services_.hub.untrack_case(c->id);
+  services_.hub.track_case(OpenCase{c->id, 0, c->opened_minute, record});
+  after_reply_.push_back([this, id = c->id, old_holder] {
+    if (old_holder) {
+      services_.hub.for_responder(old_holder->responder_id, [&](Peer& p) {
+        p.push_case_closed(id, protocol::CloseReason::kHandedOff);
       });
+    }
+    services_.hub.refresh();
+  });
   co_return ok(protocol::HandoffAcceptReply{});
 }
 

@@ -130,6 +130,20 @@ std::vector<std::string> texts(const std::vector<U>& updates, typename U::Kind k
   return out;
 }
 
+// take_next for `responder`, which must hand out `case_id`, then polls until
+// its intake copy is read; returns every update seen (kNewCase among them).
+inline std::vector<client::ResponderUpdate> take_case(client::ResponderSession& responder,
+                                                      const Bytes& case_id) {
+  auto taken = responder.take_next();
+  INFO(taken.status().to_string());
+  REQUIRE(taken.is_ok());
+  REQUIRE(taken.value().has_value());
+  REQUIRE(taken.value()->case_id == case_id);
+  return poll_until(responder, [](const std::vector<client::ResponderUpdate>& u) {
+    return count_kind(u, client::ResponderUpdate::Kind::kNewCase) >= 1;
+  });
+}
+
 // The codename as the survivor would type it back.
 inline crypto::Codename retype(const crypto::Codename& codename) {
   return crypto::Codename::parse(to_string(codename.normalized())).value();

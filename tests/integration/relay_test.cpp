@@ -35,15 +35,11 @@ void check_no_secrets(const HearthdProcess& hearthd, const std::vector<std::stri
   CHECK(saw_database);
 }
 
-// A claimed case between `responder` and the survivor of `started`.
+// A taken case between `responder` and the survivor of `started`.
 void claim_and_confirm(client::ResponderSession& responder,
                        client::SurvivorSession::Started& started) {
-  auto offered = poll_until(responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  auto offered = take_case(responder, started.case_id);
   REQUIRE(count_kind(offered, R::kNewCase) == 1);
-  auto queue = responder.claim(started.case_id);
-  INFO(queue.status().to_string());
-  REQUIRE(queue.is_ok());
-  CHECK(queue.value() == "shelter");
   auto claimed =
       poll_until(*started.session, [](auto& u) { return count_kind(u, S::kClaimed) >= 1; });
   REQUIRE(count_kind(claimed, S::kClaimed) == 1);
@@ -69,13 +65,21 @@ TEST_CASE("a survivor and a responder read each other and the server keeps no pl
   CHECK(started.queue == "shelter");
   CHECK(started.session->vault_version() == 1);
 
+  // The responder hears that a case waits, and reads it only once it is theirs.
+  auto told = poll_until(*responder, [](auto& u) { return count_kind(u, R::kWaiting) >= 1; });
+  REQUIRE(count_kind(told, R::kWaiting) >= 1);
+  CHECK(count_kind(told, R::kNewCase) == 0);
+  auto taken = responder->take_next();
+  REQUIRE(taken.is_ok());
+  REQUIRE(taken.value().has_value());
+  CHECK(taken.value()->queue == "shelter");
+  CHECK(taken.value()->case_id == started.case_id);
   auto offered = poll_until(*responder, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
   REQUIRE(texts(offered, R::kNewCase) == std::vector<std::string>{first});
   CHECK(offered.back().case_id == started.case_id);
   // The one-time prekey the intake used is gone from the store.
   CHECK(store->state().one_time_prekeys.size() == client::kOneTimePrekeyTarget - 1);
 
-  REQUIRE(responder->claim(started.case_id).value() == "shelter");
   auto claimed =
       poll_until(*started.session, [](auto& u) { return count_kind(u, S::kClaimed) >= 1; });
   REQUIRE(count_kind(claimed, S::kClaimed) == 1);
@@ -253,7 +257,7 @@ TEST_CASE("a vault login with a wrong codename is auth_failed", "[integration][r
   CHECK(protocol_error(wrong.status()) == protocol::ErrorCode::kAuthFailed);
 }
 
-TEST_CASE("two responders race to claim: one wins, the other drops the case",
+TEST_CASE("two responders race for one case: one takes it, the other gets nothing",
           "[integration][relay]") {
   Relay relay;
   auto& ana = relay.org.add_responder("ana", {"shelter"});
@@ -267,29 +271,30 @@ TEST_CASE("two responders race to claim: one wins, the other drops the case",
   auto started = relay.open_case("whoever is free, please");
   CHECK(started.responders == 2);
   CHECK(started.session->vault().find(started.case_id)->sessions.size() == 2);
-  for (auto* s : {ana_session.get(), ben_session.get()}) {
-    auto offered = poll_until(*s, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
-    REQUIRE(texts(offered, R::kNewCase) == std::vector<std::string>{"whoever is free, please"});
-  }
 
-  std::optional<Result<std::string>> ana_claim;
-  std::optional<Result<std::string>> ben_claim;
+  std::optional<Result<std::optional<protocol::TakenCase>>> ana_take;
+  std::optional<Result<std::optional<protocol::TakenCase>>> ben_take;
   {
-    std::thread a([&] { ana_claim.emplace(ana_session->claim(started.case_id)); });
-    std::thread b([&] { ben_claim.emplace(ben_session->claim(started.case_id)); });
+    std::thread a([&] { ana_take.emplace(ana_session->take_next()); });
+    std::thread b([&] { ben_take.emplace(ben_session->take_next()); });
     a.join();
     b.join();
   }
-  REQUIRE(ana_claim->is_ok() != ben_claim->is_ok());
-  auto& winner = ana_claim->is_ok() ? ana_session : ben_session;
-  auto& loser = ana_claim->is_ok() ? ben_session : ana_session;
-  const auto& winner_hash = ana_claim->is_ok() ? ana.certificate_hash() : ben.certificate_hash();
-  const Status lost = ana_claim->is_ok() ? ben_claim->status() : ana_claim->status();
-  CHECK(lost.code() == Code::kConflict);
-  CHECK(protocol_error(lost) == protocol::ErrorCode::kConflict);
+  REQUIRE(ana_take->is_ok());
+  REQUIRE(ben_take->is_ok());
+  REQUIRE(ana_take->value().has_value() != ben_take->value().has_value());
+  const bool ana_won = ana_take->value().has_value();
+  auto& winner = ana_won ? ana_session : ben_session;
+  auto& loser = ana_won ? ben_session : ana_session;
+  const auto& winner_hash = ana_won ? ana.certificate_hash() : ben.certificate_hash();
 
-  auto dropped = poll_until(*loser, [](auto& u) { return count_kind(u, R::kTakenByOther) >= 1; });
-  CHECK(count_kind(dropped, R::kTakenByOther) == 1);
+  auto got_intake = poll_until(*winner, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  CHECK(texts(got_intake, R::kNewCase) == std::vector<std::string>{"whoever is free, please"});
+  // The other never reads a word of it.
+  auto nothing = poll_until(
+      *loser, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; },
+      std::chrono::milliseconds(500));
+  CHECK(count_kind(nothing, R::kNewCase) == 0);
   CHECK(loser->state().find(started.case_id) == nullptr);
   CHECK(loser->send(started.case_id, "too late").code() == Code::kNotFound);
 

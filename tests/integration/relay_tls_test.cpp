@@ -49,9 +49,7 @@ TEST_CASE("wss: a server certificate trusted through a CA file carries a whole c
                                                 shelter_request(), "over TLS");
   INFO(started.status().to_string());
   REQUIRE(started.is_ok());
-  auto offered = poll_until(*responder.value(), [](auto& u) {
-    return count_kind(u, client::ResponderUpdate::Kind::kNewCase) >= 1;
-  });
+  auto offered = take_case(*responder.value(), started->case_id);
   CHECK(texts(offered, client::ResponderUpdate::Kind::kNewCase) ==
         std::vector<std::string>{"over TLS"});
 
