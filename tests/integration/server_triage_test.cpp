@@ -8,9 +8,12 @@
 #include <set>
 #include <thread>
 
+#include "common/files.h"
 #include "tests/integration/support/checks.h"
 #include "tests/integration/support/flows.h"
 #include "tests/integration/support/hearthd_process.h"
+#include "tests/support/test_support.h"
+#include "triage/rules.h"
 
 namespace hearth::test {
 namespace {
@@ -347,6 +350,60 @@ TEST_CASE("a survivor who drops off keeps their place and is told it on return",
   auto ana_ws = WsClient::connect(hearthd.port());
   REQUIRE(error_code(responder_login(*ana_ws, ana)) == "");
   REQUIRE(take_case(*ana_ws) == case_id);
+  CHECK(hearthd.terminate() == 0);
+}
+
+}  // namespace
+}  // namespace hearth::test
+
+namespace hearth::test {
+namespace {
+
+bool wait_for_log(const HearthdProcess& hearthd, std::string_view event) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!hearthd.log_events(event).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_CASE("SIGHUP reloads the routing rules and refuses a bad file", "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter", "help"});
+  TempDir dir;
+  const auto rules_path = dir.path() / "routing.json";
+  auto write_rules = [&](const std::string& text) {
+    REQUIRE(write_private_file(rules_path, as_bytes(text), Overwrite::kAllow).is_ok());
+  };
+  auto rules = json::parse(triage::default_rules_json());
+  write_rules(rules.dump());
+  HearthdProcess hearthd(org, json{{"rules_file", rules_path.string()}});
+  hearthd.start();
+  REQUIRE(wait_for_log(hearthd, "rules_loaded"));
+  auto ana_ws = responder_online(hearthd, ana);
+
+  // A broken file is refused and the running rules stay.
+  write_rules("{\"version\": 2, \"classes\": []}");
+  hearthd.hangup();
+  REQUIRE(wait_for_log(hearthd, "rules_reload_refused"));
+  auto ws = WsClient::connect(hearthd.port());
+  TestSurvivor survivor = TestSurvivor::make();
+  auto routed = route(*ws, envelope_for(Need::kShelter));
+  REQUIRE(error_code(routed) == "");
+  CHECK(routed["queue"] == "shelter");
+
+  // A good one takes over: every request now goes to the queue "help".
+  rules["version"] = 2;
+  rules["filters"] = json::array();
+  rules["default"] = json::array({{{"queue", "help"}, {"eligible", "anyone"}, {"class", "today"}}});
+  write_rules(rules.dump());
+  hearthd.hangup();
+  REQUIRE(wait_for_log(hearthd, "rules_reloaded"));
+  auto routed_again = route(*ws, envelope_for(Need::kShelter));
+  REQUIRE(error_code(routed_again) == "");
+  CHECK(routed_again["queue"] == "help");
+  CHECK(hearthd.log_events("rules_reloaded").front()["version"] == 2);
   CHECK(hearthd.terminate() == 0);
 }
 
