@@ -153,7 +153,9 @@ bool RelayHub::reserve_case_slot(ByteView login_key, std::size_t limit) {
   std::lock_guard lock(mu_);
   std::size_t open = 0;
   for (const auto& [id, c] : cases_) {
-    if (std::equal(c.record.vault_login_key.begin(), c.record.vault_login_key.end(),
+    // A case its responder closed does not count: the survivor may open another.
+    if (!c.record.closed &&
+        std::equal(c.record.vault_login_key.begin(), c.record.vault_login_key.end(),
                    login_key.begin(), login_key.end()))
       ++open;
   }

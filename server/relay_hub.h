@@ -112,7 +112,7 @@ class RelayHub {
   std::vector<OpenCase> cases_of_responder(std::string_view responder_id) const;
   std::int64_t case_count() const;
 
-  // Reserves one open-case slot for the vault: false when its open cases plus
+  // Reserves one open-case slot for the vault: false when its open (not closed) cases plus
   // reservations reach `limit`. Release with release_case_slot() either way.
   bool reserve_case_slot(ByteView login_key, std::size_t limit);
   void release_case_slot(ByteView login_key);

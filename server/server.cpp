@@ -22,6 +22,7 @@
 #include "server/connection.h"
 #include "server/metrics.h"
 #include "server/relay_hub.h"
+#include "server/retention.h"
 #include "server/services.h"
 #include "server/ws_session.h"
 #include "storage/storage.h"
@@ -480,6 +481,16 @@ void Server::Impl::schedule_expiry() {
             metrics.envelopes_expired.fetch_add(static_cast<std::uint64_t>(*n));
             logger().info("envelopes_expired", {{"count", *n}});
           }
+        });
+    storage->write(
+        [now, window](storage::Stores& s) { return expire_closed_cases(s, now, window); },
+        [this](Result<std::vector<storage::CaseId>> gone) {
+          if (!gone.is_ok()) {
+            logger().warn("case_expiry_failed", {{"status", gone.status()}});
+            return;
+          }
+          for (const auto& id : *gone) hub.remove_case(id);
+          if (!gone->empty()) logger().info("closed_cases_expired", {{"count", gone->size()}});
         });
     schedule_expiry();
   });

@@ -136,7 +136,7 @@ TEST_CASE("take_next, a declined then accepted handoff with history, close",
   CHECK_FALSE(nothing->has_value());
 }
 
-TEST_CASE("handoff with a summary and a new-only; deleted reaches the responder",
+TEST_CASE("handoff with a summary, then new messages only, then deletion reaches the responder",
           "[integration][relay]") {
   Relay relay;
   auto& ana = relay.org.add_responder("ana", {"shelter"});
