@@ -74,10 +74,10 @@ enum class ErrorCode {
   kNotAuthenticated,    // "not_authenticated": log in first
   kForbidden,           // "forbidden": this role may not do this, or not to this case
   kNotFound,            // "not_found": no such case, route or vault
-  kConflict,            // "conflict": compare-and-swap lost (vault version, case row changed meanwhile)
-  kAuthFailed,          // "auth_failed": a signature or login did not verify
-  kNotOnRoster,         // "not_on_roster": the certificate is not listed on the current roster
-  kRevoked,             // "revoked": the certificate is revoked
+  kConflict,     // "conflict": compare-and-swap lost (vault version, case row changed meanwhile)
+  kAuthFailed,   // "auth_failed": a signature or login did not verify
+  kNotOnRoster,  // "not_on_roster": the certificate is not listed on the current roster
+  kRevoked,      // "revoked": the certificate is revoked
   kCertificateExpired,  // "certificate_expired": outside the certificate's validity
   kPowInsufficient,     // "pow_insufficient": the proof does not meet the effort
   kPowReplayed,         // "pow_replayed": this proof was already spent
@@ -223,7 +223,7 @@ struct VaultLoginRequest {
 struct CaseSummary {
   Bytes case_id;
   std::string queue;
-  std::optional<Bytes> claimed_by;  // certificate hash of the responder who took it
+  std::optional<Bytes> claimed_by;           // certificate hash of the responder who took it
   std::optional<std::string> handoff_queue;  // a handoff the responder proposed, not yet answered
   bool closed = false;                       // the responder closed it (see "case_closed")
 };
@@ -434,18 +434,17 @@ struct QueueHealthReply {
   std::vector<QueueHealthEntry> queues;
 };
 
-using Request = std::variant<PowChallengeRequest, RouteRequest, OpenCaseRequest, ChallengeRequest,
-                             VaultLoginRequest, VaultGetRequest, VaultPutRequest, SendRequest,
-                             AckRequest, DeleteCaseRequest, ResponderLoginRequest,
-                             UploadPrekeysRequest, PresenceRequest, TakeNextRequest,
-                             HandoffRequest, HandoffOfferRequest, HandoffAcceptRequest,
-                             HandoffDeclineRequest, CloseCaseRequest, QueueHealthRequest>;
-using Reply =
-    std::variant<PowChallengeReply, RouteReply, OpenCaseReply, ChallengeReply, VaultLoginReply,
-                 VaultGetReply, VaultPutReply, SendReply, AckReply, DeleteCaseReply,
-                 ResponderLoginReply, UploadPrekeysReply, PresenceReply, TakeNextReply,
-                 HandoffReply, HandoffOfferReply, HandoffAcceptReply, HandoffDeclineReply,
-                 CloseCaseReply, QueueHealthReply>;
+using Request =
+    std::variant<PowChallengeRequest, RouteRequest, OpenCaseRequest, ChallengeRequest,
+                 VaultLoginRequest, VaultGetRequest, VaultPutRequest, SendRequest, AckRequest,
+                 DeleteCaseRequest, ResponderLoginRequest, UploadPrekeysRequest, PresenceRequest,
+                 TakeNextRequest, HandoffRequest, HandoffOfferRequest, HandoffAcceptRequest,
+                 HandoffDeclineRequest, CloseCaseRequest, QueueHealthRequest>;
+using Reply = std::variant<PowChallengeReply, RouteReply, OpenCaseReply, ChallengeReply,
+                           VaultLoginReply, VaultGetReply, VaultPutReply, SendReply, AckReply,
+                           DeleteCaseReply, ResponderLoginReply, UploadPrekeysReply, PresenceReply,
+                           TakeNextReply, HandoffReply, HandoffOfferReply, HandoffAcceptReply,
+                           HandoffDeclineReply, CloseCaseReply, QueueHealthReply>;
 
 // The ops, in the order of the Request and Reply variants (same index).
 enum class Op {
