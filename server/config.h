@@ -46,6 +46,10 @@ struct Limits {
   std::int64_t undelivered_retention_days = 30;
   std::chrono::seconds route_ttl{600};
   std::size_t max_routes_per_connection = 4;
+  // Cases waiting for a responder, in all: past it, route answers
+  // "unavailable". A real org's waiting room stays far below this; a flood
+  // of new cases must not make every routing refresh slow (docs/performance.md).
+  std::size_t max_waiting_cases = 1000;
 };
 
 struct PowConfig {

@@ -457,6 +457,9 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
   expire_routes();
   if (routes_.size() >= services_.config.limits.max_routes_per_connection)
     co_return perr(ErrorCode::kLimitExceeded, "too many unused routes on this connection");
+  if (services_.hub.waiting_count() >= services_.config.limits.max_waiting_cases)
+    co_return perr(ErrorCode::kUnavailable,
+                   "too many requests are waiting right now; try again in a few minutes");
 
   Bytes request_hash =
       crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(req.envelope)));
@@ -519,6 +522,24 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
   co_return ok(std::move(reply));
 }
 
+std::optional<ProtocolError> Connection::match_copies(
+    const PendingRoute& route, const std::vector<protocol::IntakeCopy>& intake,
+    std::vector<Copy>& copies) {
+  std::set<Bytes> seen;
+  for (const auto& copy : intake) {
+    auto offer = std::find_if(route.offers.begin(), route.offers.end(), [&](const CaseParty& p) {
+      return p.certificate_hash == copy.certificate_hash;
+    });
+    if (offer == route.offers.end())
+      return perr(ErrorCode::kBadField, "intake: a copy for a certificate that was not offered");
+    if (!seen.insert(copy.certificate_hash).second)
+      return perr(ErrorCode::kBadField, "intake: two copies for one certificate");
+    copies.push_back({*offer, copy.body});
+  }
+  if (copies.empty()) return perr(ErrorCode::kMissingField, "intake: at least one copy");
+  return std::nullopt;
+}
+
 asio::awaitable<Result<std::vector<Connection::Offered>>> Connection::claim_bundles(
     const std::vector<KnownCertificate>& candidates) {
   UnixSeconds now = services_.clock.now();
@@ -560,24 +581,8 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   if (role_ == Role::kSurvivor && req.vault)
     co_return perr(ErrorCode::kBadField, "vault: not allowed once logged into a vault");
 
-  struct Copy {
-    CaseParty party;
-    Bytes body;
-  };
   std::vector<Copy> copies;
-  std::set<Bytes> seen;
-  for (const auto& copy : req.intake) {
-    auto offer = std::find_if(
-        route_it->offers.begin(), route_it->offers.end(),
-        [&](const CaseParty& p) { return p.certificate_hash == copy.certificate_hash; });
-    if (offer == route_it->offers.end())
-      co_return perr(ErrorCode::kBadField,
-                     "intake: a copy for a certificate the route did not offer");
-    if (!seen.insert(copy.certificate_hash).second)
-      co_return perr(ErrorCode::kBadField, "intake: two copies for one certificate");
-    copies.push_back({*offer, copy.body});
-  }
-  if (copies.empty()) co_return perr(ErrorCode::kMissingField, "intake: at least one copy");
+  if (auto bad = match_copies(*route_it, req.intake, copies)) co_return *bad;
 
   const bool new_vault = req.vault.has_value();
   Bytes login_id = new_vault ? req.vault->login_id : login_id_;
@@ -1247,24 +1252,8 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
                                [&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
   if (route_it == routes_.end() || !c->record.routing || c->record.handoff_queue != route_it->queue)
     co_return perr(ErrorCode::kNotFound, "no handoff offer on this connection, or it expired");
-  struct Copy {
-    CaseParty party;
-    Bytes body;
-  };
   std::vector<Copy> copies;
-  std::set<Bytes> seen;
-  for (const auto& copy : req.intake) {
-    auto offer = std::find_if(
-        route_it->offers.begin(), route_it->offers.end(),
-        [&](const CaseParty& p) { return p.certificate_hash == copy.certificate_hash; });
-    if (offer == route_it->offers.end())
-      co_return perr(ErrorCode::kBadField,
-                     "intake: a copy for a certificate the offer did not include");
-    if (!seen.insert(copy.certificate_hash).second)
-      co_return perr(ErrorCode::kBadField, "intake: two copies for one certificate");
-    copies.push_back({*offer, copy.body});
-  }
-  if (copies.empty()) co_return perr(ErrorCode::kMissingField, "intake: at least one copy");
+  if (auto bad = match_copies(*route_it, req.intake, copies)) co_return *bad;
 
   CaseRecord record = c->record;
   std::vector<MailboxId> old_mailboxes;

@@ -135,6 +135,16 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   };
   boost::asio::awaitable<Result<std::vector<Offered>>> claim_bundles(
       const std::vector<KnownCertificate>& candidates);
+  // An intake copy matched to the offer it was made for.
+  struct Copy {
+    CaseParty party;
+    Bytes body;
+  };
+  // Each copy of `intake` must name a certificate `route` offered, at most
+  // once, and there must be one at least: the error to send, or nullopt.
+  static std::optional<protocol::ProtocolError> match_copies(
+      const PendingRoute& route, const std::vector<protocol::IntakeCopy>& intake,
+      std::vector<Copy>& copies);
   struct Cursor {
     storage::CaseId case_id;
     bool responder_side = false;

@@ -274,7 +274,40 @@ std::vector<triage::QueueHealth> RelayHub::health() const {
   return dispatcher_->health(clock_.now());
 }
 
+std::size_t RelayHub::waiting_count() const {
+  std::lock_guard lock(mu_);
+  return dispatcher_ ? dispatcher_->waiting_count() : 0;
+}
+
+bool RelayHub::refresh_allowed_locked() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refresh_ < kRefreshSpacing) {
+    refresh_pending_ = true;
+    return false;
+  }
+  last_refresh_ = now;
+  refresh_pending_ = false;
+  return true;
+}
+
 void RelayHub::refresh() {
+  {
+    std::lock_guard lock(mu_);
+    if (!refresh_allowed_locked()) return;
+  }
+  refresh_now();
+}
+
+void RelayHub::refresh_due(std::chrono::milliseconds idle) {
+  {
+    std::lock_guard lock(mu_);
+    if (!refresh_pending_ && std::chrono::steady_clock::now() - last_refresh_ < idle) return;
+    if (!refresh_allowed_locked()) return;
+  }
+  refresh_now();
+}
+
+void RelayHub::refresh_now() {
   struct StatusPush {
     Bytes login_key;
     protocol::QueueStatusEvent event;

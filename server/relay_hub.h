@@ -16,6 +16,7 @@
 // Thread safety: every method is safe from any thread (one internal mutex).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -145,11 +146,18 @@ class RelayHub {
   std::optional<triage::ResponderView> responder_view(const std::string& responder_id) const;
   // Counts and times per queue for the supervisor view.
   std::vector<triage::QueueHealth> health() const;
+  std::size_t waiting_count() const;
   // Escalations and away-grace expiry up to now, then the pushes that follow:
   // queue_status to each waiting survivor whose place or band changed, and
-  // waiting to each responder whose count changed. Called by a timer and
-  // after every change to the waiting room.
+  // waiting to each responder whose count changed. Called after every change
+  // to the waiting room; it runs at most once per kRefreshSpacing (its cost
+  // grows with the waiting room), and a call that comes sooner leaves it
+  // pending for the timer's next refresh_due().
+  static constexpr std::chrono::milliseconds kRefreshSpacing{250};
   void refresh();
+  // The timer's call: refreshes when one is pending or `idle` has passed
+  // since the last (escalation timeouts and away grace run on the clock).
+  void refresh_due(std::chrono::milliseconds idle);
 
   // ---- connected parties ----
   void add_peer(const std::shared_ptr<Peer>& peer);
@@ -176,8 +184,14 @@ class RelayHub {
   // Under mu_: every responder's view rebuilt from roster and certificates.
   void sync_responders_locked();
 
+  // Under mu_: whether a refresh may run now (and if not, marks it pending).
+  bool refresh_allowed_locked();
+  void refresh_now();
+
   const Clock& clock_;
   mutable std::mutex mu_;
+  std::chrono::steady_clock::time_point last_refresh_{};
+  bool refresh_pending_ = false;
   std::shared_ptr<const RosterState> roster_;
   std::unique_ptr<triage::Dispatcher> dispatcher_;    // set by set_rules() at start-up
   std::map<Bytes, triage::Position> last_positions_;  // by case id bytes

@@ -38,9 +38,11 @@ namespace {
 
 constexpr UnixSeconds kExpiryInterval = 3600;  // undelivered envelopes: checked hourly
 constexpr auto kDrainDeadline = std::chrono::seconds(5);
-// Escalation timeouts and away grace are checked this often (and after every
-// change to the waiting room).
-constexpr auto kTriageInterval = std::chrono::seconds(2);
+// A refresh left pending (changes closer together than the hub's spacing)
+// runs within this; with no change at all, escalation timeouts and away
+// grace are still checked every kTriageIdle.
+constexpr auto kTriageInterval = std::chrono::milliseconds(250);
+constexpr auto kTriageIdle = std::chrono::milliseconds(2000);
 
 Result<Bytes> read_roster_bytes(const std::filesystem::path& path) {
   std::error_code ec;
@@ -394,7 +396,7 @@ void Server::Impl::schedule_triage() {
   triage_timer.expires_after(kTriageInterval);
   triage_timer.async_wait([this](boost::system::error_code ec) {
     if (ec || draining) return;
-    hub.refresh();
+    hub.refresh_due(kTriageIdle);
     schedule_triage();
   });
 }

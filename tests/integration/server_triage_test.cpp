@@ -368,6 +368,24 @@ bool wait_for_log(const HearthdProcess& hearthd, std::string_view event) {
   return false;
 }
 
+TEST_CASE("past max_waiting_cases a new request is turned away with unavailable", "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org, json{{"limits", {{"max_waiting_cases", 1}}}});
+  hearthd.start();
+  auto ana_ws = responder_online(hearthd, ana);
+  auto ws = WsClient::connect(hearthd.port());
+  TestSurvivor first = TestSurvivor::make();
+  open_new_case(*ws, envelope_for(Need::kShelter), first);
+  auto other = WsClient::connect(hearthd.port());
+  auto refused = route(*other, envelope_for(Need::kShelter));
+  CHECK(error_code(refused) == "unavailable");
+  // Once it is taken there is room again.
+  take_case(*ana_ws);
+  CHECK(error_code(route(*other, envelope_for(Need::kShelter))) == "");
+  CHECK(hearthd.terminate() == 0);
+}
+
 TEST_CASE("SIGHUP reloads the routing rules and refuses a bad file", "[integration]") {
   TestOrg org;
   auto& ana = org.add_responder("ana", {"shelter", "help"});
