@@ -22,13 +22,17 @@ namespace {
 using namespace hearth;
 using Steady = std::chrono::steady_clock;
 
-constexpr protocol::Need kNeeds[] = {
-    protocol::Need::kImmediateSafety, protocol::Need::kShelter,   protocol::Need::kMedical,
-    protocol::Need::kCounselling,     protocol::Need::kLegal,     protocol::Need::kImmigration,
-    protocol::Need::kWorkEducation,   protocol::Need::kPeerSupport,
-    protocol::Need::kCulturallySpecific};
-constexpr protocol::Urgency kUrgencies[] = {protocol::Urgency::kDangerNow, protocol::Urgency::kToday,
-                                            protocol::Urgency::kThisWeek,
+constexpr protocol::Need kNeeds[] = {protocol::Need::kImmediateSafety,
+                                     protocol::Need::kShelter,
+                                     protocol::Need::kMedical,
+                                     protocol::Need::kCounselling,
+                                     protocol::Need::kLegal,
+                                     protocol::Need::kImmigration,
+                                     protocol::Need::kWorkEducation,
+                                     protocol::Need::kPeerSupport,
+                                     protocol::Need::kCulturallySpecific};
+constexpr protocol::Urgency kUrgencies[] = {protocol::Urgency::kDangerNow,
+                                            protocol::Urgency::kToday, protocol::Urgency::kThisWeek,
                                             protocol::Urgency::kInformation};
 const char* const kLanguages[] = {"en", "es", "fr", "ar"};
 
