@@ -1121,6 +1121,7 @@ asio::awaitable<Connection::Outcome> Connection::on_take_next(const protocol::Ta
   }
   CaseRecord record = c->record;
   record.claimed_by = *offer;
+  record.queue = taken->queue;  // where it was taken, after any escalation
   std::vector<MailboxId> others;
   for (const auto& o : record.offers) {
     if (o.responder_id != responder_id_) others.push_back(responder_mailbox(*id, o.responder_id));
@@ -1146,7 +1147,6 @@ asio::awaitable<Connection::Outcome> Connection::on_take_next(const protocol::Ta
   out.envelope = taken->envelope;
   out.interpreter = taken->interpreter;
   out.waited_s = taken->waited;
-  record.queue = taken->queue;
   after_reply_.push_back([this, id = *id, record] {
     // The intake copy (seq 1 of this responder's mailbox) comes from storage.
     watch(responder_mailbox(id, responder_id_), id, /*responder_side=*/true,
