@@ -355,7 +355,8 @@ struct TakeNextReply {
 // another queue. Nothing moves yet: the survivor gets "handoff_proposed" and
 // answers with handoff_offer + handoff_accept, or handoff_decline. A second
 // proposal replaces the first. Errors: kNotFound, kForbidden, kBadField (no
-// such queue in the routing rules, or the case's own queue).
+// such queue in the routing rules, or the case's own queue), kNoResponder
+// (nobody else on the roster for that queue has logged in with keys).
 struct HandoffRequest {
   Bytes case_id;
   std::string queue;

@@ -1172,6 +1172,15 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff(const protocol::Hand
     co_return perr(ErrorCode::kBadField, "queue: not a queue of the routing rules");
   if (req.queue == c->record.queue)
     co_return perr(ErrorCode::kBadField, "queue: the case is already in this queue");
+  // The survivor is asked only when someone else could take it there.
+  auto roster = services_.hub.roster();
+  UnixSeconds now = services_.clock.now();
+  auto current = services_.hub.current_certificates();
+  if (std::none_of(current.begin(), current.end(), [&](const KnownCertificate& k) {
+        return k.certificate.fields.responder_id != responder_id_ &&
+               roster->verified.check_certificate(k.certificate, now, req.queue).is_ok();
+      }))
+    co_return perr(ErrorCode::kNoResponder, "nobody else can take cases in that queue");
   CaseRecord record = c->record;
   record.handoff_queue = req.queue;
   StorageStep none;

@@ -315,6 +315,8 @@ struct Console {
       if (!s.is_ok()) {
         if (protocol_error(s) == protocol::ErrorCode::kBadField)
           return say("There is no other queue called " + arg + ".");
+        if (protocol_error(s) == protocol::ErrorCode::kNoResponder)
+          return say("Nobody else can take cases in " + arg + " yet; the survivor was not asked.");
         return say(explain(s));
       }
       say("Proposed moving #" + std::to_string(n) + " to " + arg +

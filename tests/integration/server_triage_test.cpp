@@ -187,6 +187,8 @@ TEST_CASE("a legal case moves to immigration only after the survivor consents", 
   CHECK(error_code(ivan_ws->call(protocol::HandoffRequest{case_id, "immigration"})) == "forbidden");
   CHECK(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "nowhere"})) == "bad_field");
   CHECK(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "legal"})) == "bad_field");
+  // A queue with nobody else in it is refused before the survivor is asked.
+  CHECK(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "medical"})) == "no_responder");
   REQUIRE(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "immigration"})) == "");
   auto proposed = ws->next_event();
   CHECK(proposed["ev"] == "handoff_proposed");
