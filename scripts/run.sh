@@ -19,7 +19,7 @@ port=${HEARTH_PORT:-8750}
 metrics_port=${HEARTH_METRICS_PORT:-$((port + 1))}
 demo=demo
 if [[ ! -f $demo/org/root.pub ]]; then
-  "$bin/clients/hearth-admin" demo "$demo" --port "$port" --metrics-port "$metrics_port"
+  "$bin/admin/hearth-admin" demo "$demo" --port "$port" --metrics-port "$metrics_port"
 fi
 root=$(cat "$demo/org/root.pub")
 "$bin/server/hearthd" --config "$demo/server/hearthd.json" --check-config

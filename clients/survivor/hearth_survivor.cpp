@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "clients/cli/org_key.h"
+#include "clients/cli/parse.h"
 #include "clients/cli/terminal.h"
 #include "clients/lib/survivor_session.h"
 #include "crypto/codename.h"
@@ -469,7 +470,7 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--ca", ca_file, "for wss://: a PEM file of CA certificates to trust");
   app.add_flag("--resume", resume_flag, "come back to a conversation with your codename");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = hearth::cli::parse_command_line(app, argc, argv)) return *code;
 
   auto org_root = cli::load_org_root(org_root_text);
   if (!org_root.is_ok()) {
