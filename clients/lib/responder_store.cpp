@@ -91,6 +91,11 @@ void write_state(detail::SecretWriter& w, const ResponderState& s) {
     w.u64(static_cast<std::uint64_t>(c.received_seq));
     w.lp(c.ratchet.view());
     detail::write_transcript(w, c.transcript);
+    w.u32(static_cast<std::uint32_t>(c.notes.size()));
+    for (const ResponderNote& n : c.notes) {
+      w.u64(static_cast<std::uint64_t>(n.minute));
+      w.lp(std::string_view(n.text));
+    }
   }
   w.u32(static_cast<std::uint32_t>(s.seen_ephemerals.size()));
   for (const auto& [spk_id, ephemeral] : s.seen_ephemerals) {
@@ -130,6 +135,10 @@ Status check_state_shape(const ResponderState& s) {
     if (c.received_seq < 0) return error(Code::kInvalidArgument, "negative seq");
     if (c.ratchet.size() > kMaxRatchetStateBytes)
       return error(Code::kLimitExceeded, "ratchet state too large");
+    if (c.notes.size() > kMaxNotesPerCase) return error(Code::kLimitExceeded, "too many notes");
+    for (const ResponderNote& n : c.notes) {
+      if (n.text.size() > kMaxNoteBytes) return error(Code::kLimitExceeded, "note too long");
+    }
   }
   if (s.seen_ephemerals.size() > kMaxSeenEphemerals)
     return error(Code::kLimitExceeded, "too many answered handshakes");
@@ -148,6 +157,19 @@ Result<bool> read_flag(ByteReader& r) {
 }
 
 }  // namespace
+
+Status add_note(ResponderCase& c, UnixSeconds minute, std::string text) {
+  if (text.empty()) return error(Code::kInvalidArgument, "an empty note");
+  if (text.size() > kMaxNoteBytes)
+    return error(Code::kInvalidArgument,
+                 "a note is at most " + std::to_string(kMaxNoteBytes) + " bytes");
+  if (!is_valid_utf8(text)) return error(Code::kInvalidArgument, "a note must be UTF-8 text");
+  if (c.notes.size() >= kMaxNotesPerCase)
+    return error(Code::kLimitExceeded,
+                 "a case holds at most " + std::to_string(kMaxNotesPerCase) + " notes");
+  c.notes.push_back({minute, std::move(text)});
+  return Status::ok();
+}
 
 ResponderCase* ResponderState::find(ByteView case_id) {
   return const_cast<ResponderCase*>(std::as_const(*this).find(case_id));
@@ -177,7 +199,7 @@ ResponderState ResponderState::clone() const {
     s.one_time_prekeys.push_back({p.id, p.uploaded, p.private_key.clone()});
   for (const ResponderCase& c : cases)
     s.cases.push_back(
-        {c.case_id, c.queue, c.claimed, c.ratchet.clone(), c.received_seq, c.transcript});
+        {c.case_id, c.queue, c.claimed, c.ratchet.clone(), c.received_seq, c.transcript, c.notes});
   s.seen_ephemerals = seen_ephemerals;
   return s;
 }
@@ -195,7 +217,8 @@ Result<ResponderState> ResponderState::decode(ByteView contents) {
   ResponderState s;
   HEARTH_TRY(r.expect_label(kStateLabel));
   HEARTH_ASSIGN_OR_RETURN(std::uint8_t version, r.u8());
-  if (version != kResponderStateVersion)
+  // Version 1 (before private notes) reads the same, without the notes.
+  if (version != 1 && version != kResponderStateVersion)
     return error(Code::kInvalidArgument, "unknown responder store version");
   HEARTH_ASSIGN_OR_RETURN(s.signing_seed, read_secret(r, crypto::kSeedBytes));
   HEARTH_ASSIGN_OR_RETURN(s.dh_private, read_secret(r, crypto::kPublicKeyBytes));
@@ -260,6 +283,20 @@ Result<ResponderState> ResponderState::decode(ByteView contents) {
     HEARTH_ASSIGN_OR_RETURN(ByteView state, r.lp(kMaxRatchetStateBytes));
     c.ratchet = crypto::SecretBytes::from(state);
     HEARTH_ASSIGN_OR_RETURN(c.transcript, detail::read_transcript(r));
+    if (version >= 2) {
+      HEARTH_ASSIGN_OR_RETURN(std::uint32_t note_count, r.u32());
+      if (note_count > kMaxNotesPerCase) return error(Code::kInvalidArgument, "too many notes");
+      for (std::uint32_t j = 0; j < note_count; ++j) {
+        ResponderNote n;
+        HEARTH_ASSIGN_OR_RETURN(std::uint64_t minute, r.u64());
+        if (minute > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return error(Code::kInvalidArgument, "note time out of range");
+        n.minute = static_cast<UnixSeconds>(minute);
+        HEARTH_ASSIGN_OR_RETURN(n.text, r.lp_string(kMaxNoteBytes));
+        if (!is_valid_utf8(n.text)) return error(Code::kInvalidArgument, "note is not UTF-8");
+        c.notes.push_back(std::move(n));
+      }
+    }
     s.cases.push_back(std::move(c));
   }
   HEARTH_ASSIGN_OR_RETURN(std::uint32_t seen_count, r.u32());

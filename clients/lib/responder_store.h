@@ -13,7 +13,8 @@
 // certificate, the certificate, the pinned org root and the last accepted
 // roster, signed prekey secrets (current and previous), one-time prekey
 // secrets, one session per case (ratchet state, queue, claimed?, a bounded
-// transcript) and the (signed prekey id, ephemeral key) pairs already answered.
+// transcript, the responder's private notes) and the (signed prekey id, ephemeral key) pairs
+// already answered.
 //
 // Thread safety: not thread-safe; one ResponderSession (or tool) uses a store
 // at a time.
@@ -38,7 +39,9 @@
 
 namespace hearth::client {
 
-inline constexpr std::uint8_t kResponderStateVersion = 1;
+// Version 2 added each case's private notes; version 1 stores still open
+// (their cases have no notes) and are written back as version 2.
+inline constexpr std::uint8_t kResponderStateVersion = 2;
 // How many roster hashes a responder keeps accepting intake copies under.
 inline constexpr std::size_t kMaxAcceptedRosters = 8;
 // Signed prekeys kept: the current one and its predecessors, for intake copies
@@ -50,6 +53,9 @@ inline constexpr std::size_t kMaxOneTimePrekeys = 1000;
 inline constexpr std::size_t kMaxResponderCases = 1024;
 // The answered-handshake set, as crypto::EphemeralKeyCache's default bound.
 inline constexpr std::size_t kMaxSeenEphemerals = 100000;
+// Private notes per case, and the size of one (UTF-8 bytes).
+inline constexpr std::size_t kMaxNotesPerCase = 200;
+inline constexpr std::size_t kMaxNoteBytes = 2000;
 // Shortest passphrase create() accepts.
 inline constexpr std::size_t kMinPassphraseBytes = 8;
 
@@ -67,6 +73,14 @@ struct StoredOneTimePrekey {
   crypto::SecretBytes private_key;  // 32 bytes
 };
 
+// A responder's private note on a case. It lives only here, in the store
+// (encrypted under the key derived from the responder's passphrase): it is
+// never sent to the server or the survivor, and it goes when the case does.
+struct ResponderNote {
+  UnixSeconds minute = 0;  // when it was written, rounded down to the minute
+  std::string text;        // UTF-8, 1..kMaxNoteBytes bytes
+};
+
 // One case this responder received an intake copy of.
 struct ResponderCase {
   Bytes case_id;      // 16 bytes
@@ -77,7 +91,13 @@ struct ResponderCase {
   // here: envelopes at or below it are duplicates (acked, ignored).
   std::int64_t received_seq = 0;
   std::deque<TranscriptEntry> transcript;
+  std::deque<ResponderNote> notes;  // oldest first, at most kMaxNotesPerCase
 };
+
+// Appends a private note to `c` (save the store afterwards). kInvalidArgument:
+// empty, not UTF-8, or longer than kMaxNoteBytes; kLimitExceeded: the case
+// already holds kMaxNotesPerCase notes (nothing is dropped to make room).
+Status add_note(ResponderCase& c, UnixSeconds minute, std::string text);
 
 struct ResponderState {
   crypto::SecretBytes signing_seed;  // 32 bytes: the certificate's Ed25519 key

@@ -227,5 +227,84 @@ TEST_CASE("responder state decoding refuses truncation and trailing bytes", "[cl
   CHECK(s.encode().status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("private notes are saved with their case and come back after reopening", "[client]") {
+  Fixture f;
+  {
+    auto store = f.create();
+    fill(store->state(), f.responder);
+    ResponderCase& c = store->state().cases[0];
+    REQUIRE(add_note(c, 1'799'000'040, "asked about the passport; follow up").is_ok());
+    REQUIRE(add_note(c, 1'799'000'100, "habla español — prefiere la tarde").is_ok());
+    REQUIRE(store->save().is_ok());
+  }
+  // The notes are inside the encrypted contents: not in the file in the clear.
+  std::string file = test::read_file(f.dir / ResponderStore::kStoreFileName).value();
+  CHECK(file.find("passport") == std::string::npos);
+
+  auto store = ResponderStore::open(f.dir, kPassphrase).value();
+  const ResponderState& s = store->state();
+  REQUIRE(s.cases.size() == 2);
+  REQUIRE(s.cases[0].notes.size() == 2);
+  CHECK(s.cases[0].notes[0].minute == 1'799'000'040);
+  CHECK(s.cases[0].notes[0].text == "asked about the passport; follow up");
+  CHECK(s.cases[0].notes[1].text == "habla español — prefiere la tarde");
+  CHECK(s.cases[1].notes.empty());
+  // clone() carries them (a failed save rolls back to a clone).
+  CHECK(s.clone().cases[0].notes.size() == 2);
+}
+
+TEST_CASE("add_note refuses empty, oversized, non-UTF-8 notes and too many", "[client]") {
+  ResponderCase c;
+  CHECK(add_note(c, 0, "").code() == Code::kInvalidArgument);
+  CHECK(add_note(c, 0, std::string(kMaxNoteBytes + 1, 'a')).code() == Code::kInvalidArgument);
+  CHECK(add_note(c, 0, "bad \xff byte").code() == Code::kInvalidArgument);
+  CHECK(add_note(c, 0, std::string(kMaxNoteBytes, 'a')).is_ok());
+  for (std::size_t i = 1; i < kMaxNotesPerCase; ++i) REQUIRE(add_note(c, 0, "n").is_ok());
+  CHECK(add_note(c, 0, "one more").code() == Code::kLimitExceeded);
+  CHECK(c.notes.size() == kMaxNotesPerCase);
+}
+
+TEST_CASE("a version-1 store (before notes) still decodes", "[client]") {
+  Fixture f;
+  ResponderState s;
+  s.signing_seed = f.responder.signing.seed();
+  s.dh_private = f.responder.identity.private_key().clone();
+  s.certificate = f.responder.certificate.encode();
+  s.org_root = f.org.root.public_key();
+  fill(s, f.responder);
+  s.seen_ephemerals.clear();
+  crypto::SecretBytes encoded = s.encode().value();
+  Bytes v2(encoded.view().begin(), encoded.view().end());
+  // Version 1 is version 2 without each case's u32 note count. With no notes
+  // and no answered handshakes, the file ends: ... ‖ u32 0 (the last case's
+  // notes) ‖ u32 0 (no answered handshakes). Version byte: after lp(label).
+  const std::string label = "HL1/responder-store";
+  const std::size_t version_at = 4 + label.size();
+  REQUIRE(v2[version_at] == 2);
+  Bytes v1 = v2;
+  v1[version_at] = 1;
+  REQUIRE(s.cases.size() == 2);
+  // Drop both cases' note counts, the later first. The first case's sits
+  // where it does in an encoding of case 0 alone: 8 bytes before its end (its
+  // note count, then the answered-handshake count); the fixed-size case count
+  // keeps every offset before it the same.
+  ResponderState one = s.clone();
+  one.cases.pop_back();
+  const auto first_case_notes = static_cast<std::ptrdiff_t>(one.encode().value().size() - 8);
+  v1.erase(v1.end() - 8, v1.end() - 4);
+  v1.erase(v1.begin() + first_case_notes, v1.begin() + first_case_notes + 4);
+  auto decoded = ResponderState::decode(v1);
+  REQUIRE(decoded.is_ok());
+  REQUIRE(decoded->cases.size() == 2);
+  CHECK(decoded->cases[0].transcript.size() == 2);
+  CHECK(decoded->cases[0].notes.empty());
+  CHECK(decoded->cases[1].queue.empty());
+  // Written back, it is version 2.
+  CHECK(decoded->encode().value().view()[version_at] == kResponderStateVersion);
+  // An unknown version is still refused.
+  v1[version_at] = 3;
+  CHECK(ResponderState::decode(v1).status().code() == Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace hearth::client
