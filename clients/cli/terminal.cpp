@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 
@@ -101,6 +102,36 @@ std::string clock_time(long long unix_seconds) {
   char out[16];
   std::strftime(out, sizeof out, "%H:%M", &local);
   return out;
+}
+
+namespace {
+
+termios g_saved_mode{};
+volatile sig_atomic_t g_have_saved_mode = 0;
+
+// ESC[3J drops the scrollback (xterm, VTE, tmux), ESC[H ESC[2J clears the screen.
+constexpr char kClearAll[] = "\033[3J\033[H\033[2J";
+
+void quick_exit_handler(int) { quick_exit_now(); }
+
+}  // namespace
+
+void install_quick_exit() {
+  if (::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &g_saved_mode) == 0)
+    g_have_saved_mode = 1;
+  struct sigaction action {};
+  action.sa_handler = quick_exit_handler;
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal_number, &action, nullptr);
+}
+
+void quick_exit_now() {
+  if (g_have_saved_mode) ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_mode);
+  if (::isatty(STDOUT_FILENO)) {
+    ssize_t ignored = ::write(STDOUT_FILENO, kClearAll, sizeof kClearAll - 1);
+    (void)ignored;
+  }
+  ::_exit(0);
 }
 
 }  // namespace hearth::cli

@@ -45,6 +45,15 @@ std::string printable(std::string_view text);
 // Wipes a string's bytes before it is dropped (typed secrets).
 void wipe(std::string& s);
 
+// Quick exit, for a survivor whose screen may be seen: install_quick_exit()
+// makes Ctrl-C (SIGINT), SIGTERM and a closed terminal (SIGHUP) restore the
+// terminal settings saved when it was called (echo comes back even mid-way
+// through a hidden prompt), clear the screen and its scrollback where the
+// terminal allows, and exit 0 at once. quick_exit_now() does the same from
+// code (the survivor's /x). Only async-signal-safe calls are used.
+void install_quick_exit();
+[[noreturn]] void quick_exit_now();
+
 // "14:05" in local time for a Unix minute.
 std::string clock_time(long long unix_seconds);
 

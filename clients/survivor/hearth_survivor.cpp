@@ -6,7 +6,9 @@
 // where the survivor is in line, in plain words; when the responder proposes
 // another team it asks what to share (or to stay). `--resume` comes back with
 // the codename. Nothing is written to disk: the conversation lives in the vault on
-// the server, sealed under keys only the codename opens.
+// the server, sealed under keys only the codename opens. Ctrl-C or /x is the
+// quick exit: the screen and its scrollback are cleared and it leaves at once.
+// It prints the org root's fingerprint so a survivor given a card can compare.
 #include <poll.h>
 #include <CLI/CLI.hpp>
 
@@ -23,6 +25,7 @@
 #include "clients/cli/terminal.h"
 #include "clients/lib/survivor_session.h"
 #include "crypto/codename.h"
+#include "crypto/keys.h"
 
 namespace {
 
@@ -61,10 +64,13 @@ void say(const std::string& text) {
   std::fflush(stdout);
 }
 
+// One answer; "/x" anywhere is the quick exit.
 std::optional<std::string> ask(cli::LineReader& in, const std::string& prompt) {
   std::fputs(prompt.c_str(), stdout);
   std::fflush(stdout);
-  return in.read_line();
+  auto line = in.read_line();
+  if (line && *line == "/x") cli::quick_exit_now();
+  return line;
 }
 
 std::vector<std::string> split(const std::string& line) {
@@ -293,6 +299,35 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     if (answer_handoff(in, session, case_id, *status.handoff_queue)) claimed = false;
   }
   if (!claimed && !closed) say("Waiting for a responder to join…");
+  // What the server pushes: shown, and acted on.
+  enum class Applied { kShown, kLost, kDeleted };
+  auto apply = [&](const std::vector<SurvivorUpdate>& updates) {
+    Applied result = Applied::kShown;
+    for (const auto& u : updates) {
+      show(u);
+      if (u.kind == SurvivorUpdate::Kind::kClaimed) claimed = true;
+      if (u.kind == SurvivorUpdate::Kind::kDisconnected) result = Applied::kLost;
+      if (u.kind == SurvivorUpdate::Kind::kHandoffProposed && u.case_id == case_id &&
+          answer_handoff(in, session, case_id, u.queue))
+        claimed = false;
+      if (u.kind == SurvivorUpdate::Kind::kClosed && u.case_id == case_id) {
+        if (u.reason == protocol::CloseReason::kDeleted) return Applied::kDeleted;
+        closed = true;
+        waiting.clear();
+      }
+    }
+    return result;
+  };
+  // Catch up before reading what was typed: replies that waited on the
+  // server arrive right after connecting, and a survivor coming back should
+  // see them before their next line is acted on. Until a quiet 300 ms, at
+  // most 3 s.
+  const auto catch_up_until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < catch_up_until) {
+    auto updates = session.poll(std::chrono::milliseconds(300));
+    if (!updates.is_ok() || updates->empty()) break;
+    if (apply(*updates) == Applied::kDeleted) return 0;
+  }
   auto flush_waiting = [&] {
     while (!waiting.empty()) {
       Status s = session.send(case_id, waiting.front());
@@ -304,8 +339,10 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     while (auto line = in.buffered_line()) {
       if (line->empty()) continue;
       if (*line == "/quit" || *line == "/exit") return 0;
+      if (*line == "/x") cli::quick_exit_now();
       if (*line == "/help") {
         say("/quit     leave (the conversation stays; come back with your codename)");
+        say("/x        quick exit: clear the screen and leave at once (so does Ctrl-C)");
         say("/delete   delete this conversation on the server, for good");
         continue;
       }
@@ -343,21 +380,9 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
       say(explain(updates.status()));
       continue;
     }
-    bool lost = false;
-    for (const auto& u : *updates) {
-      show(u);
-      if (u.kind == SurvivorUpdate::Kind::kClaimed) claimed = true;
-      if (u.kind == SurvivorUpdate::Kind::kDisconnected) lost = true;
-      if (u.kind == SurvivorUpdate::Kind::kHandoffProposed && u.case_id == case_id &&
-          answer_handoff(in, session, case_id, u.queue))
-        claimed = false;
-      if (u.kind == SurvivorUpdate::Kind::kClosed && u.case_id == case_id) {
-        if (u.reason == protocol::CloseReason::kDeleted) return 0;
-        closed = true;
-        waiting.clear();
-      }
-    }
-    if (lost) {
+    const Applied applied = apply(*updates);
+    if (applied == Applied::kDeleted) return 0;
+    if (applied == Applied::kLost) {
       for (int attempt = 0; attempt < 30; ++attempt) {
         if (session.reconnect().is_ok()) {
           say("(reconnected)");
@@ -479,6 +504,10 @@ int main(int argc, char** argv) {
   }
   Endpoint endpoint{server, ca_file};
   cli::LineReader in;
-  say("Hearth. Type /quit at any time to leave. Nothing is saved on this computer.");
+  cli::install_quick_exit();
+  say("Hearth. Type /quit at any time to leave; Ctrl-C or /x clears the screen and leaves at "
+      "once. Nothing is saved on this computer.");
+  say("Organisation fingerprint: " + crypto::fingerprint(*org_root) +
+      " (if you were given a card, it should match).");
   return resume_flag ? resume(in, endpoint, *org_root) : start_new(in, endpoint, *org_root);
 }

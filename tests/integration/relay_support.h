@@ -155,4 +155,27 @@ inline bool file_contains(const std::filesystem::path& path, std::string_view ne
   return bytes && bytes->find(needle) != std::string::npos;
 }
 
+// Every file hearthd has: config, roster, database, WAL, log.
+inline std::vector<std::filesystem::path> server_files(const HearthdProcess& hearthd) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(hearthd.dir())) {
+    if (e.is_regular_file()) out.push_back(e.path());
+  }
+  return out;
+}
+
+// No file of hearthd's (database, WAL, log, config) holds any of `secrets`.
+inline void check_no_secrets(const HearthdProcess& hearthd,
+                             const std::vector<std::string>& secrets) {
+  bool saw_database = false;
+  for (const std::filesystem::path& file : server_files(hearthd)) {
+    saw_database = saw_database || file.filename() == "hearth.db";
+    for (const std::string& secret : secrets) {
+      INFO(file.string() << " must not contain a message or the codename");
+      CHECK_FALSE(file_contains(file, secret));
+    }
+  }
+  CHECK(saw_database);
+}
+
 }  // namespace hearth::test

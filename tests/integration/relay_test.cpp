@@ -14,27 +14,6 @@ using R = client::ResponderUpdate::Kind;
 using S = client::SurvivorUpdate::Kind;
 namespace fs = std::filesystem;
 
-// Every file hearthd has: config, roster, database, WAL, log.
-std::vector<fs::path> server_files(const HearthdProcess& hearthd) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::recursive_directory_iterator(hearthd.dir())) {
-    if (e.is_regular_file()) out.push_back(e.path());
-  }
-  return out;
-}
-
-void check_no_secrets(const HearthdProcess& hearthd, const std::vector<std::string>& secrets) {
-  bool saw_database = false;
-  for (const fs::path& file : server_files(hearthd)) {
-    saw_database = saw_database || file.filename() == "hearth.db";
-    for (const std::string& secret : secrets) {
-      INFO(file.string() << " must not contain a message or the codename");
-      CHECK_FALSE(file_contains(file, secret));
-    }
-  }
-  CHECK(saw_database);
-}
-
 // A taken case between `responder` and the survivor of `started`.
 void claim_and_confirm(client::ResponderSession& responder,
                        client::SurvivorSession::Started& started) {

@@ -22,7 +22,7 @@ namespace hearth::test {
 ToolResult run_tool(const std::string& binary, const std::vector<std::string>& args,
                     const std::string& stdin_text,
                     const std::vector<std::pair<std::string, std::string>>& env,
-                    std::chrono::milliseconds timeout) {
+                    std::chrono::milliseconds timeout, const std::string& cwd) {
   TempDir dir;
   const std::string in_path = (dir.path() / "stdin").string();
   const std::string out_path = (dir.path() / "stdout").string();
@@ -52,6 +52,7 @@ ToolResult run_tool(const std::string& binary, const std::vector<std::string>& a
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   pid_t pid = -1;
   int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

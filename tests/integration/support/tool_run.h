@@ -23,12 +23,14 @@ struct ToolResult {
   std::string err;
 };
 
+// `cwd`: the directory it runs in (default: the test's).
 // Throws std::runtime_error when the tool cannot be spawned, or is still
 // running after `timeout` (it is then killed, and its output so far is in the
 // message).
 ToolResult run_tool(const std::string& binary, const std::vector<std::string>& args,
                     const std::string& stdin_text = "",
                     const std::vector<std::pair<std::string, std::string>>& env = {},
-                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                    std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                    const std::string& cwd = "");
 
 }  // namespace hearth::test
