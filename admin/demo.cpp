@@ -3,20 +3,20 @@
 // which in a real deployment stays on the admin's offline machine), one
 // responder certified for every queue with an encrypted keystore, a signed
 // roster, the default routing rules, and a hearthd configuration listening on
-// 127.0.0.1.
+// 127.0.0.1. It is built from the same code as init, responder enrolment and
+// roster signing (admin/org.h, clients/lib/enrollment.h).
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "admin/command.h"
-#include "clients/lib/responder_store.h"
+#include "admin/org.h"
+#include "clients/lib/enrollment.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "crypto/codename.h"
 #include "crypto/sodium_init.h"
-#include "crypto/trust.h"
-#include "triage/rules.h"
 
 namespace hearth::admin {
 namespace {
@@ -28,59 +28,9 @@ const std::vector<std::string> kQueues = {
     "immediate-safety", "shelter",        "medical",      "counselling",        "legal",
     "immigration",      "work-education", "peer-support", "culturally-specific"};
 
-Status write_text(const fs::path& path, const std::string& text, Overwrite overwrite) {
-  return write_private_file(path, as_bytes(text), overwrite);
-}
-
-Status write_key(const fs::path& path, const crypto::SigningKey& key) {
-  crypto::SecretBytes seed = key.seed();
-  std::string hex = to_hex(seed.view()) + "\n";
-  Status s = write_text(path, hex, Overwrite::kRefuse);
-  crypto::wipe(MutableByteView(reinterpret_cast<std::uint8_t*>(hex.data()), hex.size()));
-  return s;
-}
-
-// A JSON string literal for `s` (paths may hold quotes or backslashes).
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string config_json(int port, int metrics_port, const std::string& org_root_hex,
-                        std::uint32_t effort, const std::string& rules_file) {
-  return "{\n"
-         "  \"data_dir\": \"data\",\n"
-         "  \"org_root_key\": \"" +
-         org_root_hex +
-         "\",\n"
-         "  \"roster_file\": \"roster.bin\",\n"
-         "  \"rules_file\": " +
-         json_string(rules_file) +
-         ",\n"
-         "  \"listen\": {\"address\": \"127.0.0.1\", \"port\": " +
-         std::to_string(port) +
-         "},\n"
-         "  \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " +
-         std::to_string(metrics_port) +
-         "},\n"
-         "  \"pow\": {\"effort\": " +
-         std::to_string(effort) +
-         "}\n"
-         "}\n";
-}
-
+// The same steps as a real org (docs/hearth-admin.md), done in one go: init,
+// the responder's key request, the admin's certificate, the responder's
+// install, and a signed roster.
 int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
          const std::string& responder_id) {
   crypto::ensure_initialized();
@@ -89,59 +39,15 @@ int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
     return fail(dir.string(), error(Code::kAlreadyExists,
                                     "a demo organisation is already there (remove the "
                                     "directory to start over)"));
-  for (const auto& sub : {dir / "org", dir / "server", dir / ("responder-" + responder_id)}) {
-    if (Status s = make_private_directory(sub); !s.is_ok()) return fail(sub.string(), s);
-  }
-
-  // The org: root key certifies a roster key for a year.
-  crypto::SigningKey root = crypto::SigningKey::generate();
-  crypto::SigningKey roster_key = crypto::SigningKey::generate();
-  crypto::RosterKeyCertificate rkc =
-      crypto::certify_roster_key(root, roster_key.public_key(), now - 60, now + 365 * 86400);
-  const std::string root_hex = to_hex(root.public_key().view());
-  if (Status s = write_key(dir / "org" / "root.key", root); !s.is_ok())
-    return fail("org/root.key", s);
-  if (Status s = write_key(dir / "org" / "roster.key", roster_key); !s.is_ok())
-    return fail("org/roster.key", s);
-  if (Status s = write_private_file(dir / "org" / "roster-key.cert", rkc.encode()); !s.is_ok())
-    return fail("org/roster-key.cert", s);
-  if (Status s = write_text(dir / "org" / "root.pub", root_hex + "\n", Overwrite::kRefuse);
-      !s.is_ok())
-    return fail("org/root.pub", s);
-
-  // One responder, certified for every queue, English and Spanish.
-  crypto::SigningKey signing = crypto::SigningKey::generate();
-  crypto::DhKey dh = crypto::DhKey::generate();
-  auto cert = crypto::issue_certificate(roster_key, {responder_id,
-                                                     kQueues,
-                                                     {"en", "es"},
-                                                     signing.public_key(),
-                                                     dh.public_key(),
-                                                     now - 60,
-                                                     now + 90 * 86400,
-                                                     1});
-  if (!cert.is_ok()) return fail("certificate", cert.status());
-
-  crypto::RosterContents contents;
-  contents.epoch = 1;
-  contents.issued_at = now - 60;
-  contents.expires_at = now + crypto::kDefaultRosterLifetime;
-  for (const auto& q : kQueues) contents.queues.push_back({q, {cert->hash()}});
-  auto roster = crypto::sign_roster(roster_key, rkc, std::move(contents));
-  if (!roster.is_ok()) return fail("roster", roster.status());
-  if (Status s = write_private_file(dir / "server" / "roster.bin", roster->encode()); !s.is_ok())
-    return fail("server/roster.bin", s);
-  // The shipped routing rules, for the admin to edit (hearthd reloads them on SIGHUP).
-  const fs::path rules_path = fs::absolute(dir / "server" / "routing.json");
-  if (Status s =
-          write_text(rules_path, std::string(triage::default_rules_json()), Overwrite::kRefuse);
-      !s.is_ok())
-    return fail("server/routing.json", s);
-  if (Status s = write_text(dir / "server" / "hearthd.json",
-                            config_json(port, metrics_port, root_hex, effort, rules_path.string()),
-                            Overwrite::kRefuse);
-      !s.is_ok())
-    return fail("server/hearthd.json", s);
+  InitOptions options;
+  options.name = "Hearth demo";
+  options.port = port;
+  options.metrics_port = metrics_port;
+  options.pow_effort = effort;
+  auto org = Org::init(dir, options, now);
+  if (!org.is_ok()) return fail(dir.string(), org.status());
+  auto root = org->root_public_key();
+  if (!root.is_ok()) return fail(dir.string(), root.status());
 
   // The responder's keystore, under a passphrase of four random words. A real
   // responder chooses their own; the demo writes it down beside the store.
@@ -149,16 +55,41 @@ int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
   std::string passphrase;
   auto w = words.words();
   for (std::size_t i = 0; i < 4; ++i) passphrase.append(w[i]).append(i < 3 ? "-" : "");
+  auto wipe_passphrase = [&] {
+    crypto::wipe(
+        MutableByteView(reinterpret_cast<std::uint8_t*>(passphrase.data()), passphrase.size()));
+  };
   const fs::path store_dir = dir / ("responder-" + responder_id);
-  auto store = client::ResponderStore::create(store_dir, passphrase, signing, dh, cert->encode(),
-                                              root.public_key());
-  if (!store.is_ok()) return fail(store_dir.string(), store.status());
+  auto request = client::begin_enrollment(store_dir, passphrase, responder_id);
+  if (!request.is_ok()) {
+    wipe_passphrase();
+    return fail(store_dir.string(), request.status());
+  }
+  // Certified for every queue, English and Spanish.
+  EnrollParams params;
+  params.queues = kQueues;
+  params.languages = {"en", "es"};
+  auto cert = org->enroll(*request, params, now);
+  if (!cert.is_ok()) {
+    wipe_passphrase();
+    return fail("certificate", cert.status());
+  }
+  auto store = client::complete_enrollment(store_dir, passphrase, *cert, *root, now);
+  if (!store.is_ok()) {
+    wipe_passphrase();
+    return fail(store_dir.string(), store.status());
+  }
+  store->reset();
   const fs::path passphrase_file = dir / ("responder-" + responder_id + ".passphrase");
-  if (Status s = write_text(passphrase_file, passphrase + "\n", Overwrite::kRefuse); !s.is_ok())
-    return fail(passphrase_file.string(), s);
-  crypto::wipe(
-      MutableByteView(reinterpret_cast<std::uint8_t*>(passphrase.data()), passphrase.size()));
+  Status written =
+      write_private_file(passphrase_file, as_bytes(passphrase + "\n"), Overwrite::kRefuse);
+  wipe_passphrase();
+  if (!written.is_ok()) return fail(passphrase_file.string(), written);
 
+  auto roster = org->sign_roster(14, now);
+  if (!roster.is_ok()) return fail("roster", roster.status());
+
+  const std::string root_hex = to_hex(root->view());
   std::printf(
       "Demo organisation created in %s\n"
       "  org root fingerprint  %s\n"
@@ -167,8 +98,8 @@ int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
       "  server/hearthd.json, server/roster.bin   hearthd's config and signed roster\n"
       "  server/routing.json   the routing rules (edit, check with `hearth-admin rules validate`)\n"
       "  responder-%s/   %s's encrypted keystore (passphrase in responder-%s.passphrase)\n",
-      dir.c_str(), crypto::fingerprint(root.public_key()).c_str(), root_hex.c_str(),
-      responder_id.c_str(), responder_id.c_str(), responder_id.c_str());
+      dir.c_str(), crypto::fingerprint(*root).c_str(), root_hex.c_str(), responder_id.c_str(),
+      responder_id.c_str(), responder_id.c_str());
   return 0;
 }
 
