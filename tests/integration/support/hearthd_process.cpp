@@ -43,6 +43,9 @@ HearthdProcess::HearthdProcess(const TestOrg& org, nlohmann::json overrides,
   write_config();
 }
 
+HearthdProcess::HearthdProcess(std::filesystem::path config_file)
+    : external_config_(std::filesystem::absolute(config_file)) {}
+
 HearthdProcess::~HearthdProcess() {
   if (pid_ > 0) kill();
   // HEARTH_TEST_SHOW_LOGS=1 prints each run's log when the harness goes away.

@@ -43,6 +43,11 @@ class HearthdProcess {
   // `roster`: the roster file to install (default: org.roster(1)).
   explicit HearthdProcess(const TestOrg& org, nlohmann::json overrides = nlohmann::json::object(),
                           std::optional<crypto::SignedRoster> roster = std::nullopt);
+  // Runs hearthd with an existing config file (e.g. `hearth-admin init`'s
+  // server/hearthd.json), left unchanged; the ready file and the log go to a
+  // fresh temporary directory. config_path() is then `config_file`;
+  // roster_path(), data_dir() and the config/roster writers do not apply.
+  explicit HearthdProcess(std::filesystem::path config_file);
   ~HearthdProcess();  // SIGKILLs a process still running
   HearthdProcess(const HearthdProcess&) = delete;
   HearthdProcess& operator=(const HearthdProcess&) = delete;
@@ -72,7 +77,9 @@ class HearthdProcess {
   std::vector<nlohmann::json> log_events(std::string_view event) const;
 
   const std::filesystem::path& dir() const { return dir_.path(); }
-  std::filesystem::path config_path() const { return dir() / "hearthd.json"; }
+  std::filesystem::path config_path() const {
+    return external_config_.empty() ? dir() / "hearthd.json" : external_config_;
+  }
   std::filesystem::path roster_path() const { return dir() / "roster.bin"; }
   std::filesystem::path data_dir() const { return dir() / "data"; }
   std::filesystem::path log_path() const { return dir() / "hearthd.log"; }
@@ -89,6 +96,7 @@ class HearthdProcess {
   void write_config();
 
   TempDir dir_;
+  std::filesystem::path external_config_;
   nlohmann::json config_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
