@@ -27,6 +27,8 @@ TEST_CASE("every tool and subcommand answers --help", "[tools]") {
       {HEARTH_ADMIN_PATH, {"rules", "validate"}},
       {HEARTH_ADMIN_PATH, {"rules", "default"}},
       {HEARTH_ADMIN_PATH, {"simulate"}},
+      {HEARTH_ADMIN_PATH, {"directory"}},
+      {HEARTH_ADMIN_PATH, {"directory", "validate"}},
       {HEARTH_ADMIN_PATH, {"init"}},
       {HEARTH_ADMIN_PATH, {"responder"}},
       {HEARTH_ADMIN_PATH, {"responder", "enroll"}},
