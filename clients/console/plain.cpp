@@ -19,6 +19,7 @@
 
 #include "clients/cli/terminal.h"
 #include "clients/console/console.h"
+#include "clients/console/console_core.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
 
@@ -26,6 +27,7 @@ namespace {
 
 using namespace hearth;
 using namespace hearth::client;
+using namespace hearth::console;
 
 // Every line goes through cli::printable: text from the server or a peer may
 // carry control characters (a hostile server's error message, a message body).
@@ -33,44 +35,6 @@ void say(const std::string& text) {
   std::fputs(cli::printable(text).c_str(), stdout);
   std::fputc('\n', stdout);
   std::fflush(stdout);
-}
-
-// Cases get small numbers, in the order this console first saw them, so a
-// responder types "/close 2 referred" rather than a case id.
-class CaseNumbers {
- public:
-  int number_of(ByteView case_id) {
-    Bytes key(case_id.begin(), case_id.end());
-    auto it = numbers_.find(key);
-    if (it != numbers_.end()) return it->second;
-    numbers_.emplace(key, next_);
-    ids_.emplace(next_, key);
-    return next_++;
-  }
-  const Bytes* id_of(int number) const {
-    auto it = ids_.find(number);
-    return it == ids_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::map<Bytes, int> numbers_;
-  std::map<int, Bytes> ids_;
-  int next_ = 1;
-};
-
-std::string explain(const Status& status) {
-  auto code = protocol_error(status);
-  if (code == protocol::ErrorCode::kLimitExceeded)
-    return "You are at capacity. Close a case first (/close N OUTCOME).";
-  if (code == protocol::ErrorCode::kForbidden)
-    return "The server refused that: it is not yours to do (" + status.message() + ").";
-  if (code == protocol::ErrorCode::kRevoked)
-    return "Your certificate has been revoked. Ask your organisation's admin.";
-  if (code == protocol::ErrorCode::kNotOnRoster)
-    return "Your certificate is not on the current roster. Ask your organisation's admin.";
-  if (code == protocol::ErrorCode::kCertificateExpired)
-    return "Your certificate has expired. Ask your organisation's admin for a new one.";
-  return status.to_string();
 }
 
 struct Console {
@@ -83,64 +47,19 @@ struct Console {
 
   std::string label(ByteView case_id) { return "#" + std::to_string(numbers.number_of(case_id)); }
 
-  std::string outcome_list() const {
-    std::string out;
-    for (const auto& o : outcomes) out += (out.empty() ? "" : ", ") + o;
-    return out.empty() ? "(none listed by the server)" : out;
-  }
-
   // The routing fields of a case just taken: what the survivor answered.
   void show_taken(int n, const protocol::TakenCase& t) {
-    std::string needs;
-    for (auto need : t.envelope.needs)
-      needs += (needs.empty() ? "" : ", ") + std::string(protocol::need_name(need));
-    std::string languages;
-    for (const auto& l : t.envelope.languages) languages += (languages.empty() ? "" : ", ") + l;
-    say("#" + std::to_string(n) + " is yours. Queue: " + t.queue + ". Class: " + t.priority_class +
-        ".");
-    say("   Needs: " + needs + ". Urgency: " +
-        std::string(protocol::urgency_name(t.envelope.urgency)) + ". Languages: " + languages +
-        ". Mode: " + std::string(protocol::mode_name(t.envelope.mode)) +
-        (t.envelope.region ? ". Region: " + *t.envelope.region : std::string()) + ".");
-    if (t.interpreter) say("   Interpreter needed: you share none of the survivor's languages.");
-    say("   Waited " + wait_text(t.waited_s) + ". Lines you type go to this case.");
-  }
-
-  static std::string wait_text(std::int64_t seconds) {
-    if (seconds < 60) return "under a minute";
-    if (seconds < 7200) return std::to_string(seconds / 60) + " min";
-    return std::to_string(seconds / 3600) + " h " + std::to_string(seconds % 3600 / 60) + " min";
+    say("#" + std::to_string(n) + " is yours. Lines you type go to this case.");
+    for (const auto& line : routing_lines(t)) say("   " + line);
   }
 
   // The first message of a case: text, or what the survivor chose to share
   // when another team handed the case over.
   void show_first(const std::string& at, const ResponderUpdate& u) {
-    if (u.message.kind != static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent)) {
-      if (!u.text.empty()) return say(at + label(u.case_id) + " (" + u.text + ")");
-      return say(at + label(u.case_id) + " survivor: " + cli::printable(u.message.payload));
-    }
-    auto handoff = decode_handoff(u.message);
-    if (!handoff.is_ok())
-      return say(at + label(u.case_id) + " handed over from another team (unreadable note).");
-    switch (handoff->share) {
-      case protocol::HandoffShare::kNewOnly:
-        say(at + label(u.case_id) +
-            " handed over from another team. The survivor chose to share only new messages.");
-        break;
-      case protocol::HandoffShare::kSummary:
-        say(at + label(u.case_id) + " handed over from another team. The survivor's summary: " +
-            cli::printable(handoff->summary));
-        break;
-      case protocol::HandoffShare::kHistory:
-        say(at + label(u.case_id) + " handed over from another team. The conversation so far (" +
-            std::to_string(handoff->history.size()) + " messages):");
-        for (const auto& e : handoff->history)
-          say("   [" + cli::clock_time(e.minute) + "] " +
-              (e.author == Author::kSurvivor ? "survivor: " : "earlier responder: ") +
-              cli::printable(e.plaintext.payload));
-        say("   (end of the earlier conversation)");
-        break;
-    }
+    if (u.message.kind != static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent) &&
+        !u.text.empty())
+      return say(at + label(u.case_id) + " (" + u.text + ")");
+    for (const auto& line : first_message_lines(u.message)) say(at + label(u.case_id) + " " + line);
   }
 
   void show(const ResponderUpdate& u) {
@@ -153,25 +72,13 @@ struct Console {
         say(at + label(u.case_id) + " survivor: " + cli::printable(u.message.payload));
         break;
       case ResponderUpdate::Kind::kWaiting:
-        if (u.waiting == 0) {
-          say("Nobody is waiting for you.");
-        } else {
-          say(std::to_string(u.waiting) + " waiting (" + std::to_string(u.urgent) +
-              " urgent) — /next");
-        }
+        say(waiting_text(u.waiting, u.urgent) + (u.waiting == 0 ? "" : " — /next"));
         break;
       case ResponderUpdate::Kind::kHandoffDeclined:
         say(label(u.case_id) + ": the survivor declined the handoff. The case stays with you.");
         break;
       case ResponderUpdate::Kind::kClosed:
-        if (u.reason == protocol::CloseReason::kHandedOff)
-          say(label(u.case_id) +
-              ": the survivor accepted the handoff. The case has moved to the other team and is "
-              "gone from this console.");
-        else if (u.reason == protocol::CloseReason::kDeleted)
-          say(label(u.case_id) + " was deleted by the survivor. It is gone from this console.");
-        else
-          say(label(u.case_id) + " was closed. It is gone from this console.");
+        say(closed_text(label(u.case_id), u.reason));
         if (numbers.number_of(u.case_id) == current) current = 0;
         break;
       case ResponderUpdate::Kind::kWarning:
@@ -190,11 +97,7 @@ struct Console {
     session = std::move(s).value();
     const LoginInfo& info = session->info();
     outcomes = info.outcomes;
-    std::string queues;
-    for (const auto& q : info.queues) queues += (queues.empty() ? "" : ", ") + q;
-    say("Logged in as " + info.responder_id + " (queues: " + queues + ").");
-    say("Roster epoch " + std::to_string(info.roster_epoch) + ", expires in " +
-        std::to_string(info.roster_expires_in_hours) + " hours.");
+    for (const auto& line : login_lines(info, store.state().org_root)) say(line);
     for (const auto& w : info.warnings) say("WARNING: " + w);
     return Status::ok();
   }
@@ -214,9 +117,10 @@ struct Console {
     say("/next              take the next waiting case (the server picks the most urgent)");
     say("/cases             list your cases");
     say("/to N              write to case N from now on");
-    say("/history N         show case N's messages");
+    say("/history N         show case N's messages and your private notes");
+    say("/note N TEXT       a private note on case N: kept encrypted here, never sent");
     say("/handoff N QUEUE   propose moving case N to another team's queue (the survivor decides)");
-    say("/close N OUTCOME   close case N with an outcome: " + outcome_list());
+    say("/close N OUTCOME   close case N with an outcome: " + outcome_list(outcomes));
     say("/health            queue health (supervisors)");
     say("/available         you can take cases;   /away   you cannot");
     say("/quit              leave (your keys stay locked in your data directory)");
@@ -248,25 +152,7 @@ struct Console {
         return say("Queue health is for supervisors.");
       return say(explain(reply.status()));
     }
-    if (reply->queues.empty()) return say("No queues.");
-    char line[160];
-    std::snprintf(line, sizeof line, "%-22s %-16s %7s %12s %10s", "queue", "class", "waiting",
-                  "longest", "target");
-    say(line);
-    for (const auto& q : reply->queues) {
-      for (const auto& c : q.classes) {
-        std::snprintf(line, sizeof line, "%-22s %-16s %7lld %12s %10s", q.queue.c_str(),
-                      c.priority_class.c_str(), static_cast<long long>(c.waiting),
-                      wait_text(c.longest_wait_s).c_str(), wait_text(c.target_s).c_str());
-        say(line);
-      }
-      std::snprintf(line, sizeof line,
-                    "%-22s responders: %lld available, %lld away; load %lld of %lld",
-                    q.queue.c_str(), static_cast<long long>(q.responders_available),
-                    static_cast<long long>(q.responders_away), static_cast<long long>(q.load),
-                    static_cast<long long>(q.capacity));
-      say(line);
-    }
+    for (const auto& line : health_lines(*reply)) say(line);
   }
 
   void command(const std::string& line) {
@@ -295,40 +181,41 @@ struct Console {
       if (!c) return;
       for (const auto& e : c->transcript) {
         if (e.plaintext.kind == static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent)) {
-          ResponderUpdate first;
-          first.case_id = c->case_id;
-          first.message = e.plaintext;
-          show_first("[" + cli::clock_time(e.minute) + "] ", first);
+          for (const auto& l : first_message_lines(e.plaintext))
+            say("[" + cli::clock_time(e.minute) + "] " + l);
           continue;
         }
         say("[" + cli::clock_time(e.minute) + "] " +
             (e.author == Author::kSurvivor ? "survivor: " : "you: ") +
             cli::printable(e.plaintext.payload));
       }
+      for (const auto& note : c->notes)
+        say("[" + cli::clock_time(note.minute) + "] your note: " + cli::printable(note.text));
+    } else if (verb == "/note") {
+      const Bytes* id = case_or_say(n);
+      if (!id) return;
+      // The note is the rest of the line after the case number.
+      std::string text;
+      std::getline(words, text);
+      text = arg + text;
+      if (text.empty()) return say("Usage: /note N TEXT (a private note, kept only here)");
+      Status s = add_private_note(store, *id, std::move(text));
+      say(s.is_ok() ? "Note kept on #" + std::to_string(n) + " (only on this machine, encrypted)."
+                    : "Could not keep the note: " + s.message());
     } else if (verb == "/handoff") {
       const Bytes* id = case_or_say(n);
       if (!id) return;
       if (arg.empty()) return say("Usage: /handoff N QUEUE, e.g. /handoff 2 legal");
       Status s = session->propose_handoff(*id, arg);
-      if (!s.is_ok()) {
-        if (protocol_error(s) == protocol::ErrorCode::kBadField)
-          return say("There is no other queue called " + arg + ".");
-        if (protocol_error(s) == protocol::ErrorCode::kNoResponder)
-          return say("Nobody else can take cases in " + arg + " yet; the survivor was not asked.");
-        return say(explain(s));
-      }
+      if (!s.is_ok()) return say(handoff_refusal(s, arg));
       say("Proposed moving #" + std::to_string(n) + " to " + arg +
           ". The survivor decides; you keep the case until they accept.");
     } else if (verb == "/close") {
       const Bytes* id = case_or_say(n);
       if (!id) return;
-      if (arg.empty()) return say("Usage: /close N OUTCOME. Outcomes: " + outcome_list());
+      if (arg.empty()) return say("Usage: /close N OUTCOME. Outcomes: " + outcome_list(outcomes));
       Status s = session->close_case(*id, arg);
-      if (!s.is_ok()) {
-        if (protocol_error(s) == protocol::ErrorCode::kBadField)
-          return say("Not an outcome: " + arg + ". Outcomes: " + outcome_list());
-        return say(explain(s));
-      }
+      if (!s.is_ok()) return say(close_refusal(s, arg, outcomes));
       if (current == n) current = 0;
       say("#" + std::to_string(n) + " closed (" + arg +
           "). Its messages are gone from this console.");
@@ -352,43 +239,19 @@ struct Console {
   }
 };
 
-std::optional<std::string> read_passphrase(const std::string& file, cli::LineReader& in) {
-  if (!file.empty()) {
-    std::ifstream f(file);
-    std::string line;
-    if (!f || !std::getline(f, line)) return std::nullopt;
-    return line;
-  }
-  if (const char* env = std::getenv("HEARTH_PASSPHRASE")) return std::string(env);
-  return cli::read_hidden(in, "Passphrase: ");
-}
-
 }  // namespace
 
 namespace hearth::console {
 
 int run_plain(const Options& options) {
   cli::LineReader in;
-  auto passphrase = read_passphrase(options.passphrase_file, in);
-  if (!passphrase) {
-    std::fprintf(stderr, "hearth-console: no passphrase\n");
-    return 2;
-  }
-  auto store = ResponderStore::open(options.data_dir, *passphrase);
-  cli::wipe(*passphrase);
-  if (!store.is_ok()) {
-    std::fprintf(stderr, "hearth-console: cannot open %s: %s\n", options.data_dir.c_str(),
-                 store.status().message().c_str());
-    return 1;
-  }
-  Console console{**store, Endpoint{options.server, options.ca_file}, nullptr, {}, 0, {}};
+  int exit_code = 0;
+  auto store = unlock_store(options, in, exit_code);
+  if (!store) return exit_code;
+  Console console{*store, Endpoint{options.server, options.ca_file}, nullptr, {}, 0, {}};
   if (Status s = console.connect(); !s.is_ok()) {
     std::fprintf(stderr, "hearth-console: %s\n", explain(s).c_str());
-    auto code = protocol_error(s);
-    return code == protocol::ErrorCode::kRevoked || code == protocol::ErrorCode::kNotOnRoster ||
-                   code == protocol::ErrorCode::kCertificateExpired
-               ? 3
-               : 1;
+    return login_exit_code(s);
   }
   say("Type /help for commands.");
   int backoff = 0;
