@@ -211,8 +211,44 @@ TEST_CASE("admin commands refuse what they cannot do, with exit code 1", "[tools
   auto no_id = run_tool(HEARTH_CONSOLE_PATH, {"enroll", "--data", (tmp.path() / "r").string()});
   CHECK(no_id.exit_code == 2);
   CHECK_THAT(no_id.err, Contains("--id"));
+  // Prompted twice (no file, no $HEARTH_PASSPHRASE): two different answers make nothing.
+  auto differ =
+      run_tool(HEARTH_CONSOLE_PATH, {"enroll", "--data", (tmp.path() / "r").string(), "--id", "ri"},
+               "first passphrase\nsecond passphrase\n");
+  CHECK(differ.exit_code == 1);
+  CHECK_THAT(differ.err, Contains("differ"));
+  CHECK_FALSE(fs::exists(tmp.path() / "r" / "enrollment.pending"));
   auto no_root = run_tool(HEARTH_CONSOLE_PATH, {"enroll", "--data", (tmp.path() / "r").string(),
                                                 "--certificate", junk.string()});
   CHECK(no_root.exit_code == 2);
   CHECK_THAT(no_root.err, Contains("--org-root"));
+}
+
+TEST_CASE("demo: the layout scripts rely on, and its responder logs in", "[tools]") {
+  TempDir tmp;
+  const fs::path demo = tmp.path() / "demo";
+  auto made = run_tool(HEARTH_ADMIN_PATH, {"demo", demo.string(), "--port", "0", "--metrics-port",
+                                           "0", "--pow-effort", "16"});
+  INFO(made.out << made.err);
+  REQUIRE(made.exit_code == 0);
+  for (const char* f : {"org/root.pub", "org/root.key", "org/roster.key", "server/hearthd.json",
+                        "server/roster.bin", "server/routing.json", "responder-ana/responder.store",
+                        "responder-ana.passphrase"}) {
+    INFO(f);
+    CHECK(fs::exists(demo / f));
+  }
+  CHECK_FALSE(fs::exists(demo / "responder-ana" / "enrollment.pending"));
+  CHECK(run_tool(HEARTH_ADMIN_PATH, {"demo", demo.string()}).exit_code == 1);
+
+  HearthdProcess hearthd(demo / "server" / "hearthd.json");
+  hearthd.start();
+  auto login = run_tool(HEARTH_CONSOLE_PATH,
+                        {"--plain", "--data", (demo / "responder-ana").string(),
+                         "--passphrase-file", (demo / "responder-ana.passphrase").string(),
+                         "--server", "ws://127.0.0.1:" + std::to_string(hearthd.port()) + "/v1/ws"},
+                        "/quit\n");
+  INFO(login.out << login.err);
+  CHECK(login.exit_code == 0);
+  CHECK_THAT(login.out, Contains("Logged in as ana"));
+  CHECK(hearthd.terminate() == 0);
 }
