@@ -1,5 +1,8 @@
 #include "admin/org.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <ctime>
 #include <map>
@@ -169,23 +172,7 @@ std::string hearthd_config_json(const InitOptions& o, const std::string& org_roo
 
 // --- Org ---
 
-Result<Org> Org::init(const fs::path& dir, const InitOptions& options, UnixSeconds now) {
-  crypto::ensure_initialized();
-  Org org(dir);
-  std::error_code ec;
-  if (fs::exists(org.org_dir(), ec) || fs::exists(org.server_dir(), ec))
-    return error(Code::kAlreadyExists,
-                 "an organisation is already there (" + (dir / "org").string() +
-                     " or server/ exists); nothing was changed. Choose another directory.");
-  if (options.port < 0 || options.port > 65535 || options.metrics_port < 0 ||
-      options.metrics_port > 65535)
-    return error(Code::kInvalidArgument, "ports must be 0..65535");
-  if (options.name.empty() || options.name.size() > 200)
-    return error(Code::kInvalidArgument, "the org name must be 1-200 characters");
-  if (!fs::exists(dir, ec)) {
-    fs::create_directories(dir, ec);
-    if (ec) return error(Code::kUnavailable, "cannot create " + dir.string());
-  }
+Status Org::make_org_files(const Org& org, const InitOptions& options, UnixSeconds now) {
   for (const fs::path& sub : {org.org_dir(), org.server_dir(), org.server_dir() / "data"})
     HEARTH_TRY(make_private_directory(sub));
 
@@ -220,6 +207,39 @@ Result<Org> Org::init(const fs::path& dir, const InitOptions& options, UnixSecon
   state.name = options.name;
   state.org_root = root.public_key();
   HEARTH_TRY(write_text(org.org_dir() / "org.json", state.to_json()));
+  return Status::ok();
+}
+
+Result<Org> Org::init(const fs::path& dir, const InitOptions& options, UnixSeconds now) {
+  crypto::ensure_initialized();
+  Org org(dir);
+  std::error_code ec;
+  if (fs::exists(org.org_dir(), ec) || fs::exists(org.server_dir(), ec))
+    return error(Code::kAlreadyExists,
+                 "an organisation is already there (" + (dir / "org").string() +
+                     " or server/ exists); nothing was changed. Choose another directory.");
+  if (options.port < 0 || options.port > 65535 || options.metrics_port < 0 ||
+      options.metrics_port > 65535)
+    return error(Code::kInvalidArgument, "ports must be 0..65535");
+  unsigned char addr[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, options.address.c_str(), addr) != 1 &&
+      ::inet_pton(AF_INET6, options.address.c_str(), addr) != 1)
+    return error(Code::kInvalidArgument,
+                 "--address must be an IP address such as 127.0.0.1 or 0.0.0.0");
+  if (options.name.empty() || options.name.size() > 200)
+    return error(Code::kInvalidArgument, "the org name must be 1-200 characters");
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (ec) return error(Code::kUnavailable, "cannot create " + dir.string());
+  }
+  // Either the whole org is made or nothing is left behind, so a failed init
+  // (a full disk) can simply be run again.
+  Status made = make_org_files(org, options, now);
+  if (!made.is_ok()) {
+    fs::remove_all(org.org_dir(), ec);
+    fs::remove_all(org.server_dir(), ec);
+    return made;
+  }
   return org;
 }
 

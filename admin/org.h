@@ -111,7 +111,8 @@ class Org {
   // Makes the whole directory: keys (root certifies the roster key for
   // kRosterKeyLifetime), org.json, hearthd.json, routing.json and an empty
   // database with its master key. kAlreadyExists when DIR/org or DIR/server
-  // is already there (nothing is touched); kInvalidArgument for bad options.
+  // is already there (nothing is touched); kInvalidArgument for bad options;
+  // kUnavailable when a file cannot be written (what was made is removed).
   static Result<Org> init(const std::filesystem::path& dir, const InitOptions& options,
                           UnixSeconds now);
 
@@ -151,6 +152,7 @@ class Org {
   Result<SignedRosterReport> renew_roster(int days, UnixSeconds now) const;
 
  private:
+  static Status make_org_files(const Org& org, const InitOptions& options, UnixSeconds now);
   Result<crypto::SigningKey> read_key(const std::string& name) const;
   Result<crypto::RosterKeyCertificate> roster_key_certificate() const;
   Result<SignedRosterReport> sign_contents(OrgState state, crypto::RosterContents contents,

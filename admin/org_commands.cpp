@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "crypto/sodium_init.h"
+#include "triage/rules.h"
 
 namespace hearth::admin {
 namespace {
@@ -106,6 +107,15 @@ int enroll(const EnrollArgs& a) {
     return fail(out.string(), s);
   auto root = org.root_public_key();
   if (!root.is_ok()) return fail(a.dir, root.status());
+  // A queue no routing rule names never receives a case: likely a typo.
+  if (auto rules = triage::load_rules((org.server_dir() / "routing.json").string());
+      rules.is_ok()) {
+    const auto known = rules->queues();
+    for (const auto& q : f.queues) {
+      if (std::find(known.begin(), known.end(), q) == known.end())
+        std::printf("note: no rule in server/routing.json routes to queue \"%s\"\n", q.c_str());
+    }
+  }
   std::printf(
       "Certified \"%s\" (serial %llu): queues %s; languages %s; valid until %s.\n"
       "%s"

@@ -103,6 +103,10 @@ TEST_CASE("init refuses an existing org, and makes the server's files", "[admin]
   CHECK(state->name == "Test org");
   CHECK(state->roster_epoch == 0);
   CHECK(Org(tmp.path() / "nothing").load().status().code() == Code::kNotFound);
+  admin::InitOptions bad = init_options();
+  bad.address = "hearth.example.org";
+  CHECK(Org::init(tmp.path() / "p", bad, now).status().code() == Code::kInvalidArgument);
+  CHECK_FALSE(fs::exists(tmp.path() / "p" / "org"));
 }
 
 TEST_CASE("enrol, sign, revoke, renew: the rosters as a client sees them", "[admin]") {

@@ -112,6 +112,7 @@ TEST_CASE("admin flow: init, two responders enrol, one revoked and refused", "[t
     REQUIRE(certified.exit_code == 0);
     CHECK_THAT(certified.out, Contains(fp));
     CHECK_THAT(certified.out, Contains("Fingerprint matched"));
+    CHECK_THAT(certified.out, !Contains("note:"));  // both queues are routed to
 
     // Step 2: the console checks the chain and installs the store.
     auto installed = run_tool(HEARTH_CONSOLE_PATH,
