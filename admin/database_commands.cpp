@@ -128,6 +128,7 @@ int backup(const PathOptions& p, const std::string& out) {
   {
     std::error_code ec;
     size = fs::file_size(paths->database, ec);
+    if (ec) size = 0;
   }
   if (size > 64u * 1024 * 1024)
     std::fprintf(stderr, "copying %s from %s (one step, one snapshot)...\n",
@@ -138,16 +139,17 @@ int backup(const PathOptions& p, const std::string& out) {
               size_text(info->bytes).c_str(), info->schema_version);
   std::printf("integrity_check on the backup: ok\n");
   std::printf(
-      "It is one consistent snapshot of %s: every message and case acknowledged before it began.\n",
+      "It is one consistent snapshot of %s:\nevery message and case acknowledged before it began "
+      "is in it.\n",
       paths->database.c_str());
+  std::printf("\nThe storage key is NOT in the backup");
+  if (!paths->key_file.empty()) std::printf(" (key file: %s)", paths->key_file.c_str());
   std::printf(
-      "\nThe storage key is NOT in the backup.%s%s Back the key file up separately, once, on a\n"
-      "different medium from the backups (a restore needs it; without it nothing sealed in a\n"
-      "backup can be read, not even by you). A backup alone reveals nothing sealed\n"
-      "(docs/storage.md \"What the database file alone reveals\"); a backup together with the key\n"
-      "is the whole database: never store the two together.\n",
-      paths->key_file.empty() ? "" : " Key file: ",
-      paths->key_file.empty() ? "" : paths->key_file.c_str());
+      ".\nBack the key file up separately, once, on a different medium from the backups: a\n"
+      "restore needs it, and without it nothing sealed in a backup can be read, not even by you.\n"
+      "A backup alone reveals nothing sealed (docs/storage.md \"What the database file alone\n"
+      "reveals\"); a backup together with the key is the whole database: never store the two\n"
+      "together.\n");
   std::printf(
       "\nNext: move %s off this machine (it is 0600; keep it that way). To restore: stop hearthd,\n"
       "then run: hearth-admin restore %s %s\n",
@@ -191,9 +193,11 @@ int restore(const PathOptions& p, const std::string& backup_file, bool yes, bool
     std::printf("the previous database was deleted\n");
   std::printf("an audit log entry \"restore\" was written\n");
   std::printf(
-      "\nNext: start hearthd. What happened after the backup is gone: messages, cases, vault\n"
-      "updates. Responders should log in and upload fresh prekeys (one-time prekeys handed out\n"
-      "after the backup are back in the pool), and the current roster file is loaded as usual.\n");
+      "\nNext: start hearthd. The database is as it was when the backup was taken: messages,\n"
+      "cases and vault updates since then are gone, and cases or vaults deleted since then are\n"
+      "back (with their stored messages) until deleted again or expired. Responders should log\n"
+      "in and upload fresh prekeys: one-time prekeys handed out after the backup are back in the\n"
+      "pool. The current roster file is loaded as usual.\n");
   return 0;
 }
 
