@@ -312,6 +312,9 @@ Result<KeyRequest> pending_key_request(const fs::path& dir, std::string_view pas
 Result<std::unique_ptr<ResponderStore>> complete_enrollment(
     const fs::path& dir, std::string_view passphrase, const EnrollmentCertificate& certificate,
     const crypto::SigningPublicKey& org_root, UnixSeconds now) {
+  std::error_code ec;
+  if (fs::exists(dir / ResponderStore::kStoreFileName, ec))
+    return error(Code::kAlreadyExists, "already enrolled: a responder store is there");
   HEARTH_ASSIGN_OR_RETURN(PendingKeys keys, read_pending_keys(dir, passphrase));
   HEARTH_TRY(
       certificate.check(org_root, keys.signing_key.public_key(), keys.dh_key.public_key(), now));

@@ -118,7 +118,8 @@ Result<KeyRequest> pending_key_request(const std::filesystem::path& dir,
 // Step 2: reads the pending keys, checks `certificate` (as
 // EnrollmentCertificate::check at `now`), creates the ResponderStore in `dir`
 // under the same passphrase pinning `org_root`, then overwrites and removes the
-// pending file. Errors as read_pending_keys, EnrollmentCertificate::check and
+// pending file. kAlreadyExists: a store is already there. Otherwise errors as
+// read_pending_keys, EnrollmentCertificate::check and
 // ResponderStore::create; on any error the pending keys stay, so the
 // responder can retry with the right file.
 Result<std::unique_ptr<ResponderStore>> complete_enrollment(

@@ -309,4 +309,6 @@ TEST_CASE("the responder's install refuses a certificate for other keys or anoth
   store->reset();
   CHECK(client::ResponderStore::open(a, kPassphrase).is_ok());
   CHECK(client::read_pending_keys(a, kPassphrase).status().code() == Code::kNotFound);
+  CHECK(client::complete_enrollment(a, kPassphrase, *parsed, *root, now).status().code() ==
+        Code::kAlreadyExists);
 }
