@@ -195,6 +195,79 @@ std::optional<std::string> read_passphrase(const std::string& file, cli::LineRea
   return cli::read_hidden(in, "Passphrase: ");
 }
 
+bool load_directory_option(const Options& options, std::optional<client::Directory>& out) {
+  if (options.directory_file.empty()) return true;
+  auto loaded = client::load_directory(options.directory_file);
+  if (!loaded.is_ok()) {
+    std::fprintf(stderr,
+                 "hearth-console: the directory file %s: %s\n(check it with `hearth-admin "
+                 "directory validate FILE`, or start without --directory)\n",
+                 options.directory_file.c_str(), loaded.status().message().c_str());
+    return false;
+  }
+  out = std::move(loaded).value();
+  return true;
+}
+
+namespace {
+
+// "3" → 3 when it is a number from 1 to `count`; else 0.
+std::size_t list_number(const std::string& s, std::size_t count) {
+  if (s.empty() || s.size() > 6) return 0;
+  for (char c : s)
+    if (c < '0' || c > '9') return 0;
+  const std::size_t n = std::stoul(s);
+  return n >= 1 && n <= count ? n : 0;
+}
+
+}  // namespace
+
+std::vector<std::string> canned_lines(const client::Directory& directory) {
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < directory.canned.size(); ++i) {
+    const auto& c = directory.canned[i];
+    lines.push_back(std::to_string(i + 1) + "  " + c.id + "  " + c.title +
+                    (c.language ? " [" + *c.language + "]" : "") + ": " + c.text);
+  }
+  return lines;
+}
+
+const client::CannedResponse* find_canned(const client::Directory& directory,
+                                          const std::string& id_or_number) {
+  if (const auto* c = directory.find_canned(id_or_number)) return c;
+  const std::size_t n = list_number(id_or_number, directory.canned.size());
+  return n ? &directory.canned[n - 1] : nullptr;
+}
+
+std::vector<const client::ReferralCard*> referrals_for(const client::Directory& directory,
+                                                       const protocol::RouteEnvelope* envelope,
+                                                       bool all, std::string& why) {
+  if (!all && envelope != nullptr) {
+    why = "matching the case's needs, region and languages";
+    return client::matching_referrals(directory, *envelope);
+  }
+  why = all ? "all cards" : "all cards (the case's routing fields are not known here)";
+  std::vector<const client::ReferralCard*> cards;
+  for (const auto& card : directory.referrals) cards.push_back(&card);
+  return cards;
+}
+
+std::vector<std::string> referral_lines(const std::vector<const client::ReferralCard*>& cards) {
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < cards.size(); ++i)
+    lines.push_back(std::to_string(i + 1) + "  " + cards[i]->id + "  " +
+                    client::render_referral(*cards[i]));
+  return lines;
+}
+
+const client::ReferralCard* find_referral(const client::Directory& directory,
+                                          const std::vector<const client::ReferralCard*>& listed,
+                                          const std::string& id_or_number) {
+  if (const auto* card = directory.find_referral(id_or_number)) return card;
+  const std::size_t n = list_number(id_or_number, listed.size());
+  return n ? listed[n - 1] : nullptr;
+}
+
 std::unique_ptr<client::ResponderStore> unlock_store(const Options& options, cli::LineReader& in,
                                                      int& exit_code) {
   auto passphrase = read_passphrase(options.passphrase_file, in);

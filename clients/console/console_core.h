@@ -19,6 +19,7 @@
 
 #include "clients/cli/terminal.h"
 #include "clients/console/console.h"
+#include "clients/lib/directory.h"
 #include "clients/lib/responder_session.h"
 #include "common/bytes.h"
 #include "common/status.h"
@@ -93,6 +94,29 @@ std::vector<std::string> login_lines(const client::LoginInfo& info,
 // leaves this machine. kNotFound: no such case; add_note()'s errors; a failed
 // save takes the note back out and returns the save's error.
 Status add_private_note(client::ResponderStore& store, ByteView case_id, std::string text);
+
+// Loads options.directory_file into `out` when one was given. On a bad file
+// it prints the error (naming the field) on stderr and returns false.
+bool load_directory_option(const Options& options, std::optional<client::Directory>& out);
+
+// The canned responses as numbered lines ("1  welcome  Welcome: Hello, ...").
+std::vector<std::string> canned_lines(const client::Directory& directory);
+// A canned response by id or by its number in canned_lines; nullptr if none.
+const client::CannedResponse* find_canned(const client::Directory& directory,
+                                          const std::string& id_or_number);
+
+// The referral cards to offer for a case: those matching its routing fields
+// (`envelope`, known only for cases taken this run), or every card when
+// `all` or when the routing fields are not known. `why` says which.
+std::vector<const client::ReferralCard*> referrals_for(const client::Directory& directory,
+                                                       const protocol::RouteEnvelope* envelope,
+                                                       bool all, std::string& why);
+// `cards` as numbered lines ("1  casa-segura  Referral: ...").
+std::vector<std::string> referral_lines(const std::vector<const client::ReferralCard*>& cards);
+// A card by id (anywhere in the directory) or by its number in `listed`.
+const client::ReferralCard* find_referral(const client::Directory& directory,
+                                          const std::vector<const client::ReferralCard*>& listed,
+                                          const std::string& id_or_number);
 
 // Unlocks the responder store in options.data_dir with the passphrase
 // (read_passphrase from `in`, which keeps any lines typed after it), wiping

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,8 +43,11 @@ struct Console {
   Endpoint endpoint;
   std::unique_ptr<ResponderSession> session;
   CaseNumbers numbers;
-  int current = 0;                    // the case a plain line is sent to
-  std::vector<std::string> outcomes;  // what /close accepts (from the login)
+  int current = 0;                                // the case a plain line is sent to
+  std::vector<std::string> outcomes;              // what /close accepts (from the login)
+  std::optional<Directory> directory;             // --directory: canned responses, referral cards
+  std::map<Bytes, protocol::TakenCase> routing;   // routing fields of cases taken this run
+  std::vector<const ReferralCard*> listed_cards;  // what "/refer N K" numbers
 
   std::string label(ByteView case_id) { return "#" + std::to_string(numbers.number_of(case_id)); }
 
@@ -80,6 +84,7 @@ struct Console {
       case ResponderUpdate::Kind::kClosed:
         say(closed_text(label(u.case_id), u.reason));
         if (numbers.number_of(u.case_id) == current) current = 0;
+        routing.erase(u.case_id);
         break;
       case ResponderUpdate::Kind::kWarning:
         say("(" + u.text + ")");
@@ -121,6 +126,8 @@ struct Console {
     say("/note N TEXT       a private note on case N: kept encrypted here, never sent");
     say("/handoff N QUEUE   propose moving case N to another team's queue (the survivor decides)");
     say("/close N OUTCOME   close case N with an outcome: " + outcome_list(outcomes));
+    say("/canned            list canned responses;  /canned N ID  send one to case N");
+    say("/refer N [all]     referral cards for case N;  /refer N K  send card K (or ID)");
     say("/health            queue health (supervisors)");
     say("/available         you can take cases;   /away   you cannot");
     say("/quit              leave (your keys stay locked in your data directory)");
@@ -142,7 +149,48 @@ struct Console {
     if (!taken->has_value()) return say("Nobody is waiting for you right now.");
     const protocol::TakenCase& t = **taken;
     current = numbers.number_of(t.case_id);
+    routing[t.case_id] = t;
     show_taken(current, t);
+  }
+
+  // /canned: list; /canned N ID: send canned response ID to case N as it is
+  // (line mode has no compose line to edit it in).
+  void canned(int n, const std::string& arg) {
+    if (!directory || directory->canned.empty())
+      return say("No canned responses: start with --directory FILE (the org's directory).");
+    if (n == 0) {
+      for (const auto& line : canned_lines(*directory)) say(line);
+      return say("/canned N ID sends one to case N.");
+    }
+    const Bytes* id = case_or_say(n);
+    if (!id) return;
+    const CannedResponse* c = find_canned(*directory, arg);
+    if (c == nullptr) return say("No canned response " + arg + ". /canned lists them.");
+    Status s = session->send(*id, c->text);
+    say(s.is_ok() ? "Sent \"" + c->title + "\" to #" + std::to_string(n) + "." : explain(s));
+  }
+
+  // /refer N: the cards for case N; /refer N all: every card; /refer N K|ID: send one.
+  void refer(int n, const std::string& arg) {
+    if (!directory || directory->referrals.empty())
+      return say("No referral cards: start with --directory FILE (the org's directory).");
+    const Bytes* id = case_or_say(n);
+    if (!id) return;
+    auto routed = routing.find(*id);
+    const protocol::RouteEnvelope* envelope =
+        routed == routing.end() ? nullptr : &routed->second.envelope;
+    std::string why;
+    if (arg.empty() || arg == "all") {
+      listed_cards = referrals_for(*directory, envelope, arg == "all", why);
+      say("Referral cards for #" + std::to_string(n) + ", " + why + ":");
+      for (const auto& line : referral_lines(listed_cards)) say(line);
+      return say("/refer " + std::to_string(n) + " K (or ID) sends card K to the survivor.");
+    }
+    if (listed_cards.empty()) listed_cards = referrals_for(*directory, envelope, false, why);
+    const ReferralCard* card = find_referral(*directory, listed_cards, arg);
+    if (card == nullptr) return say("No referral card " + arg + ". /refer N lists them.");
+    Status s = session->send(*id, render_referral(*card));
+    say(s.is_ok() ? "Sent the card " + card->id + " to #" + std::to_string(n) + "." : explain(s));
   }
 
   void health() {
@@ -217,8 +265,13 @@ struct Console {
       Status s = session->close_case(*id, arg);
       if (!s.is_ok()) return say(close_refusal(s, arg, outcomes));
       if (current == n) current = 0;
+      routing.erase(*id);
       say("#" + std::to_string(n) + " closed (" + arg +
           "). Its messages are gone from this console.");
+    } else if (verb == "/canned") {
+      canned(n, arg);
+    } else if (verb == "/refer") {
+      refer(n, arg);
     } else if (verb == "/health") {
       health();
     } else if (verb == "/available" || verb == "/away") {
@@ -245,10 +298,20 @@ namespace hearth::console {
 
 int run_plain(const Options& options) {
   cli::LineReader in;
+  std::optional<Directory> directory;
+  if (!load_directory_option(options, directory)) return 1;
   int exit_code = 0;
   auto store = unlock_store(options, in, exit_code);
   if (!store) return exit_code;
-  Console console{*store, Endpoint{options.server, options.ca_file}, nullptr, {}, 0, {}};
+  Console console{*store,
+                  Endpoint{options.server, options.ca_file},
+                  nullptr,
+                  {},
+                  0,
+                  {},
+                  std::move(directory),
+                  {},
+                  {}};
   if (Status s = console.connect(); !s.is_ok()) {
     std::fprintf(stderr, "hearth-console: %s\n", explain(s).c_str());
     return login_exit_code(s);

@@ -495,21 +495,12 @@ void Tui::canned(const std::string& arg) {
   if (!directory_ || directory_->canned.empty())
     return alert("No canned responses: start with --directory FILE (the org's directory).");
   if (arg.empty()) {
-    std::vector<std::string> lines;
-    for (std::size_t i = 0; i < directory_->canned.size(); ++i) {
-      const auto& c = directory_->canned[i];
-      lines.push_back(std::to_string(i + 1) + "  " + c.id + "  " + c.title +
-                      (c.language ? " [" + *c.language + "]" : "") + ": " + c.text);
-    }
+    std::vector<std::string> lines = canned_lines(*directory_);
     lines.push_back("");
     lines.push_back("/canned N or /canned ID puts it in the compose line; edit it, then Enter.");
     return show_list("Canned responses", std::move(lines));
   }
-  const CannedResponse* c = directory_->find_canned(arg);
-  if (c == nullptr && is_number(arg)) {
-    const std::size_t i = std::stoul(arg);
-    if (i >= 1 && i <= directory_->canned.size()) c = &directory_->canned[i - 1];
-  }
+  const CannedResponse* c = find_canned(*directory_, arg);
   if (c == nullptr) return alert("No canned response " + arg + ". /canned lists them.");
   overlay_.clear();
   compose_ = widen(c->text);
@@ -517,17 +508,10 @@ void Tui::canned(const std::string& arg) {
 }
 
 std::vector<const ReferralCard*> Tui::cards_for_selected(bool all, std::string& why) {
-  std::vector<const ReferralCard*> cards;
   const Bytes* id = selected_id();
   auto routed = id ? routing_.find(*id) : routing_.end();
-  if (!all && routed != routing_.end()) {
-    cards = matching_referrals(*directory_, routed->second.envelope);
-    why = "matching case #" + std::to_string(selected_) + "'s needs, region and languages";
-    return cards;
-  }
-  for (const auto& card : directory_->referrals) cards.push_back(&card);
-  why = all ? "all cards" : "all cards (this case's routing fields are not known here)";
-  return cards;
+  return referrals_for(*directory_, routed != routing_.end() ? &routed->second.envelope : nullptr,
+                       all, why);
 }
 
 void Tui::refer(const std::string& arg) {
@@ -536,24 +520,18 @@ void Tui::refer(const std::string& arg) {
   if (arg.empty() || arg == "all") {
     std::string why;
     listed_cards_ = cards_for_selected(arg == "all", why);
-    std::vector<std::string> lines;
-    for (std::size_t i = 0; i < listed_cards_.size(); ++i)
-      lines.push_back(std::to_string(i + 1) + "  " + listed_cards_[i]->id + "  " +
-                      render_referral(*listed_cards_[i]));
+    std::vector<std::string> lines = referral_lines(listed_cards_);
     if (listed_cards_.empty()) lines.push_back("No card matches. /refer all lists every card.");
     lines.push_back("");
     lines.push_back("/refer N or /refer ID sends that card to the survivor; /refer all lists all.");
-    return show_list("Referral cards: " + why, std::move(lines));
+    return show_list("Referral cards for case #" + std::to_string(selected_) + ", " + why,
+                     std::move(lines));
   }
-  const ReferralCard* card = directory_->find_referral(arg);
-  if (card == nullptr && is_number(arg)) {
-    if (listed_cards_.empty()) {
-      std::string why;
-      listed_cards_ = cards_for_selected(false, why);
-    }
-    const std::size_t i = std::stoul(arg);
-    if (i >= 1 && i <= listed_cards_.size()) card = listed_cards_[i - 1];
+  if (listed_cards_.empty()) {
+    std::string why;
+    listed_cards_ = cards_for_selected(false, why);
   }
+  const ReferralCard* card = find_referral(*directory_, listed_cards_, arg);
   if (card == nullptr) return alert("No referral card " + arg + ". /refer lists them.");
   overlay_.clear();
   send_text(render_referral(*card));
@@ -1022,17 +1000,7 @@ int run_tui(const Options& options) {
   // Spanish, Arabic, ... typed and shown as such).
   std::setlocale(LC_ALL, "");
   std::optional<Directory> directory;
-  if (!options.directory_file.empty()) {
-    auto loaded = load_directory(options.directory_file);
-    if (!loaded.is_ok()) {
-      std::fprintf(stderr,
-                   "hearth-console: the directory file %s: %s\n(check it with `hearth-admin "
-                   "directory validate FILE`, or start without --directory)\n",
-                   options.directory_file.c_str(), loaded.status().message().c_str());
-      return 1;
-    }
-    directory = std::move(loaded).value();
-  }
+  if (!load_directory_option(options, directory)) return 1;
   int exit_code = 0;
   cli::LineReader in;
   auto store = unlock_store(options, in, exit_code);

@@ -210,7 +210,7 @@ TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", 
 
   // Referral cards matching the case (shelter, English): one is sent as a card.
   tmux.type("console", "/refer");
-  screen = tmux.wait_for("console", "Referral cards: matching case #1");
+  screen = tmux.wait_for("console", "Referral cards for case #1, matching");
   CHECK_THAT(screen, Contains("casa-segura"));
   CHECK(screen.find("legal-aid-north") == std::string::npos);
   tmux.type("console", "/refer casa-segura");
@@ -268,6 +268,38 @@ TEST_CASE("hearth-console full screen: a store pinned to another org root is ref
   CHECK_THAT(screen, Contains("LOGIN REFUSED"));
   CHECK_THAT(screen, Contains("pinned org root fingerprint: " +
                               crypto::fingerprint(other_root.public_key()).substr(0, 19)));
+}
+
+TEST_CASE("hearth-console line mode lists the directory; a bad directory file is refused",
+          "[tools]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  const fs::path data = relay.stores.path() / ana.id;
+  relay.create_store(ana).reset();
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"HEARTH_PASSPHRASE", std::string(kStorePassphrase)}};
+  auto listed = run_tool(HEARTH_CONSOLE_PATH,
+                         {"--plain", "--server", relay.endpoint().url, "--data", data.string(),
+                          "--directory", kExampleDirectory},
+                         "/canned\n/refer 7\n/note 7 hello\n/quit\n", env);
+  CHECK(listed.exit_code == 0);
+  CHECK_THAT(listed.out,
+             Contains("Org root fingerprint: " + crypto::fingerprint(relay.org.root.public_key())));
+  CHECK_THAT(listed.out, Contains("4  codename  Keep your codename safe: Your codename is"));
+  CHECK_THAT(listed.out, Contains("No case #7."));
+
+  const fs::path bad = relay.stores.path() / "directory.json";
+  {
+    std::ofstream out(bad);
+    out << R"({"version": 1, "canned": [{"id": "x", "title": "X"}]})";
+  }
+  auto refused = run_tool(HEARTH_CONSOLE_PATH,
+                          {"--plain", "--server", relay.endpoint().url, "--data", data.string(),
+                           "--directory", bad.string()},
+                          "/quit\n", env);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Contains("canned[0].text: missing"));
 }
 
 }  // namespace
