@@ -270,6 +270,7 @@ class Tui {
   protocol::Presence presence_ = protocol::Presence::kAvailable;  // hearthd's default online
   bool prefix_ = false;                                           // Ctrl-X was pressed
   bool quit_ = false;
+  std::string refusal_;  // why the last reconnect was refused (empty: it was not)
 };
 
 void Tui::on_login() {
@@ -285,9 +286,14 @@ void Tui::on_login() {
 bool Tui::connect() {
   auto s = ResponderSession::login(endpoint_, store_);
   if (!s.is_ok()) {
+    // Unreachable is routine; anything else (the roster does not verify
+    // against the pinned root, a rollback, revoked, not on the roster) is a
+    // refusal, shown as a banner until a login succeeds.
+    if (s.status().code() != Code::kUnavailable) refusal_ = explain(s.status());
     alert("Still offline: " + explain(s.status()));
     return false;
   }
+  refusal_.clear();
   session_ = std::move(s).value();
   on_login();
   note("Reconnected.");
@@ -824,7 +830,13 @@ void Tui::draw_status(int cols) {
 
 int Tui::draw_banners(int row, int cols) {
   // Loud on purpose: a roster about to expire or a failed prekey upload
-  // stops cases reaching this responder; the pinned root was checked at login.
+  // stops cases reaching this responder; a refused reconnect (the roster
+  // does not verify against the pinned org root, revoked, ...) even more so.
+  if (!refusal_.empty()) {
+    ::attron(A_REVERSE | A_BOLD);
+    put(row++, 0, "!! LOGIN REFUSED: " + cli::printable(refusal_) + " !!", cols);
+    ::attroff(A_REVERSE | A_BOLD);
+  }
   for (std::size_t i = 0; i < info_.warnings.size() && i < 2; ++i) {
     ::attron(A_REVERSE | A_BOLD);
     put(row++, 0, "!! WARNING: " + cli::printable(info_.warnings[i]) + " !!", cols);

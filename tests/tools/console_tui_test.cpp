@@ -5,7 +5,8 @@
 // fields shown), a reply, a canned response, a referral card, a private note
 // (never seen by the survivor), a handoff proposal (the survivor is asked and
 // declines), and a close with an outcome (the survivor is told); the roster
-// about to expire shows as a banner; a resize redraws. A console whose store
+// about to expire shows as a banner; a resize redraws; revoked, the console
+// is dropped and its reconnects are refused under a banner. A console whose store
 // pins another org root is refused at login, loudly, with exit code 1.
 //
 // Needs tmux (scripts/setup.sh installs it); skipped with a warning without.
@@ -243,6 +244,15 @@ TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", 
   // The note never reached the survivor (nor the server's log).
   CHECK(tmux.screen("survivor", 500).find("passport") == std::string::npos);
   CHECK(relay.hearthd->logs().find("passport") == std::string::npos);
+
+  // The admin revokes ana: hearthd drops her connection on the new roster,
+  // and every reconnect is refused — loudly, in a banner.
+  relay.hearthd->write_roster(
+      relay.org.roster(2, {ana.certificate_hash()}, relay.org.now + 48 * 3600));
+  relay.hearthd->hangup();
+  screen = tmux.wait_for("console", "!! LOGIN REFUSED: Your certificate has been revoked.",
+                         std::chrono::seconds(20));
+  CHECK_THAT(screen, Contains("ana | OFFLINE"));
 
   tmux.type("console", "/quit");
   tmux.wait_for("console", "[exited 0]");
