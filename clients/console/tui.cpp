@@ -627,7 +627,7 @@ void Tui::help() {
       "",
       "/handoff QUEUE    propose another team's queue (the survivor decides)",
       "/close OUTCOME    close the case; outcomes: " + outcome_list(info_.outcomes),
-      "/handoff N QUEUE, /close N OUTCOME and /note work on case N too (/to N)",
+      "/handoff N QUEUE and /close N OUTCOME act on case N; /to N selects case N",
       "",
       "Org root fingerprint (compare with your admin's): " +
           crypto::fingerprint(store_.state().org_root),
