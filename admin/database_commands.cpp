@@ -166,7 +166,10 @@ int restore(const PathOptions& p, const std::string& backup_file, bool yes, bool
   auto paths = resolve(p);
   if (!paths.is_ok()) return fail("restore", paths.status());
   {
-    // Before asking anything: a running hearthd makes the question moot.
+    // Before asking anything: the wrong user or a running hearthd makes the
+    // question moot.
+    if (Status owner = storage::check_owner(paths->database); !owner.is_ok())
+      return fail("restore", owner);
     auto lock = storage::DatabaseLock::acquire(paths->database);
     if (!lock.is_ok()) return fail("restore", lock.status());
   }
@@ -258,6 +261,8 @@ int purge(const PathOptions& p, std::optional<std::int64_t> older_than_days, boo
                  " days); purging at %" PRId64 " days, as hearthd itself would\n",
                  *older_than_days, paths->retention_days, days);
   {
+    if (Status owner = storage::check_owner(paths->database); !owner.is_ok())
+      return fail("purge", owner);
     auto lock = storage::DatabaseLock::acquire(paths->database);
     if (!lock.is_ok()) return fail("purge", lock.status());
   }

@@ -52,6 +52,7 @@ Result<std::string> counters_csv(const std::vector<storage::CounterCell>& cells,
 
 Result<PurgeResult> purge_expired(const fs::path& database, const fs::path& key_file,
                                   UnixSeconds window, UnixSeconds now) {
+  HEARTH_TRY(storage::check_owner(database));
   // Storage::open takes the same lock; asking first gives the clear message.
   { HEARTH_TRY(storage::DatabaseLock::acquire(database).status()); }
   PurgeResult result;

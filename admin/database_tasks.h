@@ -44,7 +44,9 @@ struct PurgeResult {
 // entry "purge", all in one transaction; then VACUUM and
 // wal_checkpoint(TRUNCATE), so freed pages leave the file and the WAL.
 // kUnavailable "hearthd is running on this database; stop it first" when the
-// lock is held; Storage::open's errors otherwise (kAuthFailed: wrong key).
+// lock is held; kInvalidArgument when not run as the database's owner
+// (storage::check_owner); Storage::open's errors otherwise (kAuthFailed:
+// wrong key).
 Result<PurgeResult> purge_expired(const std::filesystem::path& database,
                                   const std::filesystem::path& key_file, UnixSeconds window,
                                   UnixSeconds now);

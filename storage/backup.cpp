@@ -227,6 +227,21 @@ DatabaseLock::~DatabaseLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Status check_owner(const fs::path& database) {
+  struct stat st {};
+  fs::path subject = database;
+  if (::lstat(subject.c_str(), &st) != 0) {
+    subject = parent_of(database);
+    if (::stat(subject.c_str(), &st) != 0)
+      return error(Code::kNotFound, "the database directory does not exist: " + subject.string());
+  }
+  if (st.st_uid == ::geteuid()) return Status::ok();
+  return error(Code::kInvalidArgument, "run this as the user hearthd runs as (uid " +
+                                           std::to_string(st.st_uid) + ", the owner of " +
+                                           subject.string() +
+                                           "): files it creates there must belong to that user");
+}
+
 // ---- backup ----
 
 Result<BackupInfo> online_backup(const fs::path& source, const fs::path& destination) {
@@ -293,6 +308,7 @@ Status check_integrity(const fs::path& path) {
 Result<RestoreInfo> restore_backup(const RestoreOptions& options) {
   if (!exists_no_follow(options.backup))
     return error(Code::kNotFound, "backup file does not exist: " + options.backup.string());
+  HEARTH_TRY(check_owner(options.database));
   HEARTH_ASSIGN_OR_RETURN(DatabaseLock lock, DatabaseLock::acquire(options.database));
 
   // The staging copy sits beside the database, so the final rename is atomic

@@ -50,6 +50,12 @@ class DatabaseLock {
   int fd_ = -1;
 };
 
+// Ok when this process runs as the user that owns `database` (or, when it
+// does not exist yet, its directory): files a restore or purge creates beside
+// it (the restored file, the lock file) must belong to hearthd's user, or
+// hearthd could not open them. kInvalidArgument naming the owner otherwise.
+Status check_owner(const std::filesystem::path& database);
+
 struct BackupInfo {
   std::uint64_t bytes = 0;          // size of the copy
   std::int64_t schema_version = 0;  // PRAGMA user_version of the copy
@@ -87,7 +93,7 @@ struct RestoreInfo {
 };
 
 // Replaces `database` with a copy of `backup`, while holding the database's
-// lock for the whole operation. In order: take the lock (kUnavailable
+// lock for the whole operation. In order: check_owner; take the lock (kUnavailable
 // "hearthd is running on this database; stop it first"); copy the backup
 // beside the database ("<database>.restoring", 0600) and integrity_check it
 // (kCorrupt); open the copy with `key_file` (kAuthFailed: the key file is not

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -209,6 +210,21 @@ TEST_CASE("snapshot_counters: reads the cells while the database is in use", "[s
   auto wrong =
       snapshot_counters(dir.path() / "hearth.db", other.path() / "storage.key", dir.path());
   CHECK(wrong.status().code() == Code::kAuthFailed);
+}
+
+TEST_CASE("check_owner: only the database's owner may restore or purge", "[storage]") {
+  test::TempDir dir;
+  auto db = dir.path() / "hearth.db";
+  CHECK(check_owner(db).is_ok());  // not there yet: the directory's owner counts
+  { open_storage(dir.path()); }
+  CHECK(check_owner(db).is_ok());
+  CHECK(check_owner(dir.path() / "no-such-dir" / "hearth.db").code() == Code::kNotFound);
+  if (::geteuid() == 0) {  // only root can give a file away
+    REQUIRE(::chown(db.c_str(), 4242, 4242) == 0);
+    auto other = check_owner(db);
+    CHECK(other.code() == Code::kInvalidArgument);
+    CHECK_THAT(other.message(), Catch::Matchers::Contains("uid 4242"));
+  }
 }
 
 TEST_CASE("check_integrity: a damaged file is kCorrupt", "[storage]") {
