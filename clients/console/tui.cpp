@@ -233,6 +233,7 @@ class Tui {
   void show_list(std::string title, std::vector<std::string> lines) {
     overlay_title_ = std::move(title);
     overlay_ = std::move(lines);
+    overlay_scroll_ = 0;
   }
   bool logged_in() {
     if (session_) return true;
@@ -265,6 +266,7 @@ class Tui {
   bool message_alert_ = false;
   std::string overlay_title_;
   std::vector<std::string> overlay_;
+  int overlay_scroll_ = 0;     // lines of the list scrolled past (PgDn)
   std::int64_t waiting_ = -1;  // unknown until the server says
   std::int64_t urgent_ = 0;
   protocol::Presence presence_ = protocol::Presence::kAvailable;  // hearthd's default online
@@ -608,29 +610,24 @@ void Tui::health() {
 }
 
 void Tui::help() {
+  // Fits 80×24 with a warning banner; PgDn scrolls when the screen is smaller.
   std::vector<std::string> lines = {
-      "Type a message and press Enter: it goes to the selected case.",
-      "",
-      "Keys (or Ctrl-X then the letter)     Commands (typed into the compose line)",
-      "F1  ?  Ctrl-X h   this help          /help",
-      "F2  Ctrl-N  Ctrl-X n  take next case /next",
-      "Tab  Down / S-Tab  Up  switch case   /to N",
-      "PgUp / PgDn       scroll the case    /note TEXT   private note (never sent)",
-      "F3  Ctrl-X c      canned responses   /canned [N|ID]  put one in compose",
-      "F4  Ctrl-X r      referral cards     /refer [N|ID|all]  send a card",
-      "F5  Ctrl-X a      available / away   /available   /away",
-      "F6  Ctrl-X s      queue health       /health   (supervisors)",
-      "F10  Ctrl-X q     quit               /quit",
-      "Esc               close a list, or clear the compose line",
-      "Ctrl-U / Ctrl-W   clear the line / delete a word;  Ctrl-L redraw",
-      "Ctrl-X 1..9       select case 1..9",
-      "",
-      "/handoff QUEUE    propose another team's queue (the survivor decides)",
-      "/close OUTCOME    close the case; outcomes: " + outcome_list(info_.outcomes),
-      "/handoff N QUEUE and /close N OUTCOME act on case N; /to N selects case N",
-      "",
-      "Org root fingerprint (compare with your admin's): " +
-          crypto::fingerprint(store_.state().org_root),
+      "Type, Enter sends to the selected case. Keys (or Ctrl-X then the letter in []):",
+      "F1 ? [h]  this help      F2 Ctrl-N [n] take next    Tab Down / S-Tab Up  switch",
+      "F3 [c]    canned list    F4 [r] referral cards      PgUp PgDn  scroll",
+      "F5 [a]    available/away F6 [s] queue health        F10 [q]  quit",
+      "Esc  close a list / clear the line   Ctrl-U clear  Ctrl-W word  Ctrl-L redraw",
+      "Ctrl-X 1..9  select case 1..9",
+      "Commands, typed into the compose line:",
+      "/next               take the next waiting case (the server's routing picks it)",
+      "/to N               select case N",
+      "/note TEXT          a private note on this case: encrypted here, never sent",
+      "/canned [N|ID]      list canned responses, or put one in the line to edit",
+      "/refer [N|ID|all]   list referral cards for this case, or send one",
+      "/handoff [N] QUEUE  propose another team's queue (the survivor decides)",
+      "/close [N] OUTCOME  close: " + outcome_list(info_.outcomes),
+      "/available /away /health /help /quit      The org root fingerprint you pinned:",
+      crypto::fingerprint(store_.state().org_root),
   };
   show_list("Help: every key and command (Esc closes)", std::move(lines));
 }
@@ -756,10 +753,16 @@ void Tui::key(bool function_key, wint_t ch) {
       case KEY_BTAB:
         return cycle(-1);
       case KEY_PPAGE:
-        scroll_ += 5;
+        if (!overlay_.empty())
+          overlay_scroll_ = std::max(0, overlay_scroll_ - 5);
+        else
+          scroll_ += 5;
         return;
       case KEY_NPAGE:
-        scroll_ = std::max(0, scroll_ - 5);
+        if (!overlay_.empty())
+          overlay_scroll_ += 5;
+        else
+          scroll_ = std::max(0, scroll_ - 5);
         return;
       default:
         return;
@@ -916,12 +919,20 @@ void Tui::draw_overlay(int top, int bottom, int cols) {
   ::attron(A_BOLD);
   put(top, 0, cli::printable(overlay_title_), cols);
   ::attroff(A_BOLD);
-  int row = top + 1;
-  for (const auto& line : overlay_) {
-    for (const auto& l : wrap(widen(cli::printable(line)), cols)) {
-      if (row >= bottom) return;
-      put(row++, 0, l, cols);
-    }
+  std::vector<std::wstring> rows;
+  for (const auto& line : overlay_)
+    for (auto& l : wrap(widen(cli::printable(line)), cols)) rows.push_back(std::move(l));
+  const int height = bottom - top - 1;
+  const int total = static_cast<int>(rows.size());
+  overlay_scroll_ = std::clamp(overlay_scroll_, 0, std::max(0, total - height));
+  for (int i = 0; i < height && overlay_scroll_ + i < total; ++i) {
+    const bool more = i == height - 1 && overlay_scroll_ + height < total;
+    if (more) ::attron(A_REVERSE);
+    put(top + 1 + i, 0,
+        more ? std::wstring(L"-- more: PgDn --")
+             : rows[static_cast<std::size_t>(overlay_scroll_ + i)],
+        cols);
+    if (more) ::attroff(A_REVERSE);
   }
 }
 

@@ -160,8 +160,11 @@ TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", 
   // The help screen lists every key.
   tmux.keys("console", "F1");
   screen = tmux.wait_for("console", "Help: every key and command");
-  CHECK_THAT(screen, Contains("/handoff QUEUE"));
-  CHECK_THAT(screen, Contains("F2  Ctrl-N"));
+  // All of it fits 80×24 under the banner, the last line included.
+  CHECK_THAT(screen, Contains("/handoff [N] QUEUE"));
+  CHECK_THAT(screen, Contains("F2 Ctrl-N [n] take next"));
+  CHECK_THAT(screen, Contains(crypto::fingerprint(relay.org.root.public_key())));
+  CHECK(screen.find("-- more: PgDn --") == std::string::npos);
   tmux.keys("console", "Escape");
   tmux.wait_for("console", "No case selected.");
 
