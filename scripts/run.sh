@@ -28,9 +28,11 @@ cat <<EOF
 
 == Hearth is starting on ws://127.0.0.1:$port/v1/ws (metrics: http://127.0.0.1:$metrics_port/metrics)
 
-In a second terminal, be the responder (start this first, so there is someone to answer):
-  $bin/clients/hearth-console --plain --data $demo/responder-ana \\
-      --passphrase-file $demo/responder-ana.passphrase --server ws://127.0.0.1:$port/v1/ws
+In a second terminal, be the responder (start this first, so there is someone to answer;
+F1 lists the keys, --plain gives line mode):
+  $bin/clients/hearth-console --data $demo/responder-ana \\
+      --passphrase-file $demo/responder-ana.passphrase --server ws://127.0.0.1:$port/v1/ws \\
+      --directory docs/examples/directory.json
 
 In a third terminal, be a survivor:
   $bin/clients/hearth-survivor --org-root $root --server ws://127.0.0.1:$port/v1/ws

@@ -1,7 +1,8 @@
 // Database and Statement: RAII wrappers around one SQLite connection.
 //
-// This is the only file pair in Hearth that calls SQLite; every other storage
-// class goes through it. Database::open creates the file 0600 before SQLite
+// With storage/backup.cpp (the online backup API needs a second, read-only
+// connection of its own), this is the only file pair in Hearth that calls
+// SQLite; every other storage class goes through it. Database::open creates the file 0600 before SQLite
 // touches it (SQLite gives the -wal and -shm files the database's mode), applies
 // the pragmas that make an acknowledged write durable and a deleted row
 // unrecoverable (docs/storage.md, "Pragmas"), and turns every SQLite result into
