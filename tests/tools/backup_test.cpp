@@ -270,7 +270,8 @@ TEST_CASE("stats export prints counters only, small cells suppressed", "[tools]"
   CHECK_THAT(wrong.err, Contains("does not match"));
 }
 
-TEST_CASE("stats export works while hearthd serves; purge waits until it is stopped", "[tools]") {
+TEST_CASE("stats export works while hearthd serves, and purge waits until it is stopped",
+          "[tools]") {
   TestOrg org;
   org.add_responder("ana", {"shelter"});
   HearthdProcess hearthd(org);

@@ -283,7 +283,7 @@ TEST_CASE("hearth-console full screen: a store pinned to another org root is ref
                               crypto::fingerprint(other_root.public_key()).substr(0, 19)));
 }
 
-TEST_CASE("hearth-console line mode lists the directory; a bad directory file is refused",
+TEST_CASE("hearth-console line mode lists the directory, and a bad directory file is refused",
           "[tools]") {
   Relay relay;
   auto& ana = relay.org.add_responder("ana", {"shelter"});
