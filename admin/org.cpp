@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clients/cli/terminal.h"
 #include "common/files.h"
 #include "crypto/encoding.h"
 #include "crypto/sodium_init.h"
@@ -58,14 +59,7 @@ Result<crypto::ResponderCertificate> decode_certificate(const OrgResponder& r) {
 
 }  // namespace
 
-std::string utc_time(UnixSeconds t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
+std::string utc_time(UnixSeconds t) { return cli::utc_time(t); }
 
 Bytes OrgResponder::hash() const {
   auto cert = crypto::ResponderCertificate::decode(certificate);

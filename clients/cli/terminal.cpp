@@ -134,4 +134,13 @@ void quick_exit_now() {
   ::_exit(0);
 }
 
+std::string utc_time(long long unix_seconds) {
+  std::time_t tt = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
 }  // namespace hearth::cli

@@ -54,6 +54,9 @@ void wipe(std::string& s);
 void install_quick_exit();
 [[noreturn]] void quick_exit_now();
 
+// "2026-11-25 14:05 UTC" for a Unix time (certificate and roster dates).
+std::string utc_time(long long unix_seconds);
+
 // "14:05" in local time for a Unix minute.
 std::string clock_time(long long unix_seconds);
 

@@ -184,7 +184,8 @@ Status add_private_note(client::ResponderStore& store, ByteView case_id, std::st
   return saved;
 }
 
-std::optional<std::string> read_passphrase(const std::string& file, cli::LineReader& in) {
+std::optional<std::string> read_passphrase(const std::string& file, cli::LineReader& in,
+                                           std::string_view prompt) {
   if (!file.empty()) {
     std::ifstream f(file);
     std::string line;
@@ -192,7 +193,7 @@ std::optional<std::string> read_passphrase(const std::string& file, cli::LineRea
     return line;
   }
   if (const char* env = std::getenv("HEARTH_PASSPHRASE")) return std::string(env);
-  return cli::read_hidden(in, "Passphrase: ");
+  return cli::read_hidden(in, prompt);
 }
 
 bool load_directory_option(const Options& options, std::optional<client::Directory>& out) {

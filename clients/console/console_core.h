@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clients/cli/terminal.h"
@@ -127,7 +128,8 @@ std::unique_ptr<client::ResponderStore> unlock_store(const Options& options, cli
                                                      int& exit_code);
 
 // The passphrase: the first line of `file` if given, else $HEARTH_PASSPHRASE,
-// else a prompt with echo off. nullopt when none could be read.
-std::optional<std::string> read_passphrase(const std::string& file, cli::LineReader& in);
+// else `prompt` with echo off. nullopt when none could be read.
+std::optional<std::string> read_passphrase(const std::string& file, cli::LineReader& in,
+                                           std::string_view prompt = "Passphrase: ");
 
 }  // namespace hearth::console

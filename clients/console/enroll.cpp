@@ -18,6 +18,7 @@
 #include "clients/cli/org_key.h"
 #include "clients/cli/terminal.h"
 #include "clients/console/console.h"
+#include "clients/console/console_core.h"
 #include "clients/lib/enrollment.h"
 #include "common/files.h"
 #include "crypto/sodium_init.h"
@@ -33,36 +34,21 @@ int failed(const std::string& what, const Status& s) {
   return 1;
 }
 
-std::string date_of(UnixSeconds t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
-
 std::string joined(const std::vector<std::string>& list) {
   std::string out;
   for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
 
-// The passphrase from --passphrase-file (its first line), $HEARTH_PASSPHRASE,
-// or a prompt without echo — asked twice when `confirm`, since a typo here
-// would lock the responder out of keys nobody else holds.
+// The passphrase (console_core's read_passphrase), asked twice when
+// `confirm` and it comes from the terminal, since a typo here would lock the
+// responder out of keys nobody else holds.
 std::optional<std::string> read_passphrase(const std::string& file, bool confirm) {
-  if (!file.empty()) {
-    std::ifstream f(file);
-    std::string line;
-    if (!f || !std::getline(f, line)) return std::nullopt;
-    return line;
-  }
-  if (const char* env = std::getenv("HEARTH_PASSPHRASE")) return std::string(env);
   cli::LineReader in;
-  auto first =
-      cli::read_hidden(in, confirm ? "Choose a passphrase (8+ characters): " : "Passphrase: ");
-  if (!first || !confirm) return first;
+  const bool typed = file.empty() && std::getenv("HEARTH_PASSPHRASE") == nullptr;
+  auto first = console::read_passphrase(
+      file, in, confirm ? "Choose a passphrase (8+ characters): " : "Passphrase: ");
+  if (!first || !confirm || !typed) return first;
   auto second = cli::read_hidden(in, "The same passphrase again: ");
   if (!second) {
     cli::wipe(*first);
@@ -149,7 +135,7 @@ int install_certificate(const EnrollOptions& o) {
       "Once your admin has signed a new roster, log in with:\n"
       "  hearth-console --data %s --server wss://YOUR-SERVER/v1/ws\n",
       f.responder_id.c_str(), joined(f.queues).c_str(), joined(f.languages).c_str(),
-      date_of(f.not_after).c_str(),
+      cli::utc_time(f.not_after).c_str(),
       (fs::path(o.data_dir) / client::ResponderStore::kStoreFileName).c_str(), o.data_dir.c_str());
   return 0;
 }
