@@ -626,7 +626,8 @@ void Tui::help() {
       "/refer [N|ID|all]   list referral cards for this case, or send one",
       "/handoff [N] QUEUE  propose another team's queue (the survivor decides)",
       "/close [N] OUTCOME  close: " + outcome_list(info_.outcomes),
-      "/available /away /health /help /quit      The org root fingerprint you pinned:",
+      "/available /away /health /help /quit",
+      "The org root fingerprint you pinned:",
       crypto::fingerprint(store_.state().org_root),
   };
   show_list("Help: every key and command (Esc closes)", std::move(lines));
