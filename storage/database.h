@@ -2,12 +2,11 @@
 //
 // With storage/backup.cpp (the online backup API needs a second, read-only
 // connection of its own), this is the only file pair in Hearth that calls
-// SQLite; every other storage class goes through it. Database::open creates the file 0600 before SQLite
-// touches it (SQLite gives the -wal and -shm files the database's mode), applies
-// the pragmas that make an acknowledged write durable and a deleted row
-// unrecoverable (docs/storage.md, "Pragmas"), and turns every SQLite result into
-// a Status: a full disk or an I/O error is kUnavailable, a locked file is
-// kUnavailable, a damaged file is kCorrupt, a violated constraint is
+// SQLite; every other storage class goes through it. Database::open creates the file 0600 before
+// SQLite touches it (SQLite gives the -wal and -shm files the database's mode), applies the pragmas
+// that make an acknowledged write durable and a deleted row unrecoverable (docs/storage.md,
+// "Pragmas"), and turns every SQLite result into a Status: a full disk or an I/O error is
+// kUnavailable, a locked file is kUnavailable, a damaged file is kCorrupt, a violated constraint is
 // kAlreadyExists. Error messages name the operation and SQLite's reason; they
 // never contain bound values.
 //
