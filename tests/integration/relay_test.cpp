@@ -2,6 +2,7 @@
 // responders on loopback, real SQLite, real crypto. Each test starts its own
 // hearthd on port 0.
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "tests/integration/relay_support.h"
@@ -195,8 +196,13 @@ TEST_CASE("after SIGKILL and restart every acknowledged send arrives, nothing ac
   // What the server pushes after the vault login, before the client touches it.
   auto survivor = relay.resume(retype(started.codename));
   std::vector<protocol::EnvelopeEvent> pushed;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (std::chrono::steady_clock::now() < deadline) {
+  // Until both have come (a loaded machine may take a while), then a quiet
+  // half second in which nothing more may come.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::optional<std::chrono::steady_clock::time_point> quiet_until;
+  while (std::chrono::steady_clock::now() < quiet_until.value_or(deadline)) {
+    if (!quiet_until && pushed.size() >= 2)
+      quiet_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     auto next = survivor->connection().next_event(std::chrono::milliseconds(100));
     REQUIRE(next.is_ok());
     if (!next->has_value()) continue;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -103,35 +104,48 @@ TEST_CASE("a flooding connection is throttled while another stays fast", "[integ
   for (int i = 0; i < kFlood; ++i) flooder->send_text(frame);
 
   std::vector<double> flood_times;  // seconds after start, one per reply
+  std::atomic<bool> flood_done{false};
   std::thread reader([&] {
     for (int i = 0; i < kFlood; ++i) {
       auto f = flooder->read(std::chrono::seconds(20));
       if (!f.is_text()) break;
       flood_times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
+    flood_done = true;
   });
+  // The other connection keeps asking for as long as the flooder is being
+  // paced. Only structure is checked below, never an absolute latency: CI
+  // runs this on two loaded cores, under ASan too.
   std::vector<double> rtts;
-  while (Clock::now() - start < std::chrono::milliseconds(2000)) {
+  std::vector<double> answered_at;  // seconds after start
+  while (!flood_done && Clock::now() - start < std::chrono::seconds(20)) {
     auto t0 = Clock::now();
     auto reply = other->call(protocol::ChallengeRequest{});
     REQUIRE(error_code(reply) == "");
     rtts.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    answered_at.push_back(std::chrono::duration<double>(Clock::now() - start).count());
     std::this_thread::sleep_for(milliseconds(50));
   }
   reader.join();
   REQUIRE(flood_times.size() == kFlood);
   // 10 free, then 60 at 20 a second: about 3 s; never faster than the rate.
   CHECK(flood_times.back() >= 2.7);
-  double flood_gap = (flood_times.back() - flood_times[10]) / (kFlood - 11);
-  CHECK(flood_gap >= 0.045);
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
+  auto waits = metric_value(metrics.body, "hearth_throttled_waits_total");
+  CHECK(waits >= 50);  // the flooder waited for (nearly) every frame past the burst
+  // Served while the flooder was still waiting: a server that queued the
+  // other connection behind the flood would answer it only after the last
+  // flood reply, about 3 s in.
+  double flood_end = flood_times.back();
+  auto early = std::count_if(answered_at.begin(), answered_at.end(),
+                             [&](double t) { return t < flood_end - 0.5; });
+  INFO("answered " << answered_at.size() << ", " << early << " before the flood's last second");
+  CHECK(early >= 5);
   std::sort(rtts.begin(), rtts.end());
   double median_rtt = rtts[rtts.size() / 2];
-  // Generous: the other connection's median round trip is far below the
-  // flooder's pace between replies.
-  CHECK(median_rtt < flood_gap);
-  CHECK(median_rtt < 0.040);
-  auto metrics = http_get(hearthd.metrics_port(), "/metrics");
-  CHECK(metrics.body.find("hearth_throttled_waits_total 0") == std::string::npos);
+  INFO("median round trip " << median_rtt << " s");
+  // Loose on purpose: a round trip is ~1 ms when idle; behind the flood it would be seconds.
+  CHECK(median_rtt < 0.5);
   CHECK(hearthd.terminate() == 0);
 }
 
@@ -146,14 +160,15 @@ TEST_CASE("SIGTERM: handled requests are answered, sockets close with 1001, exit
   auto idle = WsClient::connect(hearthd.port());
 
   auto ws = WsClient::connect(hearthd.port());
-  ws->send_text(R"({"v":1,"op":"challenge","id":1})");
-  std::this_thread::sleep_for(milliseconds(100));
-  // A pipeline of requests still in flight when the signal arrives.
+  // A request handled before the signal is answered (read here, so the test
+  // does not depend on how fast hearthd reads its socket)...
+  REQUIRE(error_code(ws->call(protocol::ChallengeRequest{})) == "");
+  // ... and a pipeline of requests still in flight when the signal arrives.
   for (int id = 2; id <= 30; ++id)
     ws->send_text(R"({"v":1,"op":"pow_challenge","id":)" + std::to_string(id) + "}");
   std::thread term([&] { CHECK(hearthd.terminate() == 0); });
 
-  int expected = 1;
+  int expected = 2;
   std::uint16_t code = 0;
   for (;;) {
     auto f = ws->read(std::chrono::seconds(10));
@@ -168,7 +183,6 @@ TEST_CASE("SIGTERM: handled requests are answered, sockets close with 1001, exit
     ++expected;
   }
   term.join();
-  CHECK(expected > 1);  // at least the request sent before the signal was answered
   CHECK(code == 1001);
   CHECK(responder->wait_closed() == 1001);
   CHECK(idle->wait_closed() == 1001);
@@ -385,7 +399,7 @@ TEST_CASE("past max_connections a new connection gets HTTP 503", "[integration]"
   first->close();
   second->close();
   // Closed connections free their slots.
-  auto deadline = Clock::now() + std::chrono::seconds(5);
+  auto deadline = Clock::now() + std::chrono::seconds(20);
   int status = 0;
   while (Clock::now() < deadline && (status = http_get(hearthd.port(), "/healthz").status) != 200)
     std::this_thread::sleep_for(milliseconds(20));

@@ -102,6 +102,7 @@ TEST_CASE("with no Spanish speaker online a danger-now request escalates at once
     // beto has logged in once (so the server holds his prekeys) and left.
     auto beto_ws = responder_online(hearthd, beto);
   }
+  wait_connections_open(hearthd, 0);
   auto ana_ws = responder_online(hearthd, ana);
   SECTION("beto is offline") {}
   SECTION("beto is online but away") {
@@ -112,6 +113,7 @@ TEST_CASE("with no Spanish speaker online a danger-now request escalates at once
     // Away responders are handed nothing.
     CHECK(error_code(take_next(*beto_ws)) == "forbidden");
     beto_ws->close();
+    wait_connections_open(hearthd, 1);  // ana only
   }
   auto ws = WsClient::connect(hearthd.port());
   TestSurvivor survivor = TestSurvivor::make();
@@ -334,6 +336,7 @@ TEST_CASE("a survivor who drops off keeps their place and is told it on return",
   HearthdProcess hearthd(org);
   hearthd.start();
   { auto ana_ws = responder_online(hearthd, ana); }
+  wait_connections_open(hearthd, 0);
   TestSurvivor survivor = TestSurvivor::make();
   Bytes case_id;
   {

@@ -33,4 +33,20 @@ ToolResult run_tool(const std::string& binary, const std::vector<std::string>& a
                     std::chrono::milliseconds timeout = std::chrono::seconds(60),
                     const std::string& cwd = "");
 
+// One step of a conversation with a tool: `text` goes to its stdin once its
+// stdout holds `after` (at once when empty), so a test can answer what the
+// tool has shown instead of guessing how long it takes to show it.
+struct ToolStep {
+  std::string after;
+  std::string text;
+};
+
+// Like run_tool, with stdin a pipe fed step by step, and closed after the
+// last step. A step whose `after` never shows ends in the timeout's error.
+ToolResult run_tool_steps(const std::string& binary, const std::vector<std::string>& args,
+                          const std::vector<ToolStep>& steps,
+                          const std::vector<std::pair<std::string, std::string>>& env = {},
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                          const std::string& cwd = "");
+
 }  // namespace hearth::test
