@@ -84,6 +84,17 @@ std::string routing_summary(const protocol::TakenCase& t) {
   return t.queue + " " + t.priority_class;
 }
 
+std::map<Bytes, protocol::TakenCase> stored_routing(const client::ResponderState& state) {
+  std::map<Bytes, protocol::TakenCase> out;
+  for (const auto& c : state.cases) {
+    if (!c.routing) continue;
+    const client::CaseRouting& r = *c.routing;
+    out[c.case_id] = protocol::TakenCase{c.case_id,  c.queue,       r.priority_class,
+                                         r.envelope, r.interpreter, r.waited_s};
+  }
+  return out;
+}
+
 std::vector<std::string> first_message_lines(const client::Plaintext& first) {
   using client::Author;
   if (first.kind != static_cast<std::uint8_t>(client::PlaintextKind::kHandoffConsent))

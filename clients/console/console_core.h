@@ -66,6 +66,10 @@ std::string outcome_list(const std::vector<std::string>& outcomes);
 std::vector<std::string> routing_lines(const protocol::TakenCase& taken);
 // The routing fields in one short line, for a case list ("shelter urgent 3m").
 std::string routing_summary(const protocol::TakenCase& taken);
+// The routing fields the store kept for its cases, in take_next's shape: after
+// a restart the console shows them, and matches referral cards to them, as
+// before. Cases taken before store version 3 have none.
+std::map<Bytes, protocol::TakenCase> stored_routing(const client::ResponderState& state);
 
 // The first message of a case as lines: the survivor's text, or for a case
 // another team handed over, what the survivor chose to share. Each line is

@@ -46,7 +46,7 @@ struct Console {
   int current = 0;                                // the case a plain line is sent to
   std::vector<std::string> outcomes;              // what /close accepts (from the login)
   std::optional<Directory> directory;             // --directory: canned responses, referral cards
-  std::map<Bytes, protocol::TakenCase> routing;   // routing fields of cases taken this run
+  std::map<Bytes, protocol::TakenCase> routing;   // routing fields of my cases, where known
   std::vector<const ReferralCard*> listed_cards;  // what "/refer N K" numbers
 
   std::string label(ByteView case_id) { return "#" + std::to_string(numbers.number_of(case_id)); }
@@ -122,7 +122,7 @@ struct Console {
     say("/next              take the next waiting case (the server picks the most urgent)");
     say("/cases             list your cases");
     say("/to N              write to case N from now on");
-    say("/history N         show case N's messages and your private notes");
+    say("/history N         case N's routing fields, messages and your private notes");
     say("/note N TEXT       a private note on case N: kept encrypted here, never sent");
     say("/handoff N QUEUE   propose moving case N to another team's queue (the survivor decides)");
     say("/close N OUTCOME   close case N with an outcome: " + outcome_list(outcomes));
@@ -227,6 +227,9 @@ struct Console {
       const Bytes* id = case_or_say(n);
       const ResponderCase* c = id ? session->state().find(*id) : nullptr;
       if (!c) return;
+      if (auto routed = routing.find(*id); routed != routing.end()) {
+        for (const auto& field : routing_lines(routed->second)) say("   " + field);
+      }
       for (const auto& e : c->transcript) {
         if (e.plaintext.kind == static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent)) {
           for (const auto& l : first_message_lines(e.plaintext))
@@ -310,7 +313,7 @@ int run_plain(const Options& options) {
                   0,
                   {},
                   std::move(directory),
-                  {},
+                  stored_routing(store->state()),
                   {}};
   if (Status s = console.connect(); !s.is_ok()) {
     std::fprintf(stderr, "hearth-console: %s\n", explain(s).c_str());

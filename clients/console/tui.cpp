@@ -186,7 +186,8 @@ class Tui {
       : store_(store),
         endpoint_(std::move(endpoint)),
         session_(std::move(session)),
-        directory_(std::move(directory)) {
+        directory_(std::move(directory)),
+        routing_(stored_routing(store.state())) {
     on_login();
     note("Logged in as " + info_.responder_id + ". F1 or ? for help; /next takes a case.");
   }
@@ -255,7 +256,7 @@ class Tui {
   std::optional<Directory> directory_;
   LoginInfo info_;
   CaseNumbers numbers_;
-  std::map<Bytes, protocol::TakenCase> routing_;  // routing fields of cases taken this run
+  std::map<Bytes, protocol::TakenCase> routing_;  // routing fields of my cases, where known
   std::map<Bytes, std::vector<PaneLine>> logs_;   // what the pane shows, per case
   std::map<Bytes, int> unread_;
   std::vector<const ReferralCard*> listed_cards_;  // what "/refer N" numbers

@@ -403,7 +403,9 @@ void ResponderSession::handle_intake(const protocol::EnvelopeEvent& ev,
   ResponderUpdate u = update(ResponderUpdate::Kind::kNewCase, ev.case_id);
   u.minute = ev.sent_minute;
   if (auto taken = taken_.find(ev.case_id); taken != taken_.end()) {
-    c.queue = taken->second.queue;
+    const protocol::TakenCase& t = taken->second;
+    c.queue = t.queue;
+    c.routing = CaseRouting{t.priority_class, t.envelope, t.interpreter, t.waited_s};
     u.taken = std::move(taken->second);
     taken_.erase(taken);
   }

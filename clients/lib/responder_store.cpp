@@ -53,6 +53,10 @@ Result<int> take_lock(const std::filesystem::path& dir) {
   return fd;
 }
 
+// A case's routing fields (below, with their reader).
+Status check_routing(const CaseRouting& r);
+void write_routing(detail::SecretWriter& w, const CaseRouting& r);
+
 void write_state(detail::SecretWriter& w, const ResponderState& s) {
   w.lp(kStateLabel);
   w.u8(kResponderStateVersion);
@@ -96,6 +100,8 @@ void write_state(detail::SecretWriter& w, const ResponderState& s) {
       w.u64(static_cast<std::uint64_t>(n.minute));
       w.lp(std::string_view(n.text));
     }
+    w.u8(c.routing ? 1 : 0);
+    if (c.routing) write_routing(w, *c.routing);
   }
   w.u32(static_cast<std::uint32_t>(s.seen_ephemerals.size()));
   for (const auto& [spk_id, ephemeral] : s.seen_ephemerals) {
@@ -139,6 +145,7 @@ Status check_state_shape(const ResponderState& s) {
     for (const ResponderNote& n : c.notes) {
       if (n.text.size() > kMaxNoteBytes) return error(Code::kLimitExceeded, "note too long");
     }
+    if (c.routing) HEARTH_TRY(check_routing(*c.routing));
   }
   if (s.seen_ephemerals.size() > kMaxSeenEphemerals)
     return error(Code::kLimitExceeded, "too many answered handshakes");
@@ -154,6 +161,96 @@ Result<bool> read_flag(ByteReader& r) {
   HEARTH_ASSIGN_OR_RETURN(std::uint8_t f, r.u8());
   if (f > 1) return error(Code::kInvalidArgument, "bad flag");
   return f == 1;
+}
+
+// Priority classes and regions: [a-z0-9-]{1,32}, as the protocol has them.
+constexpr std::size_t kMaxCodeBytes = 32;
+bool is_code(std::string_view code) {
+  return !code.empty() && code.size() <= kMaxCodeBytes &&
+         std::all_of(code.begin(), code.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
+// What the protocol accepts in a take_next reply, so a store never holds
+// routing fields the console could not have been given.
+Status check_routing(const CaseRouting& r) {
+  const protocol::RouteEnvelope& e = r.envelope;
+  auto bad = [](const char* what) { return error(Code::kInvalidArgument, what); };
+  if (!is_code(r.priority_class)) return bad("bad priority class in a case's routing fields");
+  if (e.needs.empty() || e.needs.size() > 2 || (e.needs.size() == 2 && e.needs[0] == e.needs[1]))
+    return bad("a case's routing fields need one or two different needs");
+  if (e.languages.empty() || e.languages.size() > 3)
+    return bad("a case's routing fields need one to three languages");
+  for (std::size_t i = 0; i < e.languages.size(); ++i) {
+    if (!crypto::is_valid_language(e.languages[i]))
+      return bad("bad language in a case's routing fields");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (e.languages[j] == e.languages[i])
+        return bad("a language twice in a case's routing fields");
+    }
+  }
+  if (e.region && !is_code(*e.region)) return bad("bad region in a case's routing fields");
+  if (r.waited_s < 0) return bad("negative wait in a case's routing fields");
+  return Status::ok();
+}
+
+// Names, not enum values: an enum reordered in a later build still reads back.
+void write_routing(detail::SecretWriter& w, const CaseRouting& r) {
+  const protocol::RouteEnvelope& e = r.envelope;
+  w.lp(std::string_view(r.priority_class));
+  w.u8(static_cast<std::uint8_t>(e.needs.size()));
+  for (protocol::Need need : e.needs) w.lp(protocol::need_name(need));
+  w.lp(protocol::urgency_name(e.urgency));
+  w.u8(static_cast<std::uint8_t>(e.languages.size()));
+  for (const std::string& language : e.languages) w.lp(std::string_view(language));
+  w.lp(protocol::mode_name(e.mode));
+  w.u8(e.region ? 1 : 0);
+  if (e.region) w.lp(std::string_view(*e.region));
+  w.u8(r.interpreter ? 1 : 0);
+  w.u64(static_cast<std::uint64_t>(r.waited_s));
+}
+
+// One enum name: `parse` turns it into the value, or it is refused.
+template <typename Parse>
+auto read_name(ByteReader& r, Parse parse, const char* what)
+    -> Result<typename decltype(parse(std::string_view()))::value_type> {
+  HEARTH_ASSIGN_OR_RETURN(std::string name, r.lp_string(kMaxCodeBytes));
+  auto value = parse(name);
+  if (!value) return error(Code::kInvalidArgument, std::string("unknown ") + what);
+  return *value;
+}
+
+Result<CaseRouting> read_routing(ByteReader& r) {
+  CaseRouting out;
+  protocol::RouteEnvelope& e = out.envelope;
+  HEARTH_ASSIGN_OR_RETURN(out.priority_class, r.lp_string(kMaxCodeBytes));
+  HEARTH_ASSIGN_OR_RETURN(std::uint8_t needs, r.u8());
+  if (needs > 2) return error(Code::kInvalidArgument, "too many needs");
+  for (std::uint8_t i = 0; i < needs; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(protocol::Need need, read_name(r, protocol::parse_need, "need"));
+    e.needs.push_back(need);
+  }
+  HEARTH_ASSIGN_OR_RETURN(e.urgency, read_name(r, protocol::parse_urgency, "urgency"));
+  HEARTH_ASSIGN_OR_RETURN(std::uint8_t languages, r.u8());
+  if (languages > 3) return error(Code::kInvalidArgument, "too many languages");
+  for (std::uint8_t i = 0; i < languages; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(std::string language, r.lp_string(kMaxCodeBytes));
+    e.languages.push_back(std::move(language));
+  }
+  HEARTH_ASSIGN_OR_RETURN(e.mode, read_name(r, protocol::parse_mode, "mode"));
+  HEARTH_ASSIGN_OR_RETURN(bool has_region, read_flag(r));
+  if (has_region) {
+    HEARTH_ASSIGN_OR_RETURN(std::string region, r.lp_string(kMaxCodeBytes));
+    e.region = std::move(region);
+  }
+  HEARTH_ASSIGN_OR_RETURN(out.interpreter, read_flag(r));
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t waited, r.u64());
+  if (waited > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return error(Code::kInvalidArgument, "wait out of range");
+  out.waited_s = static_cast<std::int64_t>(waited);
+  HEARTH_TRY(check_routing(out));
+  return out;
 }
 
 }  // namespace
@@ -198,8 +295,8 @@ ResponderState ResponderState::clone() const {
   for (const StoredOneTimePrekey& p : one_time_prekeys)
     s.one_time_prekeys.push_back({p.id, p.uploaded, p.private_key.clone()});
   for (const ResponderCase& c : cases)
-    s.cases.push_back(
-        {c.case_id, c.queue, c.claimed, c.ratchet.clone(), c.received_seq, c.transcript, c.notes});
+    s.cases.push_back({c.case_id, c.queue, c.claimed, c.ratchet.clone(), c.received_seq,
+                       c.transcript, c.notes, c.routing});
   s.seen_ephemerals = seen_ephemerals;
   return s;
 }
@@ -217,8 +314,9 @@ Result<ResponderState> ResponderState::decode(ByteView contents) {
   ResponderState s;
   HEARTH_TRY(r.expect_label(kStateLabel));
   HEARTH_ASSIGN_OR_RETURN(std::uint8_t version, r.u8());
-  // Version 1 (before private notes) reads the same, without the notes.
-  if (version != 1 && version != kResponderStateVersion)
+  // Version 1 (before private notes) reads the same without the notes,
+  // version 2 without the routing fields.
+  if (version < 1 || version > kResponderStateVersion)
     return error(Code::kInvalidArgument, "unknown responder store version");
   HEARTH_ASSIGN_OR_RETURN(s.signing_seed, read_secret(r, crypto::kSeedBytes));
   HEARTH_ASSIGN_OR_RETURN(s.dh_private, read_secret(r, crypto::kPublicKeyBytes));
@@ -295,6 +393,12 @@ Result<ResponderState> ResponderState::decode(ByteView contents) {
         HEARTH_ASSIGN_OR_RETURN(n.text, r.lp_string(kMaxNoteBytes));
         if (!is_valid_utf8(n.text)) return error(Code::kInvalidArgument, "note is not UTF-8");
         c.notes.push_back(std::move(n));
+      }
+    }
+    if (version >= 3) {
+      HEARTH_ASSIGN_OR_RETURN(bool has_routing, read_flag(r));
+      if (has_routing) {
+        HEARTH_ASSIGN_OR_RETURN(c.routing, read_routing(r));
       }
     }
     s.cases.push_back(std::move(c));

@@ -13,8 +13,8 @@
 // certificate, the certificate, the pinned org root and the last accepted
 // roster, signed prekey secrets (current and previous), one-time prekey
 // secrets, one session per case (ratchet state, queue, claimed?, a bounded
-// transcript, the responder's private notes) and the (signed prekey id, ephemeral key) pairs
-// already answered.
+// transcript, the responder's private notes, the routing fields it was taken
+// with) and the (signed prekey id, ephemeral key) pairs already answered.
 //
 // Thread safety: not thread-safe; one ResponderSession (or tool) uses a store
 // at a time.
@@ -36,12 +36,14 @@
 #include "crypto/keys.h"
 #include "crypto/secret.h"
 #include "crypto/trust.h"
+#include "protocol/messages.h"
 
 namespace hearth::client {
 
-// Version 2 added each case's private notes; version 1 stores still open
-// (their cases have no notes) and are written back as version 2.
-inline constexpr std::uint8_t kResponderStateVersion = 2;
+// Version 2 added each case's private notes, version 3 each case's routing
+// fields; older stores still open (their cases have neither) and are written
+// back as version 3.
+inline constexpr std::uint8_t kResponderStateVersion = 3;
 // How many roster hashes a responder keeps accepting intake copies under.
 inline constexpr std::size_t kMaxAcceptedRosters = 8;
 // Signed prekeys kept: the current one and its predecessors, for intake copies
@@ -81,6 +83,19 @@ struct ResponderNote {
   std::string text;        // UTF-8, 1..kMaxNoteBytes bytes
 };
 
+// How a case reached this responder, from take_next's reply: the survivor's
+// triage answers, the priority class, whether an interpreter is needed, how
+// long it had waited. Kept so the console still shows them, and still matches
+// referral cards to them, after a restart. Nothing here is new to the server
+// (it routed on it); it is kept, like the rest, under the passphrase.
+struct CaseRouting {
+  std::string priority_class;  // [a-z0-9-]{1,32}
+  protocol::RouteEnvelope envelope;
+  bool interpreter = false;
+  std::int64_t waited_s = 0;
+  friend bool operator==(const CaseRouting&, const CaseRouting&) = default;
+};
+
 // One case this responder received an intake copy of.
 struct ResponderCase {
   Bytes case_id;      // 16 bytes
@@ -92,6 +107,9 @@ struct ResponderCase {
   std::int64_t received_seq = 0;
   std::deque<TranscriptEntry> transcript;
   std::deque<ResponderNote> notes;  // oldest first, at most kMaxNotesPerCase
+  // Unknown for a case taken by a console older than version 3, or whose
+  // take_next reply was lost to a restart before its intake copy came.
+  std::optional<CaseRouting> routing;
 };
 
 // Appends a private note to `c` (save the store afterwards). kInvalidArgument:

@@ -2,6 +2,7 @@
 // the lock, and the state encoding round trip.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,8 @@ struct Fixture {
                                   responder.certificate.encode(), org.root.public_key())
         .value();
   }
+  // This responder's keys with fill()'s contents, as a state outside any store.
+  ResponderState filled_state();
 };
 
 TEST_CASE("a created store opens with its passphrase and holds the keys", "[client]") {
@@ -138,6 +141,20 @@ TEST_CASE("a store readable by others is refused", "[client]") {
   CHECK(opened.status().message().find("chmod 600") != std::string::npos);
 }
 
+// Routing fields as take_next gives them, every optional part present.
+CaseRouting sample_routing() {
+  CaseRouting r;
+  r.priority_class = "danger-now";
+  r.envelope.needs = {protocol::Need::kShelter, protocol::Need::kLegal};
+  r.envelope.urgency = protocol::Urgency::kDangerNow;
+  r.envelope.languages = {"es", "en"};
+  r.envelope.mode = protocol::Mode::kAsync;
+  r.envelope.region = "north";
+  r.interpreter = true;
+  r.waited_s = 125;
+  return r;
+}
+
 ResponderState& fill(ResponderState& s, crypto::test::Responder& r) {
   s.roster_pin = crypto::RosterPin{4, Bytes(32, 0x44)};
   s.accepted_rosters = {Bytes(32, 0x43), Bytes(32, 0x44)};
@@ -156,6 +173,7 @@ ResponderState& fill(ResponderState& s, crypto::test::Responder& r) {
   c.received_seq = 9;
   append_bounded(c.transcript, {Author::kSurvivor, 60, {1, "hello"}});
   append_bounded(c.transcript, {Author::kResponder, 120, {1, "hi, I am here"}});
+  c.routing = sample_routing();
   s.cases.push_back(std::move(c));
   ResponderCase offered;
   offered.case_id = Bytes(16, 0x08);
@@ -164,6 +182,15 @@ ResponderState& fill(ResponderState& s, crypto::test::Responder& r) {
   s.cases.push_back(std::move(offered));
   s.seen_ephemerals.emplace_back(5, crypto::DhKey::generate().public_key());
   return s;
+}
+
+ResponderState Fixture::filled_state() {
+  ResponderState s;
+  s.signing_seed = responder.signing.seed();
+  s.dh_private = responder.identity.private_key().clone();
+  s.certificate = responder.certificate.encode();
+  s.org_root = org.root.public_key();
+  return std::move(fill(s, responder));
 }
 
 TEST_CASE("saved state comes back whole after reopening", "[client]") {
@@ -200,7 +227,9 @@ TEST_CASE("saved state comes back whole after reopening", "[client]") {
   REQUIRE(s.cases[0].transcript.size() == 2);
   CHECK(s.cases[0].transcript[1].plaintext.payload == "hi, I am here");
   CHECK(s.cases[0].transcript[1].author == Author::kResponder);
+  CHECK(s.cases[0].routing == sample_routing());
   CHECK_FALSE(s.cases[1].claimed);
+  CHECK_FALSE(s.cases[1].routing.has_value());
   CHECK(s.cases[1].queue.empty());
   CHECK(s.seen_ephemerals.size() == 1);
   CHECK(s.find(Bytes(16, 0x08)) != nullptr);
@@ -209,12 +238,7 @@ TEST_CASE("saved state comes back whole after reopening", "[client]") {
 
 TEST_CASE("responder state decoding refuses truncation and trailing bytes", "[client]") {
   Fixture f;
-  ResponderState s;
-  s.signing_seed = f.responder.signing.seed();
-  s.dh_private = f.responder.identity.private_key().clone();
-  s.certificate = f.responder.certificate.encode();
-  s.org_root = f.org.root.public_key();
-  fill(s, f.responder);
+  ResponderState s = f.filled_state();
   crypto::SecretBytes encoded = s.encode().value();
   REQUIRE(ResponderState::decode(encoded.view()).is_ok());
   for (std::size_t n = 0; n < encoded.size(); n += 11) {
@@ -264,46 +288,101 @@ TEST_CASE("add_note refuses empty, oversized, non-UTF-8 notes and too many", "[c
   CHECK(c.notes.size() == kMaxNotesPerCase);
 }
 
-TEST_CASE("a version-1 store (before notes) still decodes", "[client]") {
+TEST_CASE("routing fields the protocol would refuse are refused in the store too", "[client]") {
   Fixture f;
-  ResponderState s;
-  s.signing_seed = f.responder.signing.seed();
-  s.dh_private = f.responder.identity.private_key().clone();
-  s.certificate = f.responder.certificate.encode();
-  s.org_root = f.org.root.public_key();
-  fill(s, f.responder);
+  ResponderState s = f.filled_state();
+  REQUIRE(s.encode().is_ok());
+  // The same routing without its optional parts round-trips too.
+  s.cases[0].routing->envelope.region.reset();
+  s.cases[0].routing->interpreter = false;
+  auto plain = ResponderState::decode(s.encode().value().view());
+  REQUIRE(plain.is_ok());
+  CHECK(plain->cases[0].routing == s.cases[0].routing);
+
+  auto refused = [&](auto change) {
+    ResponderState bad = s.clone();
+    change(*bad.cases[0].routing);
+    return bad.encode().status().code() == Code::kInvalidArgument;
+  };
+  using protocol::Need;
+  CHECK(refused([](CaseRouting& r) { r.envelope.needs.clear(); }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.needs = {Need::kShelter, Need::kShelter}; }));
+  CHECK(refused([](CaseRouting& r) {
+    r.envelope.needs = {Need::kShelter, Need::kLegal, Need::kMedical};
+  }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.languages.clear(); }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.languages = {"es", "es"}; }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.languages = {"es", "en", "fr", "de"}; }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.languages = {"ES"}; }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.region = "North Side"; }));
+  CHECK(refused([](CaseRouting& r) { r.envelope.region = std::string(33, 'a'); }));
+  CHECK(refused([](CaseRouting& r) { r.priority_class = ""; }));
+  CHECK(refused([](CaseRouting& r) { r.waited_s = -1; }));
+
+  // On reading, an unknown need name is refused (not mapped to some other need).
+  crypto::SecretBytes good = s.encode().value();
+  Bytes bytes(good.view().begin(), good.view().end());
+  // The class, then two needs, the first "shelter" (lp: u32 length first).
+  const std::string first_need =
+      std::string("danger-now") + '\x02' + std::string("\0\0\0\x07", 4) + "shelter";
+  auto at = std::search(bytes.begin(), bytes.end(), first_need.begin(), first_need.end());
+  REQUIRE(at != bytes.end());
+  at[static_cast<std::ptrdiff_t>(first_need.size()) - 1] = 'R';  // "shelteR"
+  CHECK(ResponderState::decode(bytes).status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("version-1 and version-2 stores (before notes, before routing) still decode",
+          "[client]") {
+  Fixture f;
+  ResponderState s = f.filled_state();
+  s.cases[0].routing.reset();
   s.seen_ephemerals.clear();
   crypto::SecretBytes encoded = s.encode().value();
-  Bytes v2(encoded.view().begin(), encoded.view().end());
-  // Version 1 is version 2 without each case's u32 note count. With no notes
-  // and no answered handshakes, the file ends: ... ‖ u32 0 (the last case's
-  // notes) ‖ u32 0 (no answered handshakes). Version byte: after lp(label).
+  const Bytes v3(encoded.view().begin(), encoded.view().end());
+  // With no notes, no routing and no answered handshakes, each case ends
+  // ... ‖ u32 0 (its notes, version 2 on) ‖ u8 0 (its routing, version 3),
+  // and the file ends ‖ u32 0 (no answered handshakes). Case 0 ends where an
+  // encoding of case 0 alone ends, before the same 4 bytes: the fixed-size
+  // case count keeps every offset before it the same.
   const std::string label = "HL1/responder-store";
   const std::size_t version_at = 4 + label.size();
-  REQUIRE(v2[version_at] == 2);
-  Bytes v1 = v2;
-  v1[version_at] = 1;
+  REQUIRE(v3[version_at] == 3);
   REQUIRE(s.cases.size() == 2);
-  // Drop both cases' note counts, the later first. The first case's sits
-  // where it does in an encoding of case 0 alone: 8 bytes before its end (its
-  // note count, then the answered-handshake count); the fixed-size case count
-  // keeps every offset before it the same.
   ResponderState one = s.clone();
   one.cases.pop_back();
-  const auto first_case_notes = static_cast<std::ptrdiff_t>(one.encode().value().size() - 8);
-  v1.erase(v1.end() - 8, v1.end() - 4);
-  v1.erase(v1.begin() + first_case_notes, v1.begin() + first_case_notes + 4);
-  auto decoded = ResponderState::decode(v1);
-  REQUIRE(decoded.is_ok());
-  REQUIRE(decoded->cases.size() == 2);
-  CHECK(decoded->cases[0].transcript.size() == 2);
-  CHECK(decoded->cases[0].notes.empty());
-  CHECK(decoded->cases[1].queue.empty());
-  // Written back, it is version 2.
-  CHECK(decoded->encode().value().view()[version_at] == kResponderStateVersion);
-  // An unknown version is still refused.
-  v1[version_at] = 3;
-  CHECK(ResponderState::decode(v1).status().code() == Code::kInvalidArgument);
+  const auto case0_end = static_cast<std::ptrdiff_t>(one.encode().value().size() - 4);
+  const auto case1_end = static_cast<std::ptrdiff_t>(v3.size() - 4);
+  // Drops the last `tail` bytes of each case, the later case first.
+  auto older = [&](std::uint8_t version, std::ptrdiff_t tail) {
+    Bytes b = v3;
+    b[version_at] = version;
+    b.erase(b.begin() + case1_end - tail, b.begin() + case1_end);
+    b.erase(b.begin() + case0_end - tail, b.begin() + case0_end);
+    return b;
+  };
+  for (auto [version, tail] : {std::pair<std::uint8_t, std::ptrdiff_t>{1, 5}, {2, 1}}) {
+    INFO("version " << int(version));
+    Bytes old = older(version, tail);
+    auto decoded = ResponderState::decode(old);
+    REQUIRE(decoded.is_ok());
+    REQUIRE(decoded->cases.size() == 2);
+    CHECK(decoded->cases[0].transcript.size() == 2);
+    CHECK(decoded->cases[0].notes.empty());
+    CHECK_FALSE(decoded->cases[0].routing.has_value());
+    CHECK(decoded->cases[1].queue.empty());
+    // Written back, it is the current version, byte for byte what it would be.
+    crypto::SecretBytes again = decoded->encode().value();
+    CHECK(Bytes(again.view().begin(), again.view().end()) == v3);
+    // Read as the wrong version, it does not decode.
+    old[version_at] = version == 1 ? 2 : 1;
+    CHECK_FALSE(ResponderState::decode(old).is_ok());
+  }
+  // An unknown version is refused.
+  Bytes future = v3;
+  future[version_at] = kResponderStateVersion + 1;
+  CHECK(ResponderState::decode(future).status().code() == Code::kInvalidArgument);
+  future[version_at] = 0;
+  CHECK(ResponderState::decode(future).status().code() == Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -3,11 +3,12 @@
 // the test types with send-keys and reads the screens with capture-pane, as a
 // responder and a survivor would. It goes through take-next (the routing
 // fields shown), a reply, a canned response, a referral card, a private note
-// (never seen by the survivor), a handoff proposal (the survivor is asked and
-// declines), and a close with an outcome (the survivor is told); the roster
-// about to expire shows as a banner; a resize redraws; revoked, the console
-// is dropped and its reconnects are refused under a banner. A console whose store
-// pins another org root is refused at login, loudly, with exit code 1.
+// (never seen by the survivor), a restart that keeps the case whole (routing
+// fields included), a handoff proposal (the survivor is asked and declines),
+// and a close with an outcome (the survivor is told); the roster about to
+// expire shows as a banner; a resize redraws; revoked, the console is dropped
+// and its reconnects are refused under a banner. A console whose store pins
+// another org root is refused at login, loudly, with exit code 1.
 //
 // Needs tmux (scripts/setup.sh installs it); skipped with a warning without.
 // HEARTH_TEST_SHOW_SCREENS=1 prints each screen a wait ended on.
@@ -131,7 +132,8 @@ std::string console_command(const Relay& relay, const fs::path& data) {
 const std::vector<std::string> kConsoleEnv = {"HEARTH_PASSPHRASE=" + std::string(kStorePassphrase),
                                               "LC_ALL=C.UTF-8"};
 
-TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", "[tools]") {
+TEST_CASE("hearth-console full screen: take next, reply, note, restart, handoff, close",
+          "[tools]") {
   if (!have_tmux()) {
     WARN("tmux is not installed: the full-screen console test is skipped");
     return;
@@ -186,13 +188,16 @@ TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", 
   tmux.wait_for("survivor", "Waiting for a responder to join");
 
   // The console counts it; take next shows the routing fields and the message.
+  auto check_routing_fields = [](const std::string& shown) {
+    CHECK_THAT(shown, Contains("Queue: shelter."));
+    CHECK_THAT(shown, Contains("Needs: shelter. Urgency: today."));
+    CHECK_THAT(shown, Contains("Languages: en. Mode: live."));
+    CHECK_THAT(shown, Contains("#1 shelter"));
+  };
   tmux.wait_for("console", "1 waiting (0 urgent)");
   tmux.type("console", "/next");
   screen = tmux.wait_for("console", "survivor: I need a safe place tonight");
-  CHECK_THAT(screen, Contains("Queue: shelter."));
-  CHECK_THAT(screen, Contains("Needs: shelter. Urgency: today."));
-  CHECK_THAT(screen, Contains("Languages: en. Mode: live."));
-  CHECK_THAT(screen, Contains("#1 shelter"));
+  check_routing_fields(screen);
   tmux.wait_for("survivor", "A responder has joined your conversation.");
 
   // A reply reaches the survivor; the survivor's answer reaches the console.
@@ -223,6 +228,28 @@ TEST_CASE("hearth-console full screen: take next, reply, note, handoff, close", 
   // A private note shows in the console, and only there.
   tmux.type("console", "/note passport held by employer");
   tmux.wait_for("console", "note: passport held by employer");
+
+  // A restart keeps everything about the case: the conversation, the note,
+  // and the routing fields (the server gave them once, at take-next), which
+  // /refer still matches cards to.
+  tmux.type("console", "/quit");
+  tmux.wait_for("console", "[exited 0]");
+  REQUIRE(tmux.run({"kill-session", "-t", "console"}).exit_code == 0);
+  tmux.start("console", console_command(relay, ana_data), kConsoleEnv);
+  tmux.wait_for("console", "Logged in as ana");
+  tmux.type("console", "/to 1");
+  screen = tmux.wait_for("console", "note: passport held by employer");
+  check_routing_fields(screen);
+  CHECK_THAT(screen, Contains("survivor: sí, gracias"));
+  tmux.type("console", "/refer");
+  screen = tmux.wait_for("console", "Referral cards for case #1, matching");
+  CHECK(screen.find("legal-aid-north") == std::string::npos);
+  tmux.keys("console", "Escape");  // closes the list
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+       tmux.screen("console").find("Referral cards for case #1") != std::string::npos;) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 
   // A handoff proposal reaches the survivor as the consent question.
   tmux.type("console", "/handoff legal");
