@@ -8,8 +8,8 @@
 //                private notes — or a list (help, canned responses, referral
 //                cards, queue health) until Esc
 //   row -2       what just happened (errors in bold)
-//   row -1       the compose line: text is sent to the selected case with
-//                Enter; a line starting with / is a command
+//   row -1       the compose line, edited at its cursor: text is sent to the
+//                selected case with Enter; a line starting with / is a command
 //
 // Every key has a function key and a Ctrl-X letter (terminals and tmux differ
 // in what they pass through), and every action a slash command; the help
@@ -250,6 +250,34 @@ class Tui {
   void draw_pane(int top, int bottom, int left, int width);
   void draw_overlay(int top, int bottom, int cols);
 
+  // -- the compose line: edited at the cursor --
+  void set_compose(std::wstring text) {
+    compose_ = std::move(text);
+    cursor_ = compose_.size();
+  }
+  void insert_char(wchar_t ch) {
+    if (compose_.size() >= kMaxComposeChars) return;
+    compose_.insert(compose_.begin() + static_cast<std::ptrdiff_t>(cursor_), ch);
+    ++cursor_;
+  }
+  // Deletes [from, to) and leaves the cursor at `from`.
+  void erase_range(std::size_t from, std::size_t to) {
+    compose_.erase(from, to - from);
+    cursor_ = from;
+  }
+  void backspace() {
+    if (cursor_ > 0) erase_range(cursor_ - 1, cursor_);
+  }
+  void delete_char() {
+    if (cursor_ < compose_.size()) compose_.erase(cursor_, 1);
+  }
+  void delete_word_before() {  // Ctrl-W: the spaces, then the word, before the cursor
+    std::size_t from = cursor_;
+    while (from > 0 && compose_[from - 1] == L' ') --from;
+    while (from > 0 && compose_[from - 1] != L' ') --from;
+    erase_range(from, cursor_);
+  }
+
   ResponderStore& store_;
   Endpoint endpoint_;
   std::unique_ptr<ResponderSession> session_;
@@ -263,6 +291,7 @@ class Tui {
   int selected_ = 0;                               // the case shown (0: none)
   int scroll_ = 0;                                 // lines scrolled back from the end
   std::wstring compose_;
+  std::size_t cursor_ = 0;  // where typing goes in compose_, 0..size()
   std::string message_;
   bool message_alert_ = false;
   std::string overlay_title_;
@@ -512,7 +541,7 @@ void Tui::canned(const std::string& arg) {
   const CannedResponse* c = find_canned(*directory_, arg);
   if (c == nullptr) return alert("No canned response " + arg + ". /canned lists them.");
   overlay_.clear();
-  compose_ = widen(c->text);
+  set_compose(widen(c->text));
   note("Canned response \"" + c->title + "\" is in the compose line: edit it, then Enter sends.");
 }
 
@@ -618,7 +647,7 @@ void Tui::help() {
       "F3 [c]    canned list    F4 [r] referral cards      PgUp PgDn  scroll",
       "F5 [a]    available/away F6 [s] queue health        F10 [q]  quit",
       "Esc  close a list / clear the line   Ctrl-U clear  Ctrl-W word  Ctrl-L redraw",
-      "Ctrl-X 1..9  select case 1..9",
+      "Ctrl-X 1..9  select case 1..9   Left Right Home End Del Ctrl-K  edit the line",
       "Commands, typed into the compose line:",
       "/next               take the next waiting case (the server's routing picks it)",
       "/to N               select case N",
@@ -678,14 +707,14 @@ void Tui::submit() {
   std::string line = narrow(compose_);
   if (trim(line).empty()) return;
   if (line[0] == '/') {
-    compose_.clear();
+    set_compose({});
     command(trim(line));
     return;
   }
   const Bytes* id = selected_id();
   if (id == nullptr) return alert("Pick a case first: /next takes one, Tab switches.");
   if (!session_) return alert("Not connected; your line was kept. Reconnecting…");
-  compose_.clear();
+  set_compose({});
   send_text(line);
   cli::wipe(line);
 }
@@ -747,7 +776,20 @@ void Tui::key(bool function_key, wint_t ch) {
       case KEY_ENTER:
         return submit();
       case KEY_BACKSPACE:
-        if (!compose_.empty()) compose_.pop_back();
+        return backspace();
+      case KEY_DC:
+        return delete_char();
+      case KEY_LEFT:
+        if (cursor_ > 0) --cursor_;
+        return;
+      case KEY_RIGHT:
+        if (cursor_ < compose_.size()) ++cursor_;
+        return;
+      case KEY_HOME:
+        cursor_ = 0;
+        return;
+      case KEY_END:
+        cursor_ = compose_.size();
         return;
       case KEY_DOWN:
         return cycle(1);
@@ -778,21 +820,24 @@ void Tui::key(bool function_key, wint_t ch) {
       return cycle(1);
     case 0x7f:
     case 0x08:
-      if (!compose_.empty()) compose_.pop_back();
+      return backspace();
+    case 0x01:  // Ctrl-A
+      cursor_ = 0;
       return;
+    case 0x05:  // Ctrl-E
+      cursor_ = compose_.size();
+      return;
+    case 0x0b:  // Ctrl-K: from the cursor to the end
+      return erase_range(cursor_, compose_.size());
     case 0x0e:  // Ctrl-N
       return take_next();
     case 0x18:  // Ctrl-X
       prefix_ = true;
       return note("Ctrl-X: h help, n next, c canned, r refer, a away/available, s health, q quit");
     case 0x15:  // Ctrl-U
-      compose_.clear();
-      return;
-    case 0x17: {  // Ctrl-W
-      while (!compose_.empty() && compose_.back() == L' ') compose_.pop_back();
-      while (!compose_.empty() && compose_.back() != L' ') compose_.pop_back();
-      return;
-    }
+      return set_compose({});
+    case 0x17:  // Ctrl-W
+      return delete_word_before();
     case 0x0c:  // Ctrl-L
       ::clearok(stdscr, TRUE);
       return;
@@ -800,7 +845,7 @@ void Tui::key(bool function_key, wint_t ch) {
       if (!overlay_.empty()) {
         overlay_.clear();
       } else {
-        compose_.clear();
+        set_compose({});
       }
       return;
     case 0x03:  // Ctrl-C: raw mode; quitting is deliberate
@@ -810,7 +855,7 @@ void Tui::key(bool function_key, wint_t ch) {
   }
   if (ch == L'?' && compose_.empty()) return help();
   if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0)) return;  // other controls
-  if (compose_.size() < kMaxComposeChars) compose_.push_back(static_cast<wchar_t>(ch));
+  insert_char(static_cast<wchar_t>(ch));
 }
 
 // ---- drawing ----
@@ -964,12 +1009,14 @@ void Tui::draw() {
   if (message_alert_) ::attron(A_BOLD);
   put(rows - 2, 0, cli::printable(message_), cols);
   if (message_alert_) ::attroff(A_BOLD);
-  // The compose line shows its end when it is longer than the screen.
-  std::wstring shown = compose_;
+  // A compose line longer than the screen scrolls to keep the cursor in view.
   const int room = cols - 3;
-  while (text_width(shown) > room) shown.erase(shown.begin());
-  put(rows - 1, 0, L"> " + shown, cols);
-  ::move(rows - 1, std::min(cols - 1, 2 + text_width(shown)));
+  std::size_t start = cursor_;
+  int before_cursor = 0;  // cells from `start` to the cursor
+  while (start > 0 && before_cursor + cell_width(compose_[start - 1]) <= room)
+    before_cursor += cell_width(compose_[--start]);
+  put(rows - 1, 0, L"> " + compose_.substr(start), cols);
+  ::move(rows - 1, std::min(cols - 1, 2 + before_cursor));
   ::refresh();
 }
 

@@ -211,6 +211,21 @@ TEST_CASE("hearth-console full screen: take next, reply, note, restart, handoff,
   tmux.type("survivor", "sí, gracias");
   tmux.wait_for("console", "survivor: sí, gracias");
 
+  // The compose line is edited at the cursor: arrows, Delete, Home, End.
+  auto send_keys = [&](std::vector<std::string> keys) {
+    keys.insert(keys.begin(), {"send-keys", "-t", "console"});
+    REQUIRE(tmux.run(keys).exit_code == 0);
+  };
+  send_keys({"-l", "We can halp."});
+  send_keys({"Left", "Left", "Left", "Left", "DC"});
+  send_keys({"-l", "e"});
+  send_keys({"Home"});
+  send_keys({"-l", "Yes. "});
+  send_keys({"End"});
+  send_keys({"-l", " Tonight."});
+  send_keys({"Enter"});
+  tmux.wait_for("survivor", "responder: Yes. We can help. Tonight.");
+
   // A canned response goes into the compose line, to edit, then Enter sends it.
   tmux.type("console", "/canned codename");
   tmux.wait_for("console", "only you can reach it.");  // the compose line shows its end
