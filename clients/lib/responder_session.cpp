@@ -254,6 +254,9 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
   if (events.empty()) return updates;
 
   ResponderState backup = store_.state().clone();
+  // An intake copy moves a case's take-next reply from taken_ into the state:
+  // a failed save must put both back, or the resent copy would lose it.
+  auto taken_backup = taken_;
   std::vector<protocol::Request> acks;
   bool changed = false;
   refresh_roster_ = false;
@@ -293,6 +296,7 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
     Status saved = store_.save();
     if (!saved.is_ok()) {
       store_.state() = std::move(backup);
+      taken_ = std::move(taken_backup);
       seen_ = crypto::EphemeralKeyCache(kMaxSeenEphemerals);
       for (const auto& [spk_id, ephemeral] : store_.state().seen_ephemerals)
         (void)seen_.check_and_remember(spk_id, ephemeral);

@@ -136,6 +136,56 @@ TEST_CASE("take_next, a declined then accepted handoff with history, close",
   CHECK_FALSE(nothing->has_value());
 }
 
+TEST_CASE("a store that cannot be saved loses neither the intake copy nor its routing fields",
+          "[integration][relay]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto a = relay.login(*store);
+  auto started = relay.open_case("first words [s1]");
+  poll_until(*a, [](auto& u) { return count_kind(u, R::kWaiting) >= 1; });
+  auto taken = a->take_next();
+  REQUIRE(taken.is_ok());
+  REQUIRE(taken->has_value());
+
+  // The store file cannot be replaced (a directory in its way; root ignores
+  // permissions, so they would not do): the intake copy cannot be saved.
+  namespace fs = std::filesystem;
+  const fs::path file = relay.stores.path() / ana.id / client::ResponderStore::kStoreFileName;
+  fs::rename(file, fs::path(file.string() + ".aside"));
+  fs::create_directory(file);
+  Status failed;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       failed.is_ok() && std::chrono::steady_clock::now() < deadline;)
+    failed = a->poll(std::chrono::milliseconds(100)).status();
+  INFO(failed.to_string());
+  REQUIRE_FALSE(failed.is_ok());
+  CHECK(store->state().cases.empty());  // back to what is on disk
+
+  // Room again: the server sends the unacknowledged copy again after a
+  // reconnect, and the case comes with its routing fields.
+  fs::remove(file);
+  fs::rename(fs::path(file.string() + ".aside"), file);
+  REQUIRE(a->reconnect().is_ok());
+  auto nc = poll_until(*a, [](auto& u) { return count_kind(u, R::kNewCase) >= 1; });
+  REQUIRE(texts(nc, R::kNewCase) == std::vector<std::string>{"first words [s1]"});
+  REQUIRE(store->state().cases.size() == 1);
+  const client::ResponderCase& c = store->state().cases[0];
+  CHECK(c.queue == "shelter");
+  REQUIRE(c.routing.has_value());
+  CHECK(c.routing->envelope == (*taken)->envelope);
+  CHECK(c.routing->priority_class == (*taken)->priority_class);
+  // And it is on disk: a reopened store has them too.
+  const std::optional<client::CaseRouting> routing = c.routing;
+  a.reset();
+  store.reset();
+  auto reopened = client::ResponderStore::open(relay.stores.path() / ana.id, kStorePassphrase);
+  REQUIRE(reopened.is_ok());
+  REQUIRE((*reopened)->state().cases.size() == 1);
+  CHECK((*reopened)->state().cases[0].routing == routing);
+}
+
 TEST_CASE("handoff with a summary, then new messages only, then deletion reaches the responder",
           "[integration][relay]") {
   Relay relay;
