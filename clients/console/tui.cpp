@@ -254,6 +254,7 @@ class Tui {
   void set_compose(std::wstring text) {
     compose_ = std::move(text);
     cursor_ = compose_.size();
+    compose_start_ = 0;
   }
   void insert_char(wchar_t ch) {
     if (compose_.size() >= kMaxComposeChars) return;
@@ -291,7 +292,8 @@ class Tui {
   int selected_ = 0;                               // the case shown (0: none)
   int scroll_ = 0;                                 // lines scrolled back from the end
   std::wstring compose_;
-  std::size_t cursor_ = 0;  // where typing goes in compose_, 0..size()
+  std::size_t cursor_ = 0;         // where typing goes in compose_, 0..size()
+  std::size_t compose_start_ = 0;  // the first character shown, for a line wider than the screen
   std::string message_;
   bool message_alert_ = false;
   std::string overlay_title_;
@@ -1010,12 +1012,16 @@ void Tui::draw() {
   put(rows - 2, 0, cli::printable(message_), cols);
   if (message_alert_) ::attroff(A_BOLD);
   // A compose line longer than the screen scrolls to keep the cursor in view.
-  const int room = cols - 3;
-  std::size_t start = cursor_;
-  int before_cursor = 0;  // cells from `start` to the cursor
-  while (start > 0 && before_cursor + cell_width(compose_[start - 1]) <= room)
-    before_cursor += cell_width(compose_[--start]);
-  put(rows - 1, 0, L"> " + compose_.substr(start), cols);
+  // The view moves only when the cursor would leave it, so text after the
+  // cursor stays in sight while editing mid-line.
+  const int at_cursor = cursor_ < compose_.size() ? cell_width(compose_[cursor_]) : 1;
+  const int room = std::max(1, cols - 2 - at_cursor);  // "> ", then up to the cursor's cell
+  if (text_width(compose_) + 1 <= cols - 2) compose_start_ = 0;
+  compose_start_ = std::min(compose_start_, cursor_);
+  int before_cursor = text_width(compose_.substr(compose_start_, cursor_ - compose_start_));
+  while (before_cursor > room && compose_start_ < cursor_)
+    before_cursor -= cell_width(compose_[compose_start_++]);
+  put(rows - 1, 0, L"> " + compose_.substr(compose_start_), cols);
   ::move(rows - 1, std::min(cols - 1, 2 + before_cursor));
   ::refresh();
 }

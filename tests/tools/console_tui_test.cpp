@@ -222,7 +222,10 @@ TEST_CASE("hearth-console full screen: take next, reply, note, restart, handoff,
   send_keys({"Home"});
   send_keys({"-l", "Yes. "});
   send_keys({"End"});
-  send_keys({"-l", " Tonight."});
+  send_keys({"-l", " Tonight. junk"});
+  send_keys({"C-w", "BSpace"});  // the word "junk", then the space before it
+  send_keys({"-l", " xyz"});
+  send_keys({"Left", "Left", "Left", "Left", "C-k"});  // " xyz" goes again
   send_keys({"Enter"});
   tmux.wait_for("survivor", "responder: Yes. We can help. Tonight.");
 

@@ -41,6 +41,8 @@ pid_t spawn_tool(const std::string& binary, const std::vector<std::string>& args
   envp.push_back(nullptr);
 
   int fds[2] = {-1, -1};
+  // The test's end is non-blocking: a tool that stops reading cannot hang
+  // the test past its timeout.
   if (stdin_pipe != nullptr && ::pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error("cannot make a pipe for " + binary);
   const std::string out_path = (dir.path() / "stdout").string();
@@ -57,11 +59,21 @@ pid_t spawn_tool(const std::string& binary, const std::vector<std::string>& args
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  // The tool gets SIGPIPE's default action even where the test ignores it.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid, binary.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (stdin_pipe != nullptr) {
     ::close(fds[0]);
+    if (rc == 0) ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
     if (rc != 0) ::close(fds[1]);
     *stdin_pipe = rc == 0 ? fds[1] : -1;
   }
@@ -124,21 +136,27 @@ ToolResult run_tool_steps(const std::string& binary, const std::vector<std::stri
   TempDir dir;
   int in = -1;
   pid_t pid = spawn_tool(binary, args, env, cwd, dir, "", &in);
-  std::size_t next = 0;
+  std::size_t next = 0;  // the step being written
+  std::size_t done = 0;  // bytes of it written
   auto feed = [&](const std::string& out_path) {
     while (in >= 0 && next < steps.size()) {
       const ToolStep& step = steps[next];
-      if (!step.after.empty() &&
+      if (done == 0 && !step.after.empty() &&
           read_file(out_path).value_or("").find(step.after) == std::string::npos)
         return;
-      // Steps are short lines: a pipe holds them without blocking.
-      for (std::size_t done = 0; done < step.text.size();) {
+      while (done < step.text.size()) {
         ssize_t n = ::write(in, step.text.data() + done, step.text.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;  // the tool has gone: its exit says why
+        if (n < 0 && errno == EAGAIN) return;  // the pipe is full: on the next round
+        if (n < 0) {                           // the tool has gone: its exit says why
+          ::close(in);
+          in = -1;
+          return;
+        }
         done += static_cast<std::size_t>(n);
       }
       ++next;
+      done = 0;
     }
     if (in >= 0 && next == steps.size()) {
       ::close(in);
