@@ -48,7 +48,7 @@ struct Survivor {
 // The seven words shown on the line after "Your codename is ...".
 std::string codename_in(const std::string& out) {
   std::smatch m;
-  static const std::regex shown(R"(only way back to this conversation:\n\n\s+((?:[a-z]+ ){7}))");
+  static const std::regex shown(R"(only way back to this conversation:\n\n\s+((?:[a-z-]+ ){7}))");
   if (!std::regex_search(out, m, shown)) return "";
   return m[1].str();
 }
