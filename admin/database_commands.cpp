@@ -170,7 +170,7 @@ int restore(const PathOptions& p, const std::string& backup_file, bool yes, bool
     // question moot.
     if (Status owner = storage::check_owner(paths->database); !owner.is_ok())
       return fail("restore", owner);
-    auto lock = storage::DatabaseLock::acquire(paths->database);
+    auto lock = storage::lock_stopped_database(paths->database);
     if (!lock.is_ok()) return fail("restore", lock.status());
   }
   Status ok = confirm("This replaces " + paths->database.string() + " with the backup " +
@@ -263,7 +263,7 @@ int purge(const PathOptions& p, std::optional<std::int64_t> older_than_days, boo
   {
     if (Status owner = storage::check_owner(paths->database); !owner.is_ok())
       return fail("purge", owner);
-    auto lock = storage::DatabaseLock::acquire(paths->database);
+    auto lock = storage::lock_stopped_database(paths->database);
     if (!lock.is_ok()) return fail("purge", lock.status());
   }
   Status ok = confirm("This deletes, from " + paths->database.string() +

@@ -54,7 +54,7 @@ Result<PurgeResult> purge_expired(const fs::path& database, const fs::path& key_
                                   UnixSeconds window, UnixSeconds now) {
   HEARTH_TRY(storage::check_owner(database));
   // Storage::open takes the same lock; asking first gives the clear message.
-  { HEARTH_TRY(storage::DatabaseLock::acquire(database).status()); }
+  { HEARTH_TRY(storage::lock_stopped_database(database).status()); }
   PurgeResult result;
   result.bytes_before = database_bytes(database);
   storage::StorageOptions options;

@@ -296,9 +296,16 @@ Result<crypto::RosterKeyCertificate> Org::roster_key_certificate() const {
   return crypto::RosterKeyCertificate::decode(*file);
 }
 
+Result<FileLock> Org::lock_changes() const {
+  return FileLock::acquire(org_dir() / "org.lock",
+                           "another hearth-admin command is changing the organisation in " +
+                               dir_.string() + "; run this again when it has finished");
+}
+
 Result<client::EnrollmentCertificate> Org::enroll(const client::KeyRequest& request,
                                                   const EnrollParams& params,
                                                   UnixSeconds now) const {
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, lock_changes());
   HEARTH_ASSIGN_OR_RETURN(OrgState state, load());
   const std::string id = params.id.value_or(request.responder_id);
   if (!crypto::is_valid_responder_id(id))
@@ -358,6 +365,7 @@ Result<client::EnrollmentCertificate> Org::enroll(const client::KeyRequest& requ
 }
 
 Status Org::revoke(std::string_view id, UnixSeconds now) const {
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, lock_changes());
   HEARTH_ASSIGN_OR_RETURN(OrgState state, load());
   bool known = false;
   bool revoked = false;
@@ -378,6 +386,7 @@ Status Org::revoke(std::string_view id, UnixSeconds now) const {
 }
 
 Result<SignedRosterReport> Org::sign_roster(int days, UnixSeconds now) const {
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, lock_changes());
   HEARTH_ASSIGN_OR_RETURN(OrgState state, load());
   crypto::RosterContents contents;
   SignedRosterReport report;
@@ -408,6 +417,7 @@ Result<SignedRosterReport> Org::sign_roster(int days, UnixSeconds now) const {
 }
 
 Result<SignedRosterReport> Org::renew_roster(int days, UnixSeconds now) const {
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, lock_changes());
   HEARTH_ASSIGN_OR_RETURN(OrgState state, load());
   if (state.roster_epoch == 0)
     return error(Code::kNotFound,

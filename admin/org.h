@@ -9,6 +9,7 @@
 //     org.json        the org's state: responders, their certificates, queues,
 //                     languages, revocations, the last roster's epoch and hash
 //     roster.bin      the admin's copy of the last signed roster (`roster renew`)
+//     org.lock        held while a command changes the org (common/file_lock.h)
 //   DIR/server/   what goes to the server host
 //     hearthd.json    hearthd's config (relative paths: copy the folder whole)
 //     routing.json    the routing rules (the shipped default to start with)
@@ -18,9 +19,10 @@
 // Every file is 0600 and every directory 0700; key files are read into
 // SecretBytes and the text copies wiped. The formats: docs/hearth-admin.md.
 //
-// Thread safety: an Org is a value over a path; two admin commands run at
-// once on one directory race (the last write of org.json wins). The admin
-// works alone on an offline machine, so no lock is taken.
+// Thread safety: an Org is a value over a path. Each change (enroll, revoke,
+// sign, renew) loads, changes and saves org.json under org/org.lock, so two
+// admin commands on one directory never overwrite each other's work: the
+// second is refused with kUnavailable until the first has finished.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,7 @@
 #include "clients/lib/enrollment.h"
 #include "common/bytes.h"
 #include "common/clock.h"
+#include "common/file_lock.h"
 #include "common/status.h"
 #include "crypto/keys.h"
 #include "crypto/trust.h"
@@ -155,6 +158,8 @@ class Org {
   static Status make_org_files(const Org& org, const InitOptions& options, UnixSeconds now);
   Result<crypto::SigningKey> read_key(const std::string& name) const;
   Result<crypto::RosterKeyCertificate> roster_key_certificate() const;
+  // Held from load() to save() by every change to the org.
+  Result<FileLock> lock_changes() const;
   Result<SignedRosterReport> sign_contents(OrgState state, crypto::RosterContents contents,
                                            int days, UnixSeconds now) const;
 

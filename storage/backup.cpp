@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -198,33 +197,10 @@ struct ScratchDir {
 
 }  // namespace
 
-// ---- DatabaseLock ----
+// ---- The database lock ----
 
-Result<DatabaseLock> DatabaseLock::acquire(const fs::path& database) {
-  // The same file and flock() as Storage::open, so the two exclude each other.
-  fs::path lock_path = with_suffix(database, ".lock");
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return error(Code::kUnavailable, "cannot open the database lock file " + lock_path.string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return error(Code::kUnavailable, "hearthd is running on this database; stop it first");
-  }
-  return DatabaseLock(fd);
-}
-
-DatabaseLock::DatabaseLock(DatabaseLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-DatabaseLock& DatabaseLock::operator=(DatabaseLock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-DatabaseLock::~DatabaseLock() {
-  if (fd_ >= 0) ::close(fd_);
+Result<FileLock> lock_stopped_database(const fs::path& database) {
+  return lock_database(database, "hearthd is running on this database; stop it first");
 }
 
 Status check_owner(const fs::path& database) {
@@ -309,7 +285,7 @@ Result<RestoreInfo> restore_backup(const RestoreOptions& options) {
   if (!exists_no_follow(options.backup))
     return error(Code::kNotFound, "backup file does not exist: " + options.backup.string());
   HEARTH_TRY(check_owner(options.database));
-  HEARTH_ASSIGN_OR_RETURN(DatabaseLock lock, DatabaseLock::acquire(options.database));
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, lock_stopped_database(options.database));
 
   // The staging copy sits beside the database, so the final rename is atomic
   // (same directory, same file system). A leftover from an interrupted

@@ -13,8 +13,7 @@
 // that Hearth owns; here the source is someone else's live file, opened
 // read-only for one call).
 //
-// Thread safety: free functions without shared state; DatabaseLock is a
-// move-only value owned by one thread.
+// Thread safety: free functions without shared state.
 #pragma once
 
 #include <cstdint>
@@ -24,31 +23,18 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/file_lock.h"
 #include "common/status.h"
 #include "storage/counter_store.h"
 
 namespace hearth::storage {
 
-// The exclusive lock on "<database>.lock" that Storage::open takes: while one
-// is held, hearthd cannot start on the database, and while hearthd runs, none
-// can be taken.
-class DatabaseLock {
- public:
-  // kUnavailable "hearthd is running on this database; stop it first" when
-  // another process (or another Storage in this one) holds it; kUnavailable
-  // when the lock file cannot be opened.
-  static Result<DatabaseLock> acquire(const std::filesystem::path& database);
-
-  DatabaseLock(DatabaseLock&& other) noexcept;
-  DatabaseLock& operator=(DatabaseLock&& other) noexcept;
-  DatabaseLock(const DatabaseLock&) = delete;
-  DatabaseLock& operator=(const DatabaseLock&) = delete;
-  ~DatabaseLock();  // releases the lock
-
- private:
-  explicit DatabaseLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
-};
+// The lock Storage::open takes (storage.h lock_database), for work on a
+// stopped database: while it is held, hearthd cannot start on the database.
+// kUnavailable "hearthd is running on this database; stop it first" while
+// hearthd (or another Storage in this process) holds it; kUnavailable when
+// the lock file cannot be opened.
+Result<FileLock> lock_stopped_database(const std::filesystem::path& database);
 
 // Ok when this process runs as the user that owns `database` (or, when it
 // does not exist yet, its directory): files a restore or purge creates beside

@@ -1,10 +1,5 @@
 #include "storage/storage.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <system_error>
 
 #include "storage/migrations.h"
@@ -14,17 +9,6 @@ namespace {
 
 constexpr std::string_view kKeyCheckName = "key_check";
 constexpr std::string_view kKeyCheckPlain = "hearth storage key check v1";
-
-Result<int> lock_database(const std::filesystem::path& database_path) {
-  std::filesystem::path lock_path = database_path.string() + ".lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return error(Code::kUnavailable, "cannot open the database lock file");
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return error(Code::kUnavailable, "the database is in use by another Hearth process");
-  }
-  return fd;
-}
 
 bool database_exists(const std::filesystem::path& path) {
   std::error_code ec;
@@ -102,9 +86,15 @@ Status open_schema_with_key(Database& db, const Sealer& sealer) {
 
 }  // namespace
 
+Result<FileLock> lock_database(const std::filesystem::path& database, std::string_view busy) {
+  return FileLock::acquire(database.string() + ".lock", busy);
+}
+
 Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   std::unique_ptr<Storage> storage(new Storage());
-  HEARTH_ASSIGN_OR_RETURN(storage->lock_fd_, lock_database(options.database_path));
+  HEARTH_ASSIGN_OR_RETURN(
+      storage->lock_,
+      lock_database(options.database_path, "the database is in use by another Hearth process"));
   bool existed = database_exists(options.database_path);
   if (!existed && !options.create) return error(Code::kNotFound, "database file does not exist");
   HEARTH_ASSIGN_OR_RETURN(MasterKey key, load_key(options, existed));
@@ -121,7 +111,7 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
 Storage::~Storage() {
   stores_.reset();
   db_.reset();
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_.reset();
 }
 
 }  // namespace hearth::storage

@@ -15,7 +15,10 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string_view>
 
+#include "common/file_lock.h"
 #include "common/status.h"
 #include "storage/database.h"
 #include "storage/master_key.h"
@@ -31,6 +34,11 @@ struct StorageOptions {
   bool create = true;
   DatabaseOptions database;
 };
+
+// The lock Storage::open holds on "<database>.lock" while it lives, so two
+// processes never open one database. kUnavailable `busy` while someone else
+// holds it. hearth-admin takes it to work on a stopped database (backup.h).
+Result<FileLock> lock_database(const std::filesystem::path& database, std::string_view busy);
 
 class Storage {
  public:
@@ -55,7 +63,7 @@ class Storage {
  private:
   Storage() = default;
 
-  int lock_fd_ = -1;  // released last, after the database is closed
+  std::optional<FileLock> lock_;  // released last, after the database is closed
   std::unique_ptr<Database> db_;
   std::unique_ptr<Sealer> sealer_;
   std::unique_ptr<Stores> stores_;

@@ -1,9 +1,5 @@
 #include "clients/lib/responder_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <limits>
 
@@ -42,15 +38,9 @@ Result<crypto::SecretBytes> derive_store_key(std::string_view passphrase, ByteVi
 }
 
 // Takes the store's lock file, so two programs never write one store.
-Result<int> take_lock(const std::filesystem::path& dir) {
-  const std::filesystem::path path = dir / ResponderStore::kLockFileName;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return error(Code::kUnavailable, "cannot open the store's lock file");
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return error(Code::kUnavailable, "the store is in use by another program");
-  }
-  return fd;
+Result<FileLock> take_lock(const std::filesystem::path& dir) {
+  return FileLock::acquire(dir / ResponderStore::kLockFileName,
+                           "the store is in use by another program");
 }
 
 // A case's routing fields (below, with their reader).
@@ -416,17 +406,15 @@ Result<ResponderState> ResponderState::decode(ByteView contents) {
   return s;
 }
 
-ResponderStore::ResponderStore(std::filesystem::path dir, int lock_fd, Bytes salt,
+ResponderStore::ResponderStore(std::filesystem::path dir, FileLock lock, Bytes salt,
                                crypto::SecretBytes key, ResponderState state)
     : dir_(std::move(dir)),
-      lock_fd_(lock_fd),
+      lock_(std::move(lock)),
       salt_(std::move(salt)),
       key_(std::move(key)),
       state_(std::move(state)) {}
 
-ResponderStore::~ResponderStore() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the flock
-}
+ResponderStore::~ResponderStore() = default;
 
 Result<std::unique_ptr<ResponderStore>> ResponderStore::create(
     const std::filesystem::path& dir, std::string_view passphrase,
@@ -441,25 +429,19 @@ Result<std::unique_ptr<ResponderStore>> ResponderStore::create(
     return error(Code::kInvalidArgument, "the certificate is for other keys");
 
   HEARTH_TRY(make_private_directory(dir));
-  HEARTH_ASSIGN_OR_RETURN(int lock_fd, take_lock(dir));
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, take_lock(dir));
   std::error_code ec;
-  if (std::filesystem::exists(dir / kStoreFileName, ec)) {
-    ::close(lock_fd);
+  if (std::filesystem::exists(dir / kStoreFileName, ec))
     return error(Code::kAlreadyExists, "a responder store already exists there");
-  }
   Bytes salt = crypto::random_bytes(crypto::kArgonSaltBytes);
-  auto key = derive_store_key(passphrase, salt);
-  if (!key.is_ok()) {
-    ::close(lock_fd);
-    return key.status();
-  }
+  HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes key, derive_store_key(passphrase, salt));
   ResponderState state;
   state.signing_seed = signing_key.seed();
   state.dh_private = dh_key.private_key().clone();
   state.certificate.assign(certificate.begin(), certificate.end());
   state.org_root = org_root;
   std::unique_ptr<ResponderStore> store(
-      new ResponderStore(dir, lock_fd, std::move(salt), std::move(key).value(), std::move(state)));
+      new ResponderStore(dir, std::move(lock), std::move(salt), std::move(key), std::move(state)));
   HEARTH_TRY(store->save());
   return store;
 }
@@ -469,44 +451,40 @@ Result<std::unique_ptr<ResponderStore>> ResponderStore::open(const std::filesyst
   std::error_code ec;
   if (!std::filesystem::exists(dir / kStoreFileName, ec))
     return error(Code::kNotFound, "no responder store in that directory");
-  HEARTH_ASSIGN_OR_RETURN(int lock_fd, take_lock(dir));
-  auto fail = [&](Status s) {
-    ::close(lock_fd);
-    return s;
-  };
+  HEARTH_ASSIGN_OR_RETURN(FileLock lock, take_lock(dir));
   auto file = read_private_file(dir / kStoreFileName, kMaxFileBytes);
   if (!file.is_ok()) {
     if (file.status().code() == Code::kNotFound)
-      return fail(error(Code::kNotFound, "no responder store in that directory"));
-    return fail(file.status());
+      return error(Code::kNotFound, "no responder store in that directory");
+    return file.status();
   }
   const Bytes& bytes = file.value();
   if (bytes.size() < kHeaderBytes + crypto::kAeadOverhead ||
       !same(ByteView(bytes).first(kMagic.size()), as_bytes(kMagic)))
-    return fail(error(Code::kInvalidArgument, "not a Hearth responder store"));
+    return error(Code::kInvalidArgument, "not a Hearth responder store");
   ByteReader header(ByteView(bytes).first(kHeaderBytes));
   (void)header.fixed(kMagic.size());
   auto version = header.u32();
   if (!version.is_ok() || version.value() != kFileFormatVersion)
-    return fail(error(Code::kInvalidArgument, "unknown responder store format version"));
+    return error(Code::kInvalidArgument, "unknown responder store format version");
   ByteView salt = ByteView(bytes).subspan(kMagic.size() + 4, crypto::kArgonSaltBytes);
 
   auto key = derive_store_key(passphrase, salt);
-  if (!key.is_ok()) return fail(key.status());
+  if (!key.is_ok()) return key.status();
   auto opened = crypto::aead_open(key.value(), ByteView(bytes).subspan(kHeaderBytes),
                                   ByteView(bytes).first(kHeaderBytes));
   if (!opened.is_ok())
-    return fail(error(Code::kAuthFailed, "wrong passphrase, or the store file was modified"));
+    return error(Code::kAuthFailed, "wrong passphrase, or the store file was modified");
   // The plaintext holds keys: move it into locked memory and wipe the copy.
   crypto::SecretBytes contents = crypto::SecretBytes::from(opened.value());
   crypto::wipe(opened.value());
   auto state = ResponderState::decode(contents.view());
   if (!state.is_ok())
-    return fail(
-        error(Code::kCorrupt, "the store decrypted but is malformed: " + state.status().message()));
+    return error(Code::kCorrupt,
+                 "the store decrypted but is malformed: " + state.status().message());
   return std::unique_ptr<ResponderStore>(
-      new ResponderStore(dir, lock_fd, Bytes(salt.begin(), salt.end()), std::move(key).value(),
-                         std::move(state).value()));
+      new ResponderStore(dir, std::move(lock), Bytes(salt.begin(), salt.end()),
+                         std::move(key).value(), std::move(state).value()));
 }
 
 Status ResponderStore::save() {

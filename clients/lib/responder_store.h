@@ -32,6 +32,7 @@
 #include "clients/lib/client_formats.h"
 #include "common/bytes.h"
 #include "common/clock.h"
+#include "common/file_lock.h"
 #include "common/status.h"
 #include "crypto/keys.h"
 #include "crypto/secret.h"
@@ -191,11 +192,11 @@ class ResponderStore {
   Result<crypto::ResponderCertificate> certificate() const;
 
  private:
-  ResponderStore(std::filesystem::path dir, int lock_fd, Bytes salt, crypto::SecretBytes key,
+  ResponderStore(std::filesystem::path dir, FileLock lock, Bytes salt, crypto::SecretBytes key,
                  ResponderState state);
 
   std::filesystem::path dir_;
-  int lock_fd_;
+  FileLock lock_;  // one program at a time
   Bytes salt_;
   crypto::SecretBytes key_;  // Argon2id(passphrase, salt): derived once, kept locked
   ResponderState state_;

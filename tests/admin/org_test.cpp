@@ -9,6 +9,7 @@
 #include "admin/org.h"
 #include "clients/lib/enrollment.h"
 #include "common/clock.h"
+#include "common/file_lock.h"
 #include "crypto/encoding.h"
 #include "crypto/sodium_init.h"
 #include "tests/support/test_support.h"
@@ -234,6 +235,38 @@ TEST_CASE("the org state file round-trips and refuses damage", "[admin]") {
   CHECK(admin::OrgState::from_json("{").status().code() == Code::kCorrupt);
   CHECK(admin::OrgState::from_json(R"({"format": 1, "name": "x"})").status().code() ==
         Code::kCorrupt);
+}
+
+TEST_CASE("a change to the org waits for another command's change to finish", "[admin]") {
+  TempDir tmp;
+  const UnixSeconds now = SystemClock().now();
+  auto org = Org::init(tmp.path() / "o", init_options(), now);
+  REQUIRE(org.is_ok());
+  REQUIRE(org->enroll(fresh_request("ana"), params(), now).is_ok());
+  {
+    // Another hearth-admin, in the middle of its own change.
+    auto busy = FileLock::acquire(org->org_dir() / "org.lock", "held by the test");
+    REQUIRE(busy.is_ok());
+    auto refused = [](const Status& s) {
+      INFO(s.to_string());
+      return s.code() == Code::kUnavailable &&
+             s.message().find("another hearth-admin command is changing the organisation") !=
+                 std::string::npos;
+    };
+    CHECK(refused(org->enroll(fresh_request("ben"), params(), now).status()));
+    CHECK(refused(org->revoke("ana", now)));
+    CHECK(refused(org->sign_roster(7, now).status()));
+    CHECK(refused(org->renew_roster(7, now).status()));
+    // Nothing changed meanwhile.
+    auto state = org->load();
+    REQUIRE(state.is_ok());
+    REQUIRE(state->responders.size() == 1);
+    CHECK_FALSE(state->responders[0].revoked_at.has_value());
+  }
+  // Once it has finished, the same changes go through.
+  CHECK(org->enroll(fresh_request("ben"), params(), now).is_ok());
+  CHECK(org->revoke("ana", now).is_ok());
+  CHECK(org->sign_roster(7, now).is_ok());
 }
 
 TEST_CASE("the responder's install refuses a certificate for other keys or another org",
