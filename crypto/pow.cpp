@@ -104,7 +104,7 @@ Status verify_pow(const PowChallenge& challenge, std::string_view action, ByteVi
 }
 
 PowReplayGuard::PowReplayGuard(ByteView current_seed, std::size_t max_entries)
-    : max_entries_(max_entries) {
+    : per_seed_(std::max<std::size_t>(max_entries / 2, 1)) {
   if (current_seed.size() != kPowSeedBytes) std::abort();  // documented precondition
   std::copy(current_seed.begin(), current_seed.end(), current_.seed.begin());
   current_.in_use = true;
@@ -125,8 +125,8 @@ Status PowReplayGuard::check_and_remember(ByteView seed, ByteView nonce) {
   SeedNonces* set = matches(current_) ? &current_ : matches(previous_) ? &previous_ : nullptr;
   if (set == nullptr) return error(Code::kExpired, "PoW seed is not current");
   if (set->nonces.contains(key)) return error(Code::kReplay, "PoW nonce already used");
-  if (current_.nonces.size() + previous_.nonces.size() >= max_entries_)
-    return error(Code::kLimitExceeded, "PoW replay set full");
+  if (set->nonces.size() >= per_seed_)
+    return error(Code::kLimitExceeded, "PoW replay budget for this seed used up");
   set->nonces.insert(key);
   return Status::ok();
 }
@@ -144,6 +144,16 @@ Status PowReplayGuard::rotate(ByteView new_seed) {
   std::copy(new_seed.begin(), new_seed.end(), current_.seed.begin());
   current_.in_use = true;
   return Status::ok();
+}
+
+void PowReplayGuard::retire_previous() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  previous_ = SeedNonces{};
+}
+
+bool PowReplayGuard::current_full() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_.nonces.size() >= per_seed_;
 }
 
 std::size_t PowReplayGuard::size() const {

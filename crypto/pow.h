@@ -38,7 +38,7 @@ inline constexpr std::size_t kMaxPowActionBytes = 64;
 
 // What the server publishes: its current seed and the effort it asks for.
 struct PowChallenge {
-  Bytes seed;                // kPowSeedBytes, server-random, rotated every 2 hours
+  Bytes seed;                // kPowSeedBytes, server-random, rotated every few minutes
   std::uint32_t effort = 1;  // E >= 1: the expected number of hashes a solution costs
 };
 
@@ -79,26 +79,30 @@ Status verify_pow(const PowChallenge& challenge, std::string_view action, ByteVi
 
 // The spent-nonce set for the current and the previous seed.
 //
-// Memory is bounded: at most `max_entries` nonces are remembered across both
-// seeds. When full, check_and_remember refuses new nonces (kLimitExceeded)
-// rather than forgetting any, because forgetting would let a spent proof be
-// replayed; the server should raise its suggested effort instead. rotate()
-// frees the older seed's nonces.
+// Memory is bounded: each seed may have at most `max_entries / 2` nonces
+// remembered (its budget), so both together never exceed `max_entries`. A seed
+// whose budget is used up refuses new nonces (kLimitExceeded) rather than
+// forgetting any, because forgetting would let a spent proof be replayed. The
+// owner must then rotate (current_full() tells it when): rotating frees the old
+// previous seed together with its nonces, and a seed the guard no longer knows
+// is refused outright (kExpired), so forgetting is safe. The server does this
+// at once when the current seed fills up (server/pow_state.h), so a full guard
+// never refuses every new proof for long.
 class PowReplayGuard {
  public:
-  // About 16 MiB at the worst case; ~18 fresh proofs a second sustained over two
-  // 2-hour seed periods.
+  // About 16 MiB at the worst case (two seeds' budgets of 131,072 nonces).
   static constexpr std::size_t kDefaultMaxEntries = 262144;
 
   // `current_seed` must be kPowSeedBytes (the server's own value: a wrong size
   // is a programming error and aborts). There is no previous seed yet.
+  // `max_entries` below 2 is taken as 2 (a budget of one nonce per seed).
   explicit PowReplayGuard(ByteView current_seed, std::size_t max_entries = kDefaultMaxEntries);
 
   // Ok, and remembers (seed, nonce), the first time a nonce is presented for the
   // current or previous seed. kReplay when it was presented before;
   // kExpired when `seed` is neither the current nor the previous seed;
-  // kLimitExceeded when max_entries are already remembered; kInvalidArgument on
-  // a wrong seed or nonce length. Verify the proof before calling this, so an
+  // kLimitExceeded when that seed's budget is used up; kInvalidArgument on a
+  // wrong seed or nonce length. Verify the proof before calling this, so an
   // invalid proof cannot use up the budget.
   Status check_and_remember(ByteView seed, ByteView nonce);
 
@@ -109,8 +113,17 @@ class PowReplayGuard {
   // equals the current or previous seed, the only two the guard still knows.
   Status rotate(ByteView new_seed);
 
+  // Forgets the previous seed and its nonces: its proofs are kExpired from now
+  // on. No-op when there is none.
+  void retire_previous();
+
+  // True when the current seed's budget is used up: rotate before the next proof.
+  bool current_full() const;
+
   // How many nonces are remembered across both seeds.
   std::size_t size() const;
+  // The most nonces both seeds together may hold (2 x the per-seed budget).
+  std::size_t capacity() const { return 2 * per_seed_; }
 
  private:
   using Seed = std::array<std::uint8_t, kPowSeedBytes>;
@@ -122,7 +135,7 @@ class PowReplayGuard {
   };
 
   mutable std::mutex mutex_;
-  const std::size_t max_entries_;
+  const std::size_t per_seed_;
   SeedNonces current_;   // guarded by mutex_
   SeedNonces previous_;  // guarded by mutex_
 };

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -166,10 +167,26 @@ Status read_limits(const json& root, Limits& l) {
 Status read_pow(const json& root, PowConfig& pow) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "pow"));
   if (obj == nullptr) return Status::ok();
-  HEARTH_TRY(check_keys(*obj, "pow", {"effort", "seed_rotation_seconds"}));
+  const char* p = "pow";
+  HEARTH_TRY(check_keys(*obj, p,
+                        {"effort", "max_effort", "proofs_per_minute", "seed_rotation_seconds",
+                         "previous_seed_grace_seconds", "effort_step_seconds", "replay_budget"}));
+  constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
+  HEARTH_TRY(read_int(*obj, p, "effort", pow.effort, 1, kMaxU32));
+  // Absent, the ceiling is at least the floor: a config that only raises
+  // `effort` (as older configs do) stays valid.
+  pow.max_effort = std::max(pow.max_effort, pow.effort);
+  if (obj->contains("max_effort")) {
+    HEARTH_TRY(read_int(*obj, p, "max_effort", pow.max_effort, 1, kMaxU32));
+    if (pow.max_effort < pow.effort)
+      return field_error("pow.max_effort", "must be at least pow.effort");
+  }
+  HEARTH_TRY(read_int(*obj, p, "proofs_per_minute", pow.proofs_per_minute, 1, 1000000));
+  HEARTH_TRY(read_seconds(*obj, p, "seed_rotation_seconds", pow.seed_rotation, 10, 604800));
   HEARTH_TRY(
-      read_int(*obj, "pow", "effort", pow.effort, 1, std::numeric_limits<std::uint32_t>::max()));
-  HEARTH_TRY(read_seconds(*obj, "pow", "seed_rotation_seconds", pow.seed_rotation, 60, 604800));
+      read_seconds(*obj, p, "previous_seed_grace_seconds", pow.previous_seed_grace, 1, 3600));
+  HEARTH_TRY(read_seconds(*obj, p, "effort_step_seconds", pow.effort_step, 0, 3600));
+  HEARTH_TRY(read_int(*obj, p, "replay_budget", pow.replay_budget, 2, 4194304));
   return Status::ok();
 }
 

@@ -447,7 +447,7 @@ void Connection::expire_routes() {
 // pow_challenge: anyone.
 asio::awaitable<Connection::Outcome> Connection::on_pow_challenge(
     const protocol::PowChallengeRequest&) {
-  crypto::PowChallenge c = services_.pow.challenge();
+  crypto::PowChallenge c = services_.pow.challenge(services_.hub.waiting_count());
   co_return ok(protocol::PowChallengeReply{std::move(c.seed), c.effort});
 }
 
@@ -463,7 +463,8 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
 
   Bytes request_hash =
       crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(req.envelope)));
-  Status pow = services_.pow.check(req.pow.seed, req.pow.nonce, "route", request_hash);
+  Status pow = services_.pow.check(req.pow.seed, req.pow.nonce, "route", request_hash,
+                                   services_.hub.waiting_count());
   if (!pow.is_ok()) {
     switch (pow.code()) {
       case Code::kAuthFailed:

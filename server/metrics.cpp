@@ -1,6 +1,8 @@
 #include "server/metrics.h"
 
 #include <cstdio>
+#include <iterator>
+#include <tuple>
 
 namespace hearth::server {
 namespace {
@@ -108,6 +110,23 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
   counter(out, "hearth_envelopes_expired_total", "Undelivered envelopes deleted by retention.",
           envelopes_expired.load());
   gauge(out, "hearth_open_cases", "Cases open now.", open_cases);
+
+  gauge(out, "hearth_pow_effort", "Effort (expected hashes) the current route seed asks for.",
+        pow_effort.load());
+  gauge(out, "hearth_pow_replay_entries", "Spent route proofs remembered (both live seeds).",
+        pow_replay_entries.load());
+  gauge(out, "hearth_pow_replay_capacity", "The most spent route proofs that can be remembered.",
+        pow_replay_capacity.load());
+  gauge(out, "hearth_pow_proofs_last_minute", "Route proofs accepted in the last 60 seconds.",
+        pow_proofs_last_minute.load());
+  header(out, "hearth_pow_seed_rotations_total", "counter", "Route seed rotations, by reason.");
+  constexpr const char* kRotationReasons[] = {"timer", "load", "full"};
+  static_assert(std::size(kRotationReasons) == std::tuple_size_v<decltype(pow_rotations)>);
+  for (std::size_t i = 0; i < pow_rotations.size(); ++i) {
+    out += "hearth_pow_seed_rotations_total{reason=\"";
+    out += kRotationReasons[i];
+    out += "\"} " + std::to_string(pow_rotations[i].load()) + "\n";
+  }
 
   gauge(out, "hearth_storage_queue_depth", "Storage jobs submitted by sessions and not yet done.",
         storage_jobs_in_flight.load());

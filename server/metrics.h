@@ -40,6 +40,14 @@ class Metrics {
   std::atomic<std::uint64_t> oversize_frames{0};
   std::atomic<std::uint64_t> envelopes_expired{0};
   std::atomic<std::int64_t> storage_jobs_in_flight{0};  // submitted by sessions, not yet done
+  // Route proof-of-work (PowState keeps these current): the current seed's
+  // effort, spent proofs remembered and the most that can be, proofs spent in
+  // the last minute, and seed rotations by reason (timer, load, full).
+  std::atomic<std::int64_t> pow_effort{0};
+  std::atomic<std::int64_t> pow_replay_entries{0};
+  std::atomic<std::int64_t> pow_replay_capacity{0};
+  std::atomic<std::int64_t> pow_proofs_last_minute{0};
+  std::array<std::atomic<std::uint64_t>, 3> pow_rotations{};
   std::array<std::atomic<std::uint64_t>, kOpCount> requests_by_op{};
   std::array<std::atomic<std::uint64_t>, kErrorCodeCount> errors_by_code{};
 

@@ -134,7 +134,7 @@ Status check_roster_file(const Config& config, bool* expired) {
 struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
-        pow(config.pow.effort),
+        pow(config.pow, config.limits.max_waiting_cases, clock, &metrics),
         io(static_cast<int>(config.io_threads)),
         public_acceptor(io),
         metrics_acceptor(io),
@@ -459,11 +459,13 @@ void Server::Impl::wait_drained(std::chrono::steady_clock::time_point deadline) 
 }
 
 void Server::Impl::schedule_pow_rotation() {
-  pow_timer.expires_after(config.pow.seed_rotation);
+  // PowState rotates by its own clock whenever it is asked; this tick only
+  // makes rotations, the retiring of a previous seed and the metrics happen
+  // without traffic too.
+  pow_timer.expires_after(std::chrono::seconds(5));
   pow_timer.async_wait([this](boost::system::error_code ec) {
     if (ec || draining) return;
-    pow.rotate();
-    logger().debug("pow_seed_rotated");
+    pow.maintain(hub.waiting_count());
     schedule_pow_rotation();
   });
 }

@@ -21,6 +21,10 @@ const Clock& system_clock() {
 // the case id, numbers): generous, so the estimate never undershoots.
 constexpr std::size_t kFrameOverheadBytes = 1024;
 
+// Route attempts when the server answers pow_stale (its seed was replaced
+// while this client solved): a few, since each costs a fresh proof.
+constexpr int kPowAttempts = 3;
+
 bool same(ByteView a, ByteView b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
 std::size_t base64_length(std::size_t bytes) { return (bytes * 4 + 2) / 3; }
@@ -129,19 +133,25 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::connect(endpoint, connection_options(options)));
 
-  // Proof-of-work for this exact envelope, then the route.
-  HEARTH_ASSIGN_OR_RETURN(protocol::PowChallengeReply challenge,
-                          connection->call(protocol::PowChallengeRequest{}, options.call_timeout));
-  if (challenge.effort > options.max_pow_effort)
-    return error(Code::kLimitExceeded, "the server asks for more proof-of-work than allowed");
-  const crypto::PowChallenge pow{challenge.seed, challenge.effort};
+  // Proof-of-work for this exact envelope, then the route. The server replaces
+  // its seed as load changes; pow_stale means it did so while we solved (or
+  // the seed's budget was used up): ask for a new one and solve again.
   Bytes request_hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
-  HEARTH_ASSIGN_OR_RETURN(crypto::PowSolution solution,
-                          crypto::solve_pow(pow, "route", request_hash));
-  HEARTH_ASSIGN_OR_RETURN(
-      protocol::RouteReply route,
-      connection->call(protocol::RouteRequest{envelope, {challenge.seed, solution.nonce}},
-                       options.call_timeout));
+  Result<protocol::RouteReply> routed = error(Code::kExpired, "no route attempt");
+  for (int attempt = 0; attempt < kPowAttempts; ++attempt) {
+    HEARTH_ASSIGN_OR_RETURN(
+        protocol::PowChallengeReply challenge,
+        connection->call(protocol::PowChallengeRequest{}, options.call_timeout));
+    if (challenge.effort > options.max_pow_effort)
+      return error(Code::kLimitExceeded, "the server asks for more proof-of-work than allowed");
+    const crypto::PowChallenge pow{challenge.seed, challenge.effort};
+    HEARTH_ASSIGN_OR_RETURN(crypto::PowSolution solution,
+                            crypto::solve_pow(pow, "route", request_hash));
+    routed = connection->call(protocol::RouteRequest{envelope, {challenge.seed, solution.nonce}},
+                              options.call_timeout);
+    if (routed.is_ok() || protocol_error(routed.status()) != protocol::ErrorCode::kPowStale) break;
+  }
+  HEARTH_ASSIGN_OR_RETURN(protocol::RouteReply route, std::move(routed));
 
   // The roster must verify against the org root this client pins: otherwise
   // the server could offer keys of its own choosing.

@@ -229,11 +229,19 @@ TEST_CASE("PowReplayGuard memory is bounded", "[crypto]") {
   const Bytes s1(kPowSeedBytes, 1);
   const Bytes s2(kPowSeedBytes, 2);
   const Bytes s3(kPowSeedBytes, 3);
-  PowReplayGuard guard(s1, 10);
-  for (std::uint8_t i = 0; i < 6; ++i)
+  PowReplayGuard guard(s1, 10);  // 5 per seed
+  REQUIRE(guard.capacity() == 10);
+  for (std::uint8_t i = 0; i < 5; ++i) {
+    REQUIRE(!guard.current_full());
     REQUIRE(guard.check_and_remember(s1, Bytes(kPowNonceBytes, i)).is_ok());
+  }
+  // s1's share is used up: refused, nothing forgotten, and the owner is told to rotate.
+  REQUIRE(guard.current_full());
+  REQUIRE(guard.check_and_remember(s1, Bytes(kPowNonceBytes, 99)).code() == Code::kLimitExceeded);
+  REQUIRE(guard.check_and_remember(s1, Bytes(kPowNonceBytes, 0)).code() == Code::kReplay);
   REQUIRE(guard.rotate(s2).is_ok());
-  for (std::uint8_t i = 0; i < 4; ++i)
+  REQUIRE(!guard.current_full());
+  for (std::uint8_t i = 0; i < 5; ++i)
     REQUIRE(guard.check_and_remember(s2, Bytes(kPowNonceBytes, i)).is_ok());
   REQUIRE(guard.size() == 10);
   // Full: new nonces are refused for either seed, and nothing is forgotten.
@@ -243,8 +251,13 @@ TEST_CASE("PowReplayGuard memory is bounded", "[crypto]") {
   REQUIRE(guard.size() == 10);
   // Rotating frees the oldest seed's share.
   REQUIRE(guard.rotate(s3).is_ok());
-  REQUIRE(guard.size() == 4);
+  REQUIRE(guard.size() == 5);
   REQUIRE(guard.check_and_remember(s3, Bytes(kPowNonceBytes, 99)).is_ok());
+  // Retiring the previous seed frees its share; its proofs are then expired, never fresh.
+  guard.retire_previous();
+  REQUIRE(guard.size() == 1);
+  REQUIRE(guard.check_and_remember(s2, Bytes(kPowNonceBytes, 0)).code() == Code::kExpired);
+  REQUIRE(guard.check_and_remember(s3, Bytes(kPowNonceBytes, 99)).code() == Code::kReplay);
 }
 
 TEST_CASE("PowReplayGuard accepts each nonce once across threads", "[crypto]") {

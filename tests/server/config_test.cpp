@@ -54,7 +54,12 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->limits.route_ttl == std::chrono::seconds(600));
   CHECK(c->limits.max_routes_per_connection == 4);
   CHECK(c->pow.effort == 20000);
-  CHECK(c->pow.seed_rotation == std::chrono::seconds(7200));
+  CHECK(c->pow.max_effort == 1000000);
+  CHECK(c->pow.proofs_per_minute == 60);
+  CHECK(c->pow.seed_rotation == std::chrono::seconds(300));
+  CHECK(c->pow.previous_seed_grace == std::chrono::seconds(60));
+  CHECK(c->pow.effort_step == std::chrono::seconds(20));
+  CHECK(c->pow.replay_budget == 262144);
 }
 
 TEST_CASE("a full config file loads, paths relative to its directory", "[server]") {
@@ -73,7 +78,9 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
                "max_connections": 10, "max_open_cases_per_vault": 1,
                "max_pending_per_mailbox": 50, "undelivered_retention_days": 7,
                "route_ttl_seconds": 60, "max_routes_per_connection": 2},
-    "pow": {"effort": 1, "seed_rotation_seconds": 600}
+    "pow": {"effort": 1, "seed_rotation_seconds": 600, "max_effort": 64,
+            "proofs_per_minute": 5, "previous_seed_grace_seconds": 30,
+            "effort_step_seconds": 0, "replay_budget": 16}
   })";
   std::ofstream(dir.path() / "hearthd.json") << text;
   auto c = load_config(dir.path() / "hearthd.json");
@@ -107,6 +114,11 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->limits.max_routes_per_connection == 2);
   CHECK(c->pow.effort == 1);
   CHECK(c->pow.seed_rotation == std::chrono::seconds(600));
+  CHECK(c->pow.max_effort == 64);
+  CHECK(c->pow.proofs_per_minute == 5);
+  CHECK(c->pow.previous_seed_grace == std::chrono::seconds(30));
+  CHECK(c->pow.effort_step == std::chrono::seconds(0));
+  CHECK(c->pow.replay_budget == 16);
 }
 
 TEST_CASE("every bad field is refused with a message naming it", "[server]") {
@@ -148,6 +160,18 @@ TEST_CASE("every bad field is refused with a message naming it", "[server]") {
   CHECK(message_for(R"(,"pow":{"effort":4294967296})").rfind("pow.effort: ", 0) == 0);
   CHECK(message_for(R"(,"pow":{"seed_rotation_seconds":1})")
             .rfind("pow.seed_rotation_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"effort":100,"max_effort":99})") ==
+        "pow.max_effort: must be at least pow.effort");
+  CHECK(message_for(R"(,"pow":{"max_effort":0})").rfind("pow.max_effort: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"proofs_per_minute":0})").rfind("pow.proofs_per_minute: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"previous_seed_grace_seconds":0})")
+            .rfind("pow.previous_seed_grace_seconds: ", 0) == 0);
+  CHECK(
+      message_for(R"(,"pow":{"effort_step_seconds":3601})").rfind("pow.effort_step_seconds: ", 0) ==
+      0);
+  CHECK(message_for(R"(,"pow":{"replay_budget":1})").rfind("pow.replay_budget: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"replay_budget":4194305})").rfind("pow.replay_budget: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"typo":1})") == "pow.typo: unknown field");
   CHECK(message_for(R"(,"listen":{"address":"localhost"})") ==
         "listen.address: must be an IPv4 or IPv6 address literal");
   CHECK(message_for(R"(,"listen":{"port":65536})") == "listen.port: must be between 0 and 65535");
@@ -168,6 +192,16 @@ TEST_CASE("every bad field is refused with a message naming it", "[server]") {
   CHECK(message_for(R"(,"database":5)") == "database: must be a string");
   CHECK(message_for(R"(,"key_file":"")") == "key_file: must not be empty");
   CHECK(message_for(R"(,"colour":"blue")") == "colour: unknown field");
+}
+
+TEST_CASE("pow.max_effort follows a raised pow.effort when absent", "[server]") {
+  auto c = parse_config(minimal(R"(,"pow":{"effort":3000000})"), "/etc/hearth");
+  REQUIRE(c.is_ok());
+  CHECK(c->pow.effort == 3000000);
+  CHECK(c->pow.max_effort == 3000000);
+  auto d = parse_config(minimal(R"(,"pow":{"effort":5,"max_effort":5})"), "/etc/hearth");
+  REQUIRE(d.is_ok());
+  CHECK(d->pow.max_effort == 5);
 }
 
 TEST_CASE("required fields and the root key are checked", "[server]") {

@@ -67,12 +67,18 @@ nlohmann::json upload_prekeys(WsClient& ws, const TestResponder& r) {
 }
 
 nlohmann::json route(WsClient& ws, const protocol::RouteEnvelope& envelope) {
-  auto pc = ws.call(protocol::PowChallengeRequest{});
-  crypto::PowChallenge challenge{b64(pc["seed"]), pc["effort"].get<std::uint32_t>()};
   Bytes hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
-  auto solution = crypto::solve_pow(challenge, "route", hash);
-  if (!solution.is_ok()) throw std::runtime_error("solve_pow");
-  return ws.call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
+  nlohmann::json reply;
+  // pow_stale: the server replaced its seed while we solved; ask again.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto pc = ws.call(protocol::PowChallengeRequest{});
+    crypto::PowChallenge challenge{b64(pc["seed"]), pc["effort"].get<std::uint32_t>()};
+    auto solution = crypto::solve_pow(challenge, "route", hash);
+    if (!solution.is_ok()) throw std::runtime_error("solve_pow");
+    reply = ws.call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
+    if (error_code(reply) != "pow_stale") break;
+  }
+  return reply;
 }
 
 nlohmann::json open_case(WsClient& ws, const nlohmann::json& route_reply,
