@@ -10,7 +10,7 @@
 // itself. The hash input layout is specified in docs/crypto.md.
 //
 // PowReplayGuard remembers which (seed, nonce) pairs were spent, for the
-// current and the previous seed only, within a fixed entry budget.
+// current and the previous seed only, within a fixed entry budget per seed.
 //
 // Thread safety: the free functions are pure (solve_pow draws its starting
 // nonce from crypto/random.h); PowReplayGuard is internally locked and safe from
@@ -85,9 +85,9 @@ Status verify_pow(const PowChallenge& challenge, std::string_view action, ByteVi
 // forgetting any, because forgetting would let a spent proof be replayed. The
 // owner must then rotate (current_full() tells it when): rotating frees the old
 // previous seed together with its nonces, and a seed the guard no longer knows
-// is refused outright (kExpired), so forgetting is safe. The server does this
-// at once when the current seed fills up (server/pow_state.h), so a full guard
-// never refuses every new proof for long.
+// is refused outright (kExpired), so forgetting is safe. The server rotates at
+// once when the current seed fills up (server/services.h, PowState), so a full
+// guard never refuses every new proof.
 class PowReplayGuard {
  public:
   // About 16 MiB at the worst case (two seeds' budgets of 131,072 nonces).
