@@ -1145,8 +1145,15 @@ int main(int argc, char** argv) {
           live.take_t0 = t0;
           live.take_deadline = t0 + Ms(10000);
           live.take_wanted = started->case_id;
-          live.take_done.wait(
-              lock, [&] { return live.taken_at_ms || !live.take_wanted || live.stop.load(); });
+          // Bounded even if the responder thread never gets to it (its
+          // connection down, a take_next waiting for its timeout).
+          live.take_done.wait_until(lock, live.take_deadline + Ms(2000), [&] {
+            return live.taken_at_ms || !live.take_wanted || live.stop.load();
+          });
+          if (!live.taken_at_ms) {
+            live.take_wanted.reset();
+            if (live.take_result.empty()) live.take_result = "the responder never got to it";
+          }
         }
       }
     }
