@@ -73,7 +73,8 @@ using Steady = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 namespace fs = std::filesystem;
 
-pid_t g_hearthd = -1;  // killed by die(), so a failed run leaves no server behind
+pid_t g_hearthd = -1;            // killed by die(), so a failed run leaves no server behind
+std::vector<fs::path> g_remove;  // and no demo org (keys included) behind either
 
 [[noreturn]] void die(const std::string& what, const Status& s = Status::ok()) {
   std::fprintf(stderr, "flood_bench: %s %s\n", what.c_str(),
@@ -82,6 +83,8 @@ pid_t g_hearthd = -1;  // killed by die(), so a failed run leaves no server behi
     ::kill(g_hearthd, SIGKILL);
     ::waitpid(g_hearthd, nullptr, 0);
   }
+  std::error_code ec;
+  for (const auto& p : g_remove) fs::remove_all(p, ec);
   std::exit(1);
 }
 
@@ -973,6 +976,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/hearth-flood-bench-XXXXXX";
   if (!::mkdtemp(tmpl)) die("mkdtemp");
   const fs::path dir = tmpl;
+  g_remove.push_back(dir);
   const std::string demo = admin + " demo " + (dir / "org").string() +
                            " --port 0 --metrics-port 0 --pow-effort " + std::to_string(pow_effort) +
                            " >/dev/null";
@@ -1008,6 +1012,7 @@ int main(int argc, char** argv) {
     std::string t = (fs::path(client_tmp) / "hearth-flood-bench-client-XXXXXX").string();
     if (::mkdtemp(t.data()) == nullptr) die("mkdtemp in " + client_tmp);
     client_dir = t;
+    g_remove.push_back(client_dir);
     fs::copy(store_dir, client_dir / "responder-ana", fs::copy_options::recursive);
     store_dir = client_dir / "responder-ana";
   }
