@@ -569,6 +569,10 @@ asio::awaitable<Result<std::vector<Connection::Offered>>> Connection::claim_bund
 asio::awaitable<Connection::Outcome> Connection::on_open_case(
     const protocol::OpenCaseRequest& req) {
   if (auto e = require_not_responder()) co_return *e;
+  // Single use: an open_case that brings a vault spends the challenge whatever
+  // comes of it, so each guess at a proof costs a round trip.
+  std::optional<Bytes> challenge;
+  if (req.vault) challenge.swap(challenge_);
   expire_routes();
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
@@ -580,6 +584,17 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     co_return perr(ErrorCode::kBadField, "vault: required to open a case without a vault login");
   if (role_ == Role::kSurvivor && req.vault)
     co_return perr(ErrorCode::kBadField, "vault: not allowed once logged into a vault");
+  // A new vault's login key becomes the survivor's identity for every later
+  // check (send, ack, delete_case, delivery), and it is public: the caller
+  // must prove it holds the key, for this challenge, case and login id.
+  if (req.vault) {
+    if (!challenge) co_return perr(ErrorCode::kNotAuthenticated, "ask for a challenge first");
+    auto key = crypto::SigningPublicKey::from(req.vault->login_key);
+    auto sig = crypto::Signature::from(req.vault->signature);
+    if (!key.is_ok() || !sig.is_ok() ||
+        !crypto::verify_open_case(*key, *challenge, req.case_id, req.vault->login_id, *sig).is_ok())
+      co_return perr(ErrorCode::kAuthFailed, "vault: the login key proof does not verify");
+  }
 
   std::vector<Copy> copies;
   if (auto bad = match_copies(*route_it, req.intake, copies)) co_return *bad;
@@ -622,6 +637,10 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
       Status st = s.vaults.create(vault->login_id, vault->login_key, vault->blob);
       if (st.code() == Code::kAlreadyExists) {
         *verdict = perr(ErrorCode::kConflict, "vault: this login id is taken");
+      } else if (st.code() == Code::kConflict) {
+        // Only the key's holder gets here (the proof above): no one learns
+        // of another's vault.
+        *verdict = perr(ErrorCode::kConflict, "vault: this login key has a vault; log into it");
       } else if (st.code() == Code::kInvalidArgument || st.code() == Code::kLimitExceeded) {
         *verdict = perr(ErrorCode::kBadField, "vault: login id or blob out of range");
       }
