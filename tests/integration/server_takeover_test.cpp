@@ -1,8 +1,10 @@
-// The front door to a survivor's case (issue 12, hole 1): a vault's login key
-// is public, so open_case must prove it is held. Raw frames against the real hearthd.
+// The front door to a survivor's case (issue 12, holes 1 and 11): a vault's
+// login key is public, so open_case must prove it is held; and no reply may
+// say whether someone else's case exists. Raw frames against the real hearthd.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -130,6 +132,11 @@ TEST_CASE("open_case: a survivor's public login key does not take over their cas
   // and the attacker can open it with a vault of their own key.
   auto own = open_case(*x_ws, routed, &attacker, "my own case");
   CHECK(error_code(own) == "");
+  // That vault sees its own case only, and cannot reach A's.
+  CHECK(error_code(x_ws->call(protocol::AckRequest{case_id, 1})) == "not_found");
+  CHECK(error_code(x_ws->call(protocol::SendRequest{case_id, to_bytes("it's me"), {}})) ==
+        "not_found");
+  CHECK(error_code(x_ws->call(protocol::DeleteCaseRequest{case_id})) == "not_found");
 
   // A's case and replies are untouched: a new login gets both, unacked.
   auto again = WsClient::connect(hearthd.port());
@@ -171,6 +178,125 @@ TEST_CASE("open_case: the proof follows docs/crypto.md and a login key has one v
   auto second = WsClient::connect(hearthd.port());
   auto twice = open_with(*second, crypto::random_bytes(32));
   CHECK(error_code(twice) == "conflict");
+  CHECK(hearthd.terminate() == 0);
+}
+
+// Every case op a prober can aim at a case id: the error reply, as text.
+struct Probe {
+  std::string op;
+  std::function<json(WsClient&, const Bytes&)> call;
+};
+
+std::string answer(const json& reply) {
+  return reply.contains("error") ? reply["error"].dump() : reply.dump();
+}
+
+TEST_CASE("case ops answer alike for someone else's case, open or closed, and no case",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  auto& ben = org.add_responder("ben", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+  auto ana_ws = WsClient::connect(hearthd.port());
+  auto ana_login = responder_login(*ana_ws, ana);
+  REQUIRE(error_code(ana_login) == "");
+  const std::string outcome = ana_login["outcomes"][0];
+  REQUIRE(error_code(upload_prekeys(*ana_ws, ana)) == "");
+  REQUIRE(error_code(ana_ws->call(protocol::PresenceRequest{protocol::Presence::kAvailable, 5})) ==
+          "");
+  auto ben_ws = responder_online(hearthd, ben);
+
+  // An open case (ana holds it) and a closed one (ana closed it), both of
+  // other survivors; and an id that names no case.
+  TestSurvivor a = TestSurvivor::make();
+  auto a_ws = WsClient::connect(hearthd.port());
+  Bytes open_id = open_new_case(*a_ws, a, "one");
+  REQUIRE(take_case(*ana_ws) == open_id);
+  TestSurvivor c = TestSurvivor::make();
+  auto c_ws = WsClient::connect(hearthd.port());
+  Bytes closed_id = open_new_case(*c_ws, c, "two");
+  REQUIRE(take_case(*ana_ws) == closed_id);
+  REQUIRE(error_code(ana_ws->call(protocol::CloseCaseRequest{closed_id, outcome})) == "");
+  Bytes no_id = crypto::random_bytes(protocol::kCaseIdBytes);
+
+  // The probers: a survivor with a case of their own, and ben, a responder.
+  TestSurvivor b = TestSurvivor::make();
+  auto b_ws = WsClient::connect(hearthd.port());
+  Bytes own_id = open_new_case(*b_ws, b, "three");
+
+  const protocol::IntakeCopy copy{ana.certificate_hash(), to_bytes("copy")};
+  std::vector<Probe> survivor_probes = {
+      {"send",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::SendRequest{id, to_bytes("x"), {}});
+       }},
+      {"send+vault",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(
+             protocol::SendRequest{id, to_bytes("x"), protocol::VaultPut{1, Bytes(4144, 1)}});
+       }},
+      {"ack",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::AckRequest{id, 1});
+       }},
+      {"delete_case",
+       [](WsClient& ws, const Bytes& id) { return ws.call(protocol::DeleteCaseRequest{id}); }},
+      {"handoff_offer",
+       [](WsClient& ws, const Bytes& id) { return ws.call(protocol::HandoffOfferRequest{id}); }},
+      {"handoff_accept",
+       [copy](WsClient& ws, const Bytes& id) {
+         return ws.call(
+             protocol::HandoffAcceptRequest{id, protocol::HandoffShare::kNewOnly, {copy}});
+       }},
+      {"handoff_decline",
+       [](WsClient& ws, const Bytes& id) { return ws.call(protocol::HandoffDeclineRequest{id}); }},
+  };
+  std::vector<Probe> responder_probes = {
+      {"send",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::SendRequest{id, to_bytes("x"), {}});
+       }},
+      {"ack",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::AckRequest{id, 1});
+       }},
+      {"handoff",
+       [](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::HandoffRequest{id, "legal"});
+       }},
+      {"close_case",
+       [outcome](WsClient& ws, const Bytes& id) {
+         return ws.call(protocol::CloseCaseRequest{id, outcome});
+       }},
+  };
+  auto check_alike = [&](WsClient& ws, const std::vector<Probe>& probes) {
+    for (const auto& p : probes) {
+      INFO("op " << p.op);
+      std::string on_open = answer(p.call(ws, open_id));
+      std::string on_closed = answer(p.call(ws, closed_id));
+      std::string on_none = answer(p.call(ws, no_id));
+      CHECK(on_open == on_none);
+      CHECK(on_closed == on_none);
+      CHECK(on_none == R"({"code":"not_found","message":"no such case"})");
+    }
+  };
+  SECTION("a survivor probing") { check_alike(*b_ws, survivor_probes); }
+  SECTION("a responder probing") { check_alike(*ben_ws, responder_probes); }
+  SECTION("the case's own parties still hear `closed`") {
+    CHECK(error_code(c_ws->call(protocol::SendRequest{closed_id, to_bytes("x"), {}})) == "closed");
+    CHECK(error_code(ana_ws->call(protocol::SendRequest{closed_id, to_bytes("x"), {}})) ==
+          "closed");
+    CHECK(error_code(ana_ws->call(protocol::CloseCaseRequest{closed_id, outcome})) == "closed");
+    // And their own open case answers as before.
+    CHECK(error_code(b_ws->call(protocol::SendRequest{own_id, to_bytes("x"), {}})) ==
+          "not_claimed");
+  }
+  // Nothing the probes did touched the cases.
+  CHECK(error_code(ana_ws->call(protocol::SendRequest{open_id, to_bytes("still here"), {}})) == "");
+  auto got = a_ws->next_event_where([](const json& e) { return e.value("ev", "") == "envelope"; },
+                                    std::chrono::seconds(10));
+  CHECK(b64(got["body"]) == to_bytes("still here"));
   CHECK(hearthd.terminate() == 0);
 }
 
