@@ -20,6 +20,7 @@ constexpr std::uint64_t kVaultKeySubkey = 3;
 constexpr std::size_t kMasterKeyBytes = 32;
 constexpr std::string_view kLoginLabel = "HL1/vault-login";
 constexpr std::string_view kBlobLabel = "HL1/vault";
+constexpr std::string_view kOpenCaseLabel = "HL1/open-case";
 
 static_assert(kMaxVaultPadded % kVaultPadBlock == 0);
 
@@ -35,6 +36,17 @@ Bytes blob_associated_data(const SecretBytes& login_id, std::uint64_t version) {
 Bytes login_message(ByteView challenge) {
   Bytes message = to_bytes(kLoginLabel);
   append(message, challenge);
+  return message;
+}
+
+// lp("HL1/open-case") || lp(challenge) || lp(case_id) || lp(login_id): every
+// field length-prefixed, so no two inputs give the same message.
+Bytes open_case_message(ByteView challenge, ByteView case_id, ByteView login_id) {
+  Bytes message;
+  append_lp(message, as_bytes(kOpenCaseLabel));
+  append_lp(message, challenge);
+  append_lp(message, case_id);
+  append_lp(message, login_id);
   return message;
 }
 
@@ -93,6 +105,18 @@ Status verify_login_challenge(const SigningPublicKey& auth_public_key, ByteView 
   if (challenge.size() < kMinLoginChallengeBytes)
     return error(Code::kInvalidArgument, "login challenge too short");
   return verify_signature(auth_public_key, login_message(challenge), signature);
+}
+
+Signature sign_open_case(const VaultKeys& keys, ByteView challenge, ByteView case_id) {
+  return keys.auth_key_.sign(open_case_message(challenge, case_id, keys.login_id_.view()));
+}
+
+Status verify_open_case(const SigningPublicKey& auth_public_key, ByteView challenge,
+                        ByteView case_id, ByteView login_id, const Signature& signature) {
+  if (challenge.size() < kMinLoginChallengeBytes)
+    return error(Code::kInvalidArgument, "open-case challenge too short");
+  return verify_signature(auth_public_key, open_case_message(challenge, case_id, login_id),
+                          signature);
 }
 
 Result<Bytes> seal_vault(const VaultKeys& keys, std::uint64_t version, ByteView contents) {

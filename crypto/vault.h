@@ -79,6 +79,7 @@ class VaultKeys {
   friend const SecretBytes& detail::vault_key(const VaultKeys& keys);
   friend Bytes vault_lookup_key(const VaultKeys& keys);
   friend Signature sign_login_challenge(const VaultKeys& keys, ByteView challenge);
+  friend Signature sign_open_case(const VaultKeys& keys, ByteView challenge, ByteView case_id);
   friend Result<Bytes> seal_vault(const VaultKeys& keys, std::uint64_t version, ByteView contents);
   friend Result<OpenedVault> open_vault(const VaultKeys& keys, ByteView blob);
 
@@ -114,6 +115,22 @@ Signature sign_login_challenge(const VaultKeys& keys, ByteView challenge);
 // signature does not verify (wrong codename, another challenge, any change).
 Status verify_login_challenge(const SigningPublicKey& auth_public_key, ByteView challenge,
                               const Signature& signature);
+
+// Signs the proof that creates this vault along with a case (open_case):
+//   lp("HL1/open-case") || lp(challenge) || lp(case_id) || lp(login_id)
+// with the vault's login key. `challenge` is the server's fresh single-use
+// challenge; binding the case id and the login id keeps a proof made for one
+// case or vault from opening another, and the challenge keeps a captured proof
+// from being replayed. Without it anyone who knows a survivor's (public) login
+// key could create a vault in their name.
+Signature sign_open_case(const VaultKeys& keys, ByteView challenge, ByteView case_id);
+
+// Ok when `signature` is sign_open_case()'s proof for `challenge`, `case_id` and
+// `login_id` by the holder of `auth_public_key`. kInvalidArgument when the
+// challenge is shorter than kMinLoginChallengeBytes; kAuthFailed when the
+// signature does not verify (another key, challenge, case, login id or label).
+Status verify_open_case(const SigningPublicKey& auth_public_key, ByteView challenge,
+                        ByteView case_id, ByteView login_id, const Signature& signature);
 
 // Seals `contents` as vault `version` (the server's compare-and-swap counter).
 // Layout: version (u64 big-endian) || nonce (24) || ciphertext of the padded

@@ -199,6 +199,7 @@ template <class V>
 void fields(V& v, Like<NewVault> auto& s) {
   v.field("login_id", s.login_id, exactly(kLoginIdBytes));
   v.field("login_key", s.login_key, exactly(kPublicKeyBytes));
+  v.field("signature", s.signature, exactly(kSignatureBytes));
   v.field("blob", s.blob, kVaultBlob);
 }
 template <class V>

@@ -180,6 +180,7 @@ struct RouteReply {
 struct NewVault {
   Bytes login_id;   // kLoginIdBytes (crypto vault_lookup_key)
   Bytes login_key;  // kPublicKeyBytes: the vault's login public key (Ed25519)
+  Bytes signature;  // kSignatureBytes: proof of the login key (crypto sign_open_case)
   Bytes blob;       // the sealed vault, version 1
 };
 // One encrypted copy of the first message, for one eligible responder.
@@ -189,12 +190,16 @@ struct IntakeCopy {
 };
 
 // "open_case" (anonymous or survivor): opens the case a route reply named.
-// Anonymous callers must bring `vault` (the connection is then logged into it);
-// a survivor already logged in must not (the case joins their vault). Every
-// intake copy must name a certificate from that route's bundles, each at most once.
+// Anonymous callers must bring `vault` (the connection is then logged into it),
+// signed over a fresh `challenge`, the case id and the login id by the vault's
+// login key; a survivor already logged in must not (the case joins their
+// vault). Every intake copy must name a certificate from that route's bundles,
+// each at most once.
 // Errors: kNotFound (no such route on this connection, or it expired),
-// kBadField (a copy for a certificate not offered), kConflict (the login id is
-// taken), kLimitExceeded (open cases per vault).
+// kNotAuthenticated (a vault but no challenge asked for), kAuthFailed (the
+// vault's signature does not verify), kBadField (a copy for a certificate not
+// offered), kConflict (the login id is taken, or the login key has a vault),
+// kLimitExceeded (open cases per vault).
 struct OpenCaseRequest {
   Bytes case_id;
   std::optional<NewVault> vault;
@@ -204,7 +209,8 @@ struct OpenCaseReply {
   std::int64_t vault_version = 0;  // the vault's version after this (1 for a new vault)
 };
 
-// "challenge": a fresh single-use challenge for vault_login or responder_login.
+// "challenge": a fresh single-use challenge for vault_login, responder_login or
+// open_case with a new vault.
 // A new challenge replaces the previous one on this connection.
 struct ChallengeRequest {};
 struct ChallengeReply {

@@ -49,6 +49,10 @@ std::variant<protocol::Reply, ProtocolError> ok(T reply) {
                                                       protocol::Reply(std::move(reply)));
 }
 
+// The one answer for a case that does not exist and for a case that is not
+// the caller's: no reply may tell anyone whether someone else's case exists.
+ProtocolError no_such_case() { return perr(ErrorCode::kNotFound, "no such case"); }
+
 Result<CaseId> case_id_of(const Bytes& b) {
   auto id = CaseId::from(b);
   if (!id.is_ok()) return error(Code::kInvalidArgument, "case: wrong length");
@@ -570,6 +574,10 @@ asio::awaitable<Result<std::vector<Connection::Offered>>> Connection::claim_bund
 asio::awaitable<Connection::Outcome> Connection::on_open_case(
     const protocol::OpenCaseRequest& req) {
   if (auto e = require_not_responder()) co_return *e;
+  // Single use: an open_case that brings a vault spends the challenge whatever
+  // comes of it, so each guess at a proof costs a round trip.
+  std::optional<Bytes> challenge;
+  if (req.vault) challenge.swap(challenge_);
   expire_routes();
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
@@ -581,6 +589,17 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     co_return perr(ErrorCode::kBadField, "vault: required to open a case without a vault login");
   if (role_ == Role::kSurvivor && req.vault)
     co_return perr(ErrorCode::kBadField, "vault: not allowed once logged into a vault");
+  // A new vault's login key becomes the survivor's identity for every later
+  // check (send, ack, delete_case, delivery), and it is public: the caller
+  // must prove it holds the key, for this challenge, case and login id.
+  if (req.vault) {
+    if (!challenge) co_return perr(ErrorCode::kNotAuthenticated, "ask for a challenge first");
+    auto key = crypto::SigningPublicKey::from(req.vault->login_key);
+    auto sig = crypto::Signature::from(req.vault->signature);
+    if (!key.is_ok() || !sig.is_ok() ||
+        !crypto::verify_open_case(*key, *challenge, req.case_id, req.vault->login_id, *sig).is_ok())
+      co_return perr(ErrorCode::kAuthFailed, "vault: the login key proof does not verify");
+  }
 
   std::vector<Copy> copies;
   if (auto bad = match_copies(*route_it, req.intake, copies)) co_return *bad;
@@ -623,6 +642,10 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
       Status st = s.vaults.create(vault->login_id, vault->login_key, vault->blob);
       if (st.code() == Code::kAlreadyExists) {
         *verdict = perr(ErrorCode::kConflict, "vault: this login id is taken");
+      } else if (st.code() == Code::kConflict) {
+        // Only the key's holder gets here (the proof above): no one learns
+        // of another's vault.
+        *verdict = perr(ErrorCode::kConflict, "vault: this login key has a vault; log into it");
       } else if (st.code() == Code::kInvalidArgument || st.code() == Code::kLimitExceeded) {
         *verdict = perr(ErrorCode::kBadField, "vault: login id or blob out of range");
       }
@@ -779,24 +802,26 @@ asio::awaitable<Connection::Outcome> Connection::on_send(const protocol::SendReq
   if (role_ == Role::kAnonymous) co_return perr(ErrorCode::kNotAuthenticated, "log in first");
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
+  if (role_ == Role::kResponder && req.vault)
+    co_return perr(ErrorCode::kForbidden, "vault: survivors only");
+  // Whose the case is comes first: `closed` is for the case's own parties.
   auto c = services_.hub.get_case(*id);
-  if (!c) co_return perr(ErrorCode::kNotFound, "no such case");
-  if (c->record.closed && (role_ == Role::kResponder || c->record.vault_login_key == login_key_))
-    co_return perr(ErrorCode::kClosed, "the responder closed this case");
+  if (!c) co_return no_such_case();
+  const bool mine =
+      role_ == Role::kSurvivor
+          ? c->record.vault_login_key == login_key_
+          : c->record.claimed_by && c->record.claimed_by->responder_id == responder_id_;
+  if (!mine) co_return no_such_case();
+  if (c->record.closed) co_return perr(ErrorCode::kClosed, "the responder closed this case");
 
   MailboxId target;
   std::string to_responder;  // set when the recipient is a responder
   if (role_ == Role::kSurvivor) {
-    if (c->record.vault_login_key != login_key_)
-      co_return perr(ErrorCode::kForbidden, "not a case of this vault");
     if (!c->record.claimed_by)
       co_return perr(ErrorCode::kNotClaimed, "no responder has taken this case yet");
     to_responder = c->record.claimed_by->responder_id;
     target = responder_mailbox(*id, to_responder);
   } else {
-    if (req.vault) co_return perr(ErrorCode::kForbidden, "vault: survivors only");
-    if (!c->record.claimed_by || c->record.claimed_by->responder_id != responder_id_)
-      co_return perr(ErrorCode::kForbidden, "not a case you have taken");
     target = survivor_mailbox(*id);
   }
 
@@ -813,8 +838,7 @@ asio::awaitable<Connection::Outcome> Connection::on_send(const protocol::SendReq
     // The case may have been deleted since the check above: nothing may be
     // stored for a mailbox that delete_case already dropped.
     auto row = s.cases.get(id);
-    if (row.status().code() == Code::kNotFound)
-      *verdict = perr(ErrorCode::kNotFound, "no such case");
+    if (row.status().code() == Code::kNotFound) *verdict = no_such_case();
     if (!row.is_ok()) return row.status();
     HEARTH_ASSIGN_OR_RETURN(std::int64_t pending, s.envelopes.pending(target));
     if (pending >= max_pending) {
@@ -859,15 +883,14 @@ asio::awaitable<Connection::Outcome> Connection::on_ack(const protocol::AckReque
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
   auto c = services_.hub.get_case(*id);
-  if (!c) co_return perr(ErrorCode::kNotFound, "no such case");
+  if (!c) co_return no_such_case();
   MailboxId mailbox;
   if (role_ == Role::kSurvivor) {
-    if (c->record.vault_login_key != login_key_)
-      co_return perr(ErrorCode::kForbidden, "not a case of this vault");
+    if (c->record.vault_login_key != login_key_) co_return no_such_case();
     mailbox = survivor_mailbox(*id);
   } else {
     if (!c->record.claimed_by || c->record.claimed_by->responder_id != responder_id_)
-      co_return perr(ErrorCode::kForbidden, "not a case you have taken");
+      co_return no_such_case();
     mailbox = responder_mailbox(*id, responder_id_);
   }
   auto ack = [mailbox, seq = req.seq](Stores& s) { return s.envelopes.ack(mailbox, seq); };
@@ -883,9 +906,7 @@ asio::awaitable<Connection::Outcome> Connection::on_delete_case(
   auto id = case_id_of(req.case_id);
   if (!id.is_ok()) co_return perr(ErrorCode::kBadField, "case: wrong length");
   auto c = services_.hub.get_case(*id);
-  if (!c) co_return perr(ErrorCode::kNotFound, "no such case");
-  if (c->record.vault_login_key != login_key_)
-    co_return perr(ErrorCode::kForbidden, "not a case of this vault");
+  if (!c || c->record.vault_login_key != login_key_) co_return no_such_case();
   const bool last = services_.hub.cases_of_vault(login_key_).size() <= 1;
   std::vector<MailboxId> mailboxes{survivor_mailbox(*id)};
   for (const auto& offer : c->record.offers)
@@ -1048,21 +1069,15 @@ Result<OpenCase> Connection::own_case(const Bytes& req_id, ProtocolError* denied
     *denied = perr(ErrorCode::kBadField, "case: wrong length");
     return id.status();
   }
+  // Not there and not yours answer alike (no_such_case), and before `closed`.
   auto c = services_.hub.get_case(*id);
-  if (!c) {
-    *denied = perr(ErrorCode::kNotFound, "no such case");
+  const bool mine =
+      c && (role_ == Role::kSurvivor
+                ? c->record.vault_login_key == login_key_
+                : c->record.claimed_by && c->record.claimed_by->responder_id == responder_id_);
+  if (!mine) {
+    *denied = no_such_case();
     return error(Code::kNotFound, "no such case");
-  }
-  if (role_ == Role::kSurvivor) {
-    if (c->record.vault_login_key != login_key_) {
-      *denied = perr(ErrorCode::kForbidden, "not a case of this vault");
-      return error(Code::kAuthFailed, "not yours");
-    }
-  } else {
-    if (!c->record.claimed_by || c->record.claimed_by->responder_id != responder_id_) {
-      *denied = perr(ErrorCode::kForbidden, "not a case you have taken");
-      return error(Code::kAuthFailed, "not yours");
-    }
   }
   if (c->record.closed) {
     *denied = perr(ErrorCode::kClosed, "the responder closed this case");
@@ -1082,7 +1097,7 @@ asio::awaitable<std::optional<ProtocolError>> Connection::update_case(const Open
     if (v.status().code() == Code::kConflict)
       *verdict = perr(ErrorCode::kConflict, "the case changed meanwhile; try again");
     else if (v.status().code() == Code::kNotFound)
-      *verdict = perr(ErrorCode::kNotFound, "no such case");
+      *verdict = no_such_case();
     if (!v.is_ok()) return v.status();
     if (extra) HEARTH_TRY(extra(s));
     return v;

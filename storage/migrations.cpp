@@ -90,9 +90,19 @@ CREATE TABLE audit_log (
 );
 )sql";
 
+// Version 3: one vault per login key. The column is a blind index of the
+// vault's login public key; rows written before it are indexed when the
+// storage opens (VaultStore::index_login_keys, which needs the key). NULLs
+// are distinct in a UNIQUE index, so those rows do not collide meanwhile.
+constexpr std::string_view kVaultKeyIndex = R"sql(
+ALTER TABLE vaults ADD COLUMN key_index BLOB;
+CREATE UNIQUE INDEX vaults_key_index ON vaults (key_index);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "messaging core", kMessagingCore},
     Migration{2, "org records, statistics and audit", kOrgRecords},
+    Migration{3, "one vault per login key", kVaultKeyIndex},
 };
 
 }  // namespace

@@ -105,6 +105,7 @@ Result<std::unique_ptr<Storage>> Storage::open(const StorageOptions& options) {
   HEARTH_ASSIGN_OR_RETURN(storage->db_, Database::open(options.database_path, db_options));
   HEARTH_TRY(open_schema_with_key(*storage->db_, *storage->sealer_));
   storage->stores_ = std::make_unique<Stores>(*storage->db_, *storage->sealer_);
+  HEARTH_ASSIGN_OR_RETURN(storage->unindexed_vaults_, storage->stores_->vaults.index_login_keys());
   return storage;
 }
 

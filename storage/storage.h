@@ -7,12 +7,14 @@
 // its key is refused: its sealed rows would be unreadable); open the database
 // 0600 with Hearth's pragmas; run migrations; check the key against a sealed
 // check value in the meta table, so a wrong key file fails at start-up with
-// kAuthFailed instead of corrupting or misreading rows later.
+// kAuthFailed instead of corrupting or misreading rows later; then give
+// vaults from before schema version 3 their login-key index.
 //
 // Thread safety: none. Hand the Storage to a StorageThread, which owns it from
 // then on; tests may use it directly from one thread.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -56,6 +58,11 @@ class Storage {
   Storage& operator=(const Storage&) = delete;
   ~Storage();
 
+  // Vaults open() could not give a login-key index (VaultStore::index_login_keys):
+  // rows from before schema version 3 whose key another vault has, or that
+  // fail to open. The server warns about them at start-up.
+  std::size_t unindexed_vaults() const { return unindexed_vaults_; }
+
   Database& db() { return *db_; }
   const Sealer& sealer() const { return *sealer_; }
   Stores& stores() { return *stores_; }
@@ -67,6 +74,7 @@ class Storage {
   std::unique_ptr<Database> db_;
   std::unique_ptr<Sealer> sealer_;
   std::unique_ptr<Stores> stores_;
+  std::size_t unindexed_vaults_ = 0;
 };
 
 }  // namespace hearth::storage

@@ -6,7 +6,9 @@
 // key and the client's already-encrypted blob are sealed again at rest, bound
 // to the lookup and the version, so a row cannot be swapped for an older one
 // without failing to open. Each put() replaces the row in place; with
-// secure_delete the old version's bytes are overwritten, not kept.
+// secure_delete the old version's bytes are overwritten, not kept. A blind
+// index of the login public key is unique: two vaults never share a login
+// key, so on the server a login key stands for exactly one vault.
 //
 // Thread safety: none; use from the thread that owns the Database.
 #pragma once
@@ -36,7 +38,8 @@ class VaultStore {
   VaultStore(Database& db, const Sealer& sealer) : db_(db), sealer_(sealer) {}
 
   // Creates a vault at version 1. kAlreadyExists when the login id is taken;
-  // kInvalidArgument on a bad login id length; kLimitExceeded on a blob over
+  // kConflict when another vault has this login public key; kInvalidArgument
+  // on a bad login id or key length; kLimitExceeded on a blob over
   // kMaxVaultBlobBytes.
   Status create(ByteView login_id, ByteView login_public_key, ByteView blob);
 
@@ -52,8 +55,16 @@ class VaultStore {
   // Deletes the vault (panic or codename rotation). Ok if it was not there.
   Status remove(ByteView login_id);
 
+  // Fills the login-key index of vaults written before schema version 3, in
+  // one transaction; run at open, it does nothing once every row is indexed.
+  // A row whose key another vault already has (only an attack on the old
+  // open_case could write one) or that fails to open is left unindexed and
+  // counted. Returns how many rows were left so; errors are the database's.
+  Result<std::size_t> index_login_keys();
+
  private:
   Result<Bytes> lookup_of(ByteView login_id) const;
+  Bytes key_index_of(ByteView login_public_key) const;
 
   Database& db_;
   const Sealer& sealer_;

@@ -206,10 +206,16 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
       new SurvivorSession(endpoint, org_root, std::move(keys), options));
   HEARTH_ASSIGN_OR_RETURN(Bytes blob, session->seal(vault, 1, intake_bytes));  // a new vault is 1
   const std::size_t responders = intake.size();
+  // The new vault's login key is proven by signing a fresh challenge with the
+  // case id and the login id: nobody else can open a vault with this key.
+  HEARTH_ASSIGN_OR_RETURN(protocol::ChallengeReply proof_challenge,
+                          connection->call(protocol::ChallengeRequest{}, options.call_timeout));
+  const crypto::Signature proof =
+      crypto::sign_open_case(session->keys_, proof_challenge.challenge, route.case_id);
   protocol::NewVault new_vault{crypto::vault_lookup_key(session->keys_),
                                Bytes(session->keys_.auth_public_key().bytes.begin(),
                                      session->keys_.auth_public_key().bytes.end()),
-                               std::move(blob)};
+                               Bytes(proof.bytes.begin(), proof.bytes.end()), std::move(blob)};
   HEARTH_ASSIGN_OR_RETURN(
       protocol::OpenCaseReply opened,
       connection->call(

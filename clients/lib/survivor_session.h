@@ -98,7 +98,8 @@ class SurvivorSession {
   // Opens a new case: proof-of-work, route, roster and bundle verification
   // against `org_root`, a freshly drawn codename, vault keys (Argon2id, about a
   // second), a new identity key for the case, X3DH + ratchet + one intake copy
-  // of `first_text` per verified responder, and open_case with the new vault.
+  // of `first_text` per verified responder, and open_case with the new vault
+  // (its login key proven by signing a fresh challenge, the case and login id).
   // The returned codename must be shown to the survivor once; nothing else can
   // recover the vault. Errors: kInvalidArgument (bad envelope or text),
   // kAuthFailed / kExpired / kReplay / kConflict (the roster or every bundle

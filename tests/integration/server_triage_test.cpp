@@ -186,7 +186,7 @@ TEST_CASE("a legal case moves to immigration only after the survivor consents", 
   ws->next_event();  // case_claimed
 
   // Only the holder may propose, and only a queue of the rules.
-  CHECK(error_code(ivan_ws->call(protocol::HandoffRequest{case_id, "immigration"})) == "forbidden");
+  CHECK(error_code(ivan_ws->call(protocol::HandoffRequest{case_id, "immigration"})) == "not_found");
   CHECK(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "nowhere"})) == "bad_field");
   CHECK(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "legal"})) == "bad_field");
   // A queue with nobody else in it is refused before the survivor is asked.
@@ -241,7 +241,7 @@ TEST_CASE("a legal case moves to immigration only after the survivor consents", 
     CHECK(ended["ev"] == "case_closed");
     CHECK(ended["reason"] == "handed-off");
     CHECK(error_code(lena_ws->call(
-              protocol::SendRequest{case_id, to_bytes("hello?"), std::nullopt})) == "forbidden");
+              protocol::SendRequest{case_id, to_bytes("hello?"), std::nullopt})) == "not_found");
     auto taken = take_next(*ivan_ws);
     REQUIRE(taken.contains("taken"));
     CHECK(taken["taken"]["queue"] == "immigration");

@@ -72,6 +72,7 @@ TEST_CASE("decoded request fields hold the values sent", "[protocol]") {
   CHECK(got_open.case_id == open.case_id);
   REQUIRE(got_open.vault.has_value());
   CHECK(got_open.vault->login_key == open.vault->login_key);
+  CHECK(got_open.vault->signature == open.vault->signature);
   CHECK(got_open.vault->blob == open.vault->blob);
   REQUIRE(got_open.intake.size() == 2);
   CHECK(got_open.intake[1].certificate_hash == open.intake[1].certificate_hash);

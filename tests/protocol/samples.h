@@ -38,7 +38,7 @@ inline std::vector<Request> sample_requests() {
                    {sample_bytes(kPowSeedBytes, 2), sample_bytes(kPowNonceBytes, 3)}},
       OpenCaseRequest{case_id,
                       NewVault{sample_bytes(kLoginIdBytes, 4), sample_bytes(kPublicKeyBytes, 5),
-                               sample_bytes(4096, 6)},
+                               sample_bytes(kSignatureBytes, 75), sample_bytes(4096, 6)},
                       {{sample_bytes(kHashBytes, 7), sample_bytes(1100, 8)},
                        {sample_bytes(kHashBytes, 9), sample_bytes(1100, 10)}}},
       ChallengeRequest{},

@@ -28,6 +28,16 @@ std::vector<std::string> tables(Database& db) {
   return out;
 }
 
+// Every table's, index's and column's definition: what a migration changes.
+std::vector<std::string> schema(Database& db) {
+  auto stmt = db.prepare(
+      "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema "
+      "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name");
+  std::vector<std::string> out;
+  while (stmt->step().value()) out.push_back(stmt->column_text(0));
+  return out;
+}
+
 struct Column {
   std::string name;
   std::string type;
@@ -47,22 +57,36 @@ void fill(Database& db, std::int64_t version) {
   if (version == 1) {
     REQUIRE(db.exec("INSERT INTO meta VALUES ('probe', x'01');"
                     "INSERT INTO envelopes VALUES (5, x'aa', 1, 60, x'bb');"
-                    "INSERT INTO vaults VALUES (9, x'cc', 3, x'dd');")
+                    "INSERT INTO vaults (id, lookup, version, sealed) VALUES (9, x'cc', 3, x'dd');")
                 .is_ok());
   }
   if (version == 2) {
     REQUIRE(db.exec("INSERT INTO audit_log VALUES (1, 60, 'a', 'b', x'ee');").is_ok());
   }
+  if (version == 3) {
+    REQUIRE(db.exec("INSERT INTO vaults (id, lookup, version, sealed, key_index) "
+                    "VALUES (10, x'c1', 1, x'd1', x'e1');")
+                .is_ok());
+    // One vault per login key.
+    REQUIRE_FALSE(db.exec("INSERT INTO vaults (id, lookup, version, sealed, key_index) "
+                          "VALUES (11, x'c2', 1, x'd2', x'e1');")
+                      .is_ok());
+  }
 }
 
 void check_filled(Database& db, std::int64_t version) {
-  if (version >= 1) {
-    auto stmt = db.prepare(
-        "SELECT (SELECT count(*) FROM meta WHERE name = 'probe') + "
-        "(SELECT count(*) FROM envelopes) + (SELECT count(*) FROM vaults)");
+  auto count = [&](const char* sql) {
+    auto stmt = db.prepare(sql);
     REQUIRE(stmt->step().value());
-    REQUIRE(stmt->column_int64(0) == 3);
+    return stmt->column_int64(0);
+  };
+  if (version >= 1) {
+    REQUIRE(count("SELECT (SELECT count(*) FROM meta WHERE name = 'probe') + "
+                  "(SELECT count(*) FROM envelopes WHERE id = 5) + "
+                  "(SELECT count(*) FROM vaults WHERE id = 9)") == 3);
   }
+  if (version >= 2) REQUIRE(count("SELECT count(*) FROM audit_log WHERE seq = 1") == 1);
+  if (version >= 3) REQUIRE(count("SELECT count(*) FROM vaults WHERE key_index = x'e1'") == 1);
 }
 
 TEST_CASE("migrations are numbered 1..N without gaps", "[storage]") {
@@ -101,14 +125,14 @@ TEST_CASE("each migration applies from an empty file and from the version before
         auto db = fresh(dir);
         REQUIRE(migrate(*db, m.version - 1).is_ok());
         REQUIRE(db->user_version().value() == m.version - 1);
-        auto before = tables(*db);
-        fill(*db, m.version - 1);
+        auto before = schema(*db);
+        for (std::int64_t v = 1; v < m.version; ++v) fill(*db, v);
         REQUIRE(migrate(*db, m.version).is_ok());
         REQUIRE(db->user_version().value() == m.version);
         check_filled(*db, m.version - 1);
-        auto after = tables(*db);
-        REQUIRE(after.size() > before.size());
-        fill(*db, m.version);  // the new tables take data too
+        auto after = schema(*db);
+        REQUIRE(after != before);
+        fill(*db, m.version);  // the new tables and columns take data too
       }
     }
   }

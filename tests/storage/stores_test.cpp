@@ -5,6 +5,7 @@
 #include <set>
 
 #include "crypto/random.h"
+#include "storage/migrations.h"
 #include "storage/stores.h"
 #include "tests/storage/storage_test_util.h"
 
@@ -214,6 +215,81 @@ TEST_CASE("vaults: compare-and-swap, lookup by keyed hash, delete", "[storage]")
 
   REQUIRE(vaults.remove(login).is_ok());
   REQUIRE(vaults.get(login).status().code() == Code::kNotFound);
+}
+
+TEST_CASE("vaults: two vaults never share a login key", "[storage]") {
+  test::TempDir dir;
+  auto storage = open_storage(dir.path());
+  VaultStore& vaults = storage->stores().vaults;
+  Bytes login = crypto::random_bytes(32);
+  Bytes pk = crypto::random_bytes(32);
+  REQUIRE(vaults.create(login, pk, as_bytes("v1")).is_ok());
+  // The same key under another login id: refused, nothing stored.
+  Bytes other = crypto::random_bytes(32);
+  REQUIRE(vaults.create(other, pk, as_bytes("taken over")).code() == Code::kConflict);
+  REQUIRE(vaults.get(other).status().code() == Code::kNotFound);
+  // A taken login id still answers as before, whatever the key.
+  REQUIRE(vaults.create(login, crypto::random_bytes(32), {}).code() == Code::kAlreadyExists);
+  REQUIRE(vaults.create(login, pk, {}).code() == Code::kAlreadyExists);
+  // The database itself refuses a second row with the key's index.
+  REQUIRE(storage->db()
+              .exec("INSERT INTO vaults (id, lookup, version, sealed, key_index) "
+                    "SELECT id + 1, x'00', 1, sealed, key_index FROM vaults")
+              .code() == Code::kAlreadyExists);
+  // The key is free again once its vault is gone.
+  REQUIRE(vaults.remove(login).is_ok());
+  REQUIRE(vaults.create(other, pk, as_bytes("v1")).is_ok());
+}
+
+TEST_CASE("vaults: rows from before schema version 3 get their key index at open", "[storage]") {
+  test::TempDir dir;
+  Bytes shared_key = crypto::random_bytes(32);
+  Bytes survivor = crypto::random_bytes(32);
+  Bytes impostor = crypto::random_bytes(32);
+  Bytes alone = crypto::random_bytes(32);
+  Bytes alone_key = crypto::random_bytes(32);
+  {
+    auto storage = open_storage(dir.path());
+    REQUIRE(storage->unindexed_vaults() == 0);
+    VaultStore& vaults = storage->stores().vaults;
+    REQUIRE(vaults.create(survivor, shared_key, as_bytes("mine")).is_ok());
+    REQUIRE(vaults.create(alone, alone_key, as_bytes("solo")).is_ok());
+    // What the old open_case let anyone write: the survivor's key under
+    // another login id, sealed as VaultStore seals a row.
+    const Sealer& sealer = storage->sealer();
+    Bytes lookup = sealer.vault_lookup(impostor);
+    Bytes plain;
+    append_lp(plain, shared_key);
+    append(plain, as_bytes("theirs"));
+    auto insert = storage->db().prepare(
+        "INSERT INTO vaults (id, lookup, version, sealed) VALUES (77, ?1, 1, ?2)");
+    REQUIRE(insert.is_ok());
+    insert->bind(1, lookup).bind(2, sealer.seal("vaults", row_key(lookup, 1), plain));
+    REQUIRE(insert->run().is_ok());
+    // Back to schema version 2: no key index at all.
+    REQUIRE(storage->db()
+                .exec("DROP INDEX vaults_key_index; ALTER TABLE vaults DROP COLUMN key_index;")
+                .is_ok());
+    REQUIRE(storage->db().set_user_version(2).is_ok());
+  }
+  auto storage = open_storage(dir.path());
+  REQUIRE(storage->db().user_version().value() == latest_schema_version());
+  // Two rows share a key: the first indexed keeps it, the other is left out.
+  REQUIRE(storage->unindexed_vaults() == 1);
+  auto count = storage->db().prepare("SELECT count(*) FROM vaults WHERE key_index IS NULL");
+  REQUIRE(count->step().value());
+  REQUIRE(count->column_int64(0) == 1);
+  VaultStore& vaults = storage->stores().vaults;
+  REQUIRE(to_string(vaults.get(survivor).value().blob) == "mine");
+  REQUIRE(to_string(vaults.get(impostor).value().blob) == "theirs");
+  REQUIRE(to_string(vaults.get(alone).value().blob) == "solo");
+  // Indexed now: neither key can be used for a new vault.
+  REQUIRE(vaults.create(crypto::random_bytes(32), shared_key, {}).code() == Code::kConflict);
+  REQUIRE(vaults.create(crypto::random_bytes(32), alone_key, {}).code() == Code::kConflict);
+  // Opening again changes nothing.
+  storage.reset();
+  storage = open_storage(dir.path());
+  REQUIRE(storage->unindexed_vaults() == 1);
 }
 
 TEST_CASE("vaults: a row rolled back to an older version fails to open", "[storage]") {

@@ -88,7 +88,11 @@ nlohmann::json open_case(WsClient& ws, const nlohmann::json& route_reply,
   if (new_vault != nullptr) {
     auto blob = crypto::seal_vault(new_vault->keys, 1, to_bytes("vault contents"));
     if (!blob.is_ok()) throw std::runtime_error("seal_vault");
-    req.vault = protocol::NewVault{new_vault->login_id(), new_vault->login_key(), *blob};
+    // The login key is proven over a fresh challenge, the case and the login id.
+    auto challenge = ws.call(protocol::ChallengeRequest{});
+    auto proof = crypto::sign_open_case(new_vault->keys, b64(challenge["challenge"]), req.case_id);
+    req.vault = protocol::NewVault{new_vault->login_id(), new_vault->login_key(),
+                                   Bytes(proof.bytes.begin(), proof.bytes.end()), *blob};
   }
   for (const auto& bundle : route_reply["bundles"]) {
     auto cert = crypto::ResponderCertificate::decode(b64(bundle["certificate"]));

@@ -45,7 +45,8 @@ nlohmann::json route(WsClient& ws, const protocol::RouteEnvelope& envelope);
 Bytes take_case(WsClient& responder);
 
 // open_case for a route reply: one intake copy (body = `intake_body`) per
-// bundle, with a new vault for `survivor` (or none when logged in already).
+// bundle, with a new vault for `survivor` (or none when logged in already);
+// a new vault asks for a challenge first and signs it (crypto sign_open_case).
 nlohmann::json open_case(WsClient& ws, const nlohmann::json& route_reply,
                          const TestSurvivor* new_vault, const std::string& intake_body);
 // challenge + vault_login.
