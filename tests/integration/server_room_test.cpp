@@ -106,6 +106,48 @@ TEST_CASE("the waiting-room cap holds at open_case, not only at route", "[integr
   CHECK(hearthd.terminate() == 0);
 }
 
+TEST_CASE("the waiting-room cap holds at handoff_accept too", "[integration]") {
+  TestOrg org;
+  auto& lena = org.add_responder("lena", {"legal", "shelter"});
+  auto& ivan = org.add_responder("ivan", {"immigration"});
+  auto& sam = org.add_responder("sam", {"supervisor"});
+  HearthdProcess hearthd(org, json{{"limits", {{"max_waiting_cases", 1}}}});
+  hearthd.start();
+  auto lena_ws = responder_online(hearthd, lena);
+  auto ivan_ws = responder_online(hearthd, ivan);
+  auto sam_ws = responder_online(hearthd, sam);
+  auto ws = WsClient::connect(hearthd.port());
+  auto routed = route(*ws, envelope_for(Need::kLegal));
+  REQUIRE(error_code(routed) == "");
+  TestSurvivor survivor = TestSurvivor::make();
+  REQUIRE(error_code(open_case(*ws, routed, &survivor, "papers")) == "");
+  const Bytes case_id = b64(routed["case"]);
+  REQUIRE(take_case(*lena_ws) == case_id);
+  REQUIRE(error_code(lena_ws->call(protocol::HandoffRequest{case_id, "immigration"})) == "");
+  // Someone else fills the room meanwhile.
+  auto other = WsClient::connect(hearthd.port());
+  REQUIRE(try_open(*other, envelope_for(Need::kShelter), TestSurvivor::make()) == "");
+  REQUIRE(waiting_total(*sam_ws) == 1);
+
+  auto offer = ws->call(protocol::HandoffOfferRequest{case_id});
+  REQUIRE(error_code(offer) == "");
+  REQUIRE(offer["bundles"].size() == 1);
+  protocol::HandoffAcceptRequest accept;
+  accept.case_id = case_id;
+  accept.share = protocol::HandoffShare::kNewOnly;
+  accept.intake = {{ivan.certificate_hash(), to_bytes("summary")}};
+  CHECK(error_code(ws->call(accept)) == "unavailable");
+  CHECK(waiting_total(*sam_ws) == 1);
+  // Nothing moved: lena still holds it and writes.
+  CHECK(error_code(lena_ws->call(protocol::SendRequest{case_id, to_bytes("hi"), std::nullopt})) ==
+        "");
+  // Once there is room, the same accept goes through.
+  take_case(*lena_ws);
+  CHECK(error_code(ws->call(accept)) == "");
+  CHECK(waiting_total(*sam_ws) == 1);
+  CHECK(hearthd.terminate() == 0);
+}
+
 TEST_CASE("a room full of other requests still takes a danger-now request", "[integration]") {
   TestOrg org;
   auto& ana = org.add_responder("ana", {"shelter", "immediate-safety", "counselling"}, std::nullopt,
