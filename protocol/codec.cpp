@@ -365,6 +365,18 @@ void fields(V& v, Like<QueueHealthReply> auto& s) {
   v.field("queues", s.queues, ListKind<ObjectKind>{{}, 0, kMaxQueues});
 }
 template <class V>
+void fields(V& v, Like<DismissWaitingRequest> auto& s) {
+  v.field("arrived_from", s.arrived_from, kVersionKind);
+  v.field("arrived_until", s.arrived_until, kVersionKind);
+  v.field("queue", s.queue, kQueue);
+  v.field("away_only", s.away_only, BoolKind{});
+}
+template <class V>
+void fields(V& v, Like<DismissWaitingReply> auto& s) {
+  v.field("dismissed", s.dismissed, IntKind{0, kMaxDismissPerRequest});
+  v.field("remaining", s.remaining, kVersionKind);
+}
+template <class V>
 void fields(V& v, Like<EnvelopeEvent> auto& s) {
   v.field("case", s.case_id, kCaseId);
   v.field("seq", s.seq, kSeqKind);

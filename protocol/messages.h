@@ -441,17 +441,42 @@ struct QueueHealthReply {
   std::vector<QueueHealthEntry> queues;
 };
 
-using Request =
-    std::variant<PowChallengeRequest, RouteRequest, OpenCaseRequest, ChallengeRequest,
-                 VaultLoginRequest, VaultGetRequest, VaultPutRequest, SendRequest, AckRequest,
-                 DeleteCaseRequest, ResponderLoginRequest, UploadPrekeysRequest, PresenceRequest,
-                 TakeNextRequest, HandoffRequest, HandoffOfferRequest, HandoffAcceptRequest,
-                 HandoffDeclineRequest, CloseCaseRequest, QueueHealthRequest>;
-using Reply = std::variant<PowChallengeReply, RouteReply, OpenCaseReply, ChallengeReply,
-                           VaultLoginReply, VaultGetReply, VaultPutReply, SendReply, AckReply,
-                           DeleteCaseReply, ResponderLoginReply, UploadPrekeysReply, PresenceReply,
-                           TakeNextReply, HandoffReply, HandoffOfferReply, HandoffAcceptReply,
-                           HandoffDeclineReply, CloseCaseReply, QueueHealthReply>;
+// "dismiss_waiting" (responder listed under the roster queue "supervisor"):
+// clears a flood out of the waiting room. Removes the waiting cases nobody
+// ever took (parked ones included; never one that was handed off) that match
+// every filter given: arrived in [arrived_from, arrived_until) (Unix seconds;
+// a case restored after a restart arrived at its stored minute), waiting in
+// `queue` now, and with `away_only` their survivor not connected. At most
+// kMaxDismissPerRequest, oldest first; `remaining` says how many more match.
+// Each case and all of its mailboxes (the intake copies) are deleted; the
+// vault stays. A survivor still connected gets "case_closed" (deleted). One
+// audit log entry records the counts. Errors: kForbidden (not a supervisor),
+// kBadField (arrived_from not before arrived_until, a queue the routing rules
+// do not name).
+inline constexpr std::size_t kMaxDismissPerRequest = 1000;
+struct DismissWaitingRequest {
+  std::optional<std::int64_t> arrived_from;   // inclusive
+  std::optional<std::int64_t> arrived_until;  // exclusive
+  std::optional<std::string> queue;
+  bool away_only = false;
+};
+struct DismissWaitingReply {
+  std::int64_t dismissed = 0;
+  std::int64_t remaining = 0;
+};
+
+using Request = std::variant<PowChallengeRequest, RouteRequest, OpenCaseRequest, ChallengeRequest,
+                             VaultLoginRequest, VaultGetRequest, VaultPutRequest, SendRequest,
+                             AckRequest, DeleteCaseRequest, ResponderLoginRequest,
+                             UploadPrekeysRequest, PresenceRequest, TakeNextRequest, HandoffRequest,
+                             HandoffOfferRequest, HandoffAcceptRequest, HandoffDeclineRequest,
+                             CloseCaseRequest, QueueHealthRequest, DismissWaitingRequest>;
+using Reply =
+    std::variant<PowChallengeReply, RouteReply, OpenCaseReply, ChallengeReply, VaultLoginReply,
+                 VaultGetReply, VaultPutReply, SendReply, AckReply, DeleteCaseReply,
+                 ResponderLoginReply, UploadPrekeysReply, PresenceReply, TakeNextReply,
+                 HandoffReply, HandoffOfferReply, HandoffAcceptReply, HandoffDeclineReply,
+                 CloseCaseReply, QueueHealthReply, DismissWaitingReply>;
 
 // The ops, in the order of the Request and Reply variants (same index).
 enum class Op {
@@ -475,6 +500,7 @@ enum class Op {
   kHandoffDecline,  // "handoff_decline"
   kCloseCase,       // "close_case"
   kQueueHealth,     // "queue_health"
+  kDismissWaiting,  // "dismiss_waiting"
 };
 std::string_view op_name(Op op);
 std::optional<Op> parse_op(std::string_view name);

@@ -85,7 +85,7 @@ constexpr NameTable<WaitBand, 5> kWaitBands{
     {"minutes", "quarter-hour", "hour", "hours", "nobody-online"}};
 static_assert(static_cast<std::size_t>(WaitBand::kNobodyOnline) == 4);
 
-constexpr NameTable<Op, 20> kOps{{
+constexpr NameTable<Op, 21> kOps{{
     "pow_challenge",
     "route",
     "open_case",
@@ -106,9 +106,10 @@ constexpr NameTable<Op, 20> kOps{{
     "handoff_decline",
     "close_case",
     "queue_health",
+    "dismiss_waiting",
 }};
-static_assert(static_cast<std::size_t>(Op::kQueueHealth) == 19 &&
-              std::variant_size_v<Request> == 20 && std::variant_size_v<Reply> == 20);
+static_assert(static_cast<std::size_t>(Op::kDismissWaiting) == 20 &&
+              std::variant_size_v<Request> == 21 && std::variant_size_v<Reply> == 21);
 
 }  // namespace
 

@@ -50,6 +50,12 @@ struct Limits {
   // "unavailable". A real org's waiting room stays far below this; a flood
   // of new cases must not make every routing refresh slow (docs/performance.md).
   std::size_t max_waiting_cases = 1000;
+  // Of max_waiting_cases, the share (rounded down) only danger-now cases may
+  // take, so a flood of other cases never turns one away (docs/routing.md).
+  std::size_t danger_now_reserved_percent = 10;
+  // A never-taken waiting case whose survivor has been away this long is
+  // parked: out of the waiting room until they come back (docs/routing.md).
+  std::chrono::seconds park_away_after{3600};
 };
 
 // Route proof-of-work (docs/operations.md "Proof-of-work under load"). The

@@ -43,6 +43,12 @@ constexpr std::size_t kMaxEnvelopeFrameBytes = (protocol::kMaxBodyBytes + 2) / 3
 
 ProtocolError perr(ErrorCode code, std::string message) { return {code, std::move(message)}; }
 
+// The waiting room has no place for this case (limits.max_waiting_cases).
+ProtocolError room_full() {
+  return perr(ErrorCode::kUnavailable,
+              "too many requests are waiting right now; try again in a few minutes");
+}
+
 template <typename T>
 std::variant<protocol::Reply, ProtocolError> ok(T reply) {
   return std::variant<protocol::Reply, ProtocolError>(std::in_place_index<0>,
@@ -402,6 +408,8 @@ asio::awaitable<Connection::Outcome> Connection::dispatch(const protocol::Reques
       co_return co_await on_close_case(std::get<protocol::CloseCaseRequest>(request));
     case protocol::Op::kQueueHealth:
       co_return co_await on_queue_health(std::get<protocol::QueueHealthRequest>(request));
+    case protocol::Op::kDismissWaiting:
+      co_return co_await on_dismiss_waiting(std::get<protocol::DismissWaitingRequest>(request));
   }
   co_return perr(ErrorCode::kUnknownOp, "unknown op");
 }
@@ -461,9 +469,9 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
   expire_routes();
   if (routes_.size() >= services_.config.limits.max_routes_per_connection)
     co_return perr(ErrorCode::kLimitExceeded, "too many unused routes on this connection");
-  if (services_.hub.waiting_count() >= services_.config.limits.max_waiting_cases)
-    co_return perr(ErrorCode::kUnavailable,
-                   "too many requests are waiting right now; try again in a few minutes");
+  // Checked again when the case commits (open_case); here it spares the
+  // proof and the prekeys. danger-now may use the reserved share.
+  if (!services_.hub.has_room(req.envelope)) co_return room_full();
 
   Bytes request_hash =
       crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(req.envelope)));
@@ -609,6 +617,13 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   Bytes login_key = new_vault ? req.vault->login_key : login_key_;
   if (!services_.hub.reserve_case_slot(login_key, services_.config.limits.max_open_cases_per_vault))
     co_return perr(ErrorCode::kLimitExceeded, "this vault has as many open cases as allowed");
+  // The waiting room's cap holds at commit: a place is held until the case
+  // is in (the route stays usable until its TTL, to try again).
+  RelayHub::PlaceHold place = services_.hub.hold_place(route_it->envelope);
+  if (!place) {
+    services_.hub.release_case_slot(login_key);
+    co_return room_full();
+  }
 
   UnixSeconds now = services_.clock.now();
   const triage::Decision& decision = route_it->decision;
@@ -1292,6 +1307,13 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
   record.handoff_queue.reset();
   record.routing->forced_queue = route_it->queue;
   UnixSeconds now = services_.clock.now();
+  // It waits again: the waiting room's cap holds here too (a case still
+  // waiting already has its place).
+  RelayHub::PlaceHold place;
+  if (old_holder) {
+    place = services_.hub.hold_place(record.routing->envelope);
+    if (!place) co_return room_full();
+  }
   // In the same commit: the old mailboxes go (the old responder's access
   // ends), the new intake copies wait for whoever takes the case next.
   StorageStep move = [id = c->id, old_mailboxes, copies, now](Stores& s) -> Status {

@@ -174,6 +174,9 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   boost::asio::awaitable<Outcome> on_handoff_decline(const protocol::HandoffDeclineRequest& req);
   boost::asio::awaitable<Outcome> on_close_case(const protocol::CloseCaseRequest& req);
   boost::asio::awaitable<Outcome> on_queue_health(const protocol::QueueHealthRequest& req);
+  // dismiss_waiting lives in dismiss_waiting.cpp.
+  boost::asio::awaitable<Outcome> on_dismiss_waiting(const protocol::DismissWaitingRequest& req);
+  bool is_supervisor() const;
   // The case `req_id` names, checked for this party: a survivor's own case,
   // or a responder's case that they hold and that is not closed.
   Result<OpenCase> own_case(const Bytes& req_id, protocol::ProtocolError* denied) const;

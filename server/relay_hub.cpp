@@ -211,16 +211,63 @@ void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived)
   std::lock_guard lock(mu_);
   Bytes key(c.id.bytes.begin(), c.id.bytes.end());
   if (c.record.closed || !c.record.routing) return;
+  // Gone meanwhile (a take_next whose claim failed because the case was
+  // dismissed or deleted): nothing to put back.
+  if (!cases_.contains(c.id)) return;
   if (c.record.claimed_by) {
     dispatcher_->assign(key, c.record.claimed_by->responder_id);
     return;
   }
   const CaseRouting& r = *c.record.routing;
-  dispatcher_->restore(key, r.envelope, r.forced_queue, offered_ids(c.record),
-                       arrived.value_or(r.arrived), clock_.now());
+  const UnixSeconds since = arrived.value_or(r.arrived);
+  dispatcher_->restore(key, r.envelope, r.forced_queue, offered_ids(c.record), since, clock_.now());
   // Nobody of this vault may be connected (at start-up): then it waits away.
+  // Since when is not known (nothing about a survivor's comings and goings
+  // is stored), so parking counts from its arrival: a case parked before a
+  // restart stays parked, and one whose survivor is still there comes back
+  // at its old place when they reconnect.
   if (alive(survivors_, c.record.vault_login_key).empty())
-    dispatcher_->survivor_away(key, clock_.now());
+    dispatcher_->survivor_away(key, clock_.now(), since);
+}
+
+void RelayHub::set_room(triage::RoomLimits room) {
+  std::lock_guard lock(mu_);
+  dispatcher_->set_room(room);
+}
+
+bool RelayHub::has_room(const protocol::RouteEnvelope& envelope) const {
+  std::lock_guard lock(mu_);
+  return dispatcher_->has_room(envelope);
+}
+
+RelayHub::PlaceHold RelayHub::hold_place(const protocol::RouteEnvelope& envelope) {
+  std::lock_guard lock(mu_);
+  return dispatcher_->reserve_place(envelope) ? PlaceHold(this) : PlaceHold();
+}
+
+void RelayHub::PlaceHold::release() {
+  if (hub_ == nullptr) return;
+  std::lock_guard lock(hub_->mu_);
+  hub_->dispatcher_->release_place();
+  hub_ = nullptr;
+}
+
+std::vector<OpenCase> RelayHub::withdraw_waiting(const triage::DismissFilter& filter,
+                                                 std::size_t limit, std::size_t* more) {
+  std::lock_guard lock(mu_);
+  std::vector<OpenCase> out;
+  for (const auto& w : dispatcher_->dismiss(filter, limit, more)) {
+    last_positions_.erase(w.key);
+    auto id = storage::CaseId::from(w.key);
+    if (!id.is_ok()) continue;
+    if (auto it = cases_.find(*id); it != cases_.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+std::size_t RelayHub::parked_count() const {
+  std::lock_guard lock(mu_);
+  return dispatcher_ ? dispatcher_->parked_count() : 0;
 }
 
 std::optional<triage::Taken> RelayHub::take_next(const std::string& responder_id) {

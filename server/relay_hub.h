@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -128,6 +129,44 @@ class RelayHub {
   // record: waiting when open and unclaimed, held when claimed. `arrived`:
   // the exact arrival when known (a new case), else the record's minute.
   void track_case(const OpenCase& c, std::optional<UnixSeconds> arrived = std::nullopt);
+  // The waiting room's bounds (config limits): set at start-up, before track_case.
+  void set_room(triage::RoomLimits room);
+  // Whether a case with `envelope` would find a place in the waiting room
+  // now (triage::Dispatcher::has_room: danger-now may use the reserved share).
+  bool has_room(const protocol::RouteEnvelope& envelope) const;
+  // A place held for a case about to commit into the waiting room
+  // (open_case, handoff_accept), so that commits racing each other cannot
+  // overfill it. Empty (false) when there is none. It is given back when the
+  // hold goes out of scope: keep it until after track_case(), on every path.
+  class PlaceHold {
+   public:
+    PlaceHold() = default;
+    PlaceHold(PlaceHold&& other) noexcept : hub_(std::exchange(other.hub_, nullptr)) {}
+    PlaceHold& operator=(PlaceHold&& other) noexcept {
+      if (this != &other) {
+        release();
+        hub_ = std::exchange(other.hub_, nullptr);
+      }
+      return *this;
+    }
+    ~PlaceHold() { release(); }
+    explicit operator bool() const { return hub_ != nullptr; }
+
+   private:
+    friend class RelayHub;
+    explicit PlaceHold(RelayHub* hub) : hub_(hub) {}
+    void release();
+    RelayHub* hub_ = nullptr;
+  };
+  PlaceHold hold_place(const protocol::RouteEnvelope& envelope);
+  // Takes the never-taken waiting (or parked) cases matching `filter` out of
+  // the waiting room, at most `limit`, oldest first, so nobody can take them
+  // any more, and returns them (`more`: how many matching ones are left).
+  // The caller deletes them, then remove_case()s each; if the deletion fails
+  // it must track_case() them again.
+  std::vector<OpenCase> withdraw_waiting(const triage::DismissFilter& filter, std::size_t limit,
+                                         std::size_t* more);
+  std::size_t parked_count() const;
   // Hands `responder_id` the best waiting case they may take, out of the
   // waiting room (exclusive). Put it back with untake() if the claim fails
   // to commit.

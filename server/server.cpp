@@ -104,6 +104,15 @@ Status bind(tcp::acceptor& acceptor, const Endpoint& e, const char* what) {
   return Status::ok();
 }
 
+// The waiting room's bounds from the config (docs/routing.md, "The room's bounds").
+triage::RoomLimits room_limits(const Limits& limits) {
+  triage::RoomLimits room;
+  room.max_waiting = limits.max_waiting_cases;
+  room.reserved_urgent = limits.max_waiting_cases * limits.danger_now_reserved_percent / 100;
+  room.park_after_s = limits.park_away_after.count();
+  return room;
+}
+
 }  // namespace
 
 Status disable_core_dumps() {
@@ -227,6 +236,7 @@ Status Server::Impl::load_state() {
   HEARTH_ASSIGN_OR_RETURN(triage::Rules rules, load_rules_file(config));
   logger().info("rules_loaded", {{"version", rules.version}});
   hub.set_rules(std::move(rules));
+  hub.set_room(room_limits(config.limits));
   HEARTH_ASSIGN_OR_RETURN(LoadedRoster loaded,
                           load_roster(config.roster_file, org_root, now, std::nullopt,
                                       /*allow_expired=*/true));

@@ -50,8 +50,10 @@ Placement place_fresh(const Rules& rules, const protocol::RouteEnvelope& envelop
 void Dispatcher::set_rules(Rules rules, UnixSeconds now) {
   rules_ = std::move(rules);
   const std::vector<ResponderView> views = views_of(responders_);
-  for (auto& [key, c] : waiting_)
-    c.placement = place_fresh(rules_, c.envelope, c.forced_queue, now, views);
+  for (auto* room : {&waiting_, &parked_}) {
+    for (auto& [key, c] : *room)
+      c.placement = place_fresh(rules_, c.envelope, c.forced_queue, now, views);
+  }
 }
 
 // ---- responders ----
@@ -88,6 +90,7 @@ void Dispatcher::add(const CaseKey& key, const protocol::RouteEnvelope& envelope
   c.key = key;
   c.envelope = envelope;
   c.arrived = now;
+  c.first_arrived = now;
   c.offered = std::move(offered);
   if (decision.rules_version == rules_.version &&
       decision.placement.target < rules_.chain(decision.placement.filter).size()) {
@@ -108,12 +111,15 @@ void Dispatcher::restore(const CaseKey& key, const protocol::RouteEnvelope& enve
   c.placement = place_fresh(rules_, envelope, forced_queue, now, views_of(responders_));
   c.forced_queue = std::move(forced_queue);
   c.arrived = arrived;
+  c.first_arrived = arrived;
   c.offered = std::move(offered);
+  parked_.erase(key);
   waiting_[key] = std::move(c);
 }
 
 void Dispatcher::assign(const CaseKey& key, const std::string& responder_id) {
   waiting_.erase(key);
+  parked_.erase(key);
   if (auto it = held_.find(key); it != held_.end()) {
     if (it->second == responder_id) return;  // already counted (take_next assigns)
     if (auto r = responders_.find(it->second); r != responders_.end() && r->second.load > 0)
@@ -140,6 +146,7 @@ void drop_load(std::map<std::string, ResponderView>& responders, const std::stri
 
 void Dispatcher::remove(const CaseKey& key) {
   waiting_.erase(key);
+  parked_.erase(key);
   if (auto it = held_.find(key); it != held_.end()) {
     drop_load(responders_, it->second);
     held_.erase(it);
@@ -159,19 +166,71 @@ void Dispatcher::requeue(const CaseKey& key, const protocol::RouteEnvelope& enve
   c.forced_queue = std::move(queue);
   c.placement = place_fresh(rules_, envelope, c.forced_queue, now, views_of(responders_));
   c.arrived = arrived;
+  c.first_arrived = arrived;
   c.offered = std::move(offered);
+  parked_.erase(key);
   waiting_[key] = std::move(c);
 }
 
-void Dispatcher::survivor_away(const CaseKey& key, UnixSeconds now) {
+// ---- the room's bounds ----
+
+bool Dispatcher::has_room(const protocol::RouteEnvelope& envelope) const {
+  const std::size_t occupied = waiting_.size() + reserved_places_;
+  // Trunk reservation: everyone but danger-now stops short of the last
+  // reserved_urgent places.
+  std::size_t limit = room_.max_waiting;
+  if (envelope.urgency != protocol::Urgency::kDangerNow)
+    limit = limit > room_.reserved_urgent ? limit - room_.reserved_urgent : 0;
+  return occupied < limit;
+}
+
+bool Dispatcher::reserve_place(const protocol::RouteEnvelope& envelope) {
+  if (!has_room(envelope)) return false;
+  ++reserved_places_;
+  return true;
+}
+
+void Dispatcher::release_place() {
+  if (reserved_places_ > 0) --reserved_places_;
+}
+
+bool Dispatcher::park_if_due(std::map<CaseKey, WaitingCase>::iterator it, UnixSeconds now) {
+  const WaitingCase& c = it->second;
+  // Only a case nobody ever took: one handed off was a real conversation.
+  if (!room_.park_after_s || !c.away || c.forced_queue) return false;
+  if (now < c.park_from + *room_.park_after_s) return false;
+  parked_.insert(waiting_.extract(it));
+  return true;
+}
+
+bool Dispatcher::unpark_if_room(std::map<CaseKey, WaitingCase>::iterator it) {
+  if (it->second.away || !has_room(it->second.envelope)) return false;
+  // It keeps its arrival and placement: its old place in line (tick()
+  // catches its placement up with the escalations it missed).
+  waiting_.insert(parked_.extract(it));
+  return true;
+}
+
+void Dispatcher::survivor_away(const CaseKey& key, UnixSeconds now,
+                               std::optional<UnixSeconds> park_from) {
+  if (auto p = parked_.find(key); p != parked_.end()) {
+    p->second.away = true;  // still parked; it stays out of the room
+    return;
+  }
   auto it = waiting_.find(key);
   if (it == waiting_.end() || it->second.away) return;  // already away: the grace runs from then
   it->second.away = true;
   it->second.away_since = now;
+  it->second.park_from = std::min(now, park_from.value_or(now));
+  (void)park_if_due(it, now);  // at start-up a case may have been away long enough already
 }
 
 void Dispatcher::survivor_back(const CaseKey& key) {
   if (auto it = waiting_.find(key); it != waiting_.end()) it->second.away = false;
+  if (auto p = parked_.find(key); p != parked_.end()) {
+    p->second.away = false;
+    (void)unpark_if_room(p);
+  }
 }
 
 bool Dispatcher::tick(UnixSeconds now) {
@@ -195,6 +254,24 @@ bool Dispatcher::tick(UnixSeconds now) {
         moved = true;
       }
     }
+  }
+  // Away too long and never taken: parked, out of the room.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    auto next = std::next(it);
+    if (park_if_due(it, now)) moved = true;
+    it = next;
+  }
+  // Survivors who came back while the room was full: in line as it frees,
+  // earliest arrival first.
+  std::vector<std::map<CaseKey, WaitingCase>::iterator> back;
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    if (!it->second.away) back.push_back(it);
+  }
+  std::stable_sort(back.begin(), back.end(), [](const auto& a, const auto& b) {
+    return a->second.arrived < b->second.arrived;
+  });
+  for (auto it : back) {
+    if (unpark_if_room(it)) moved = true;
   }
   return moved;
 }
@@ -273,6 +350,40 @@ std::optional<WaitingCase> Dispatcher::waiting(const CaseKey& key) const {
   auto it = waiting_.find(key);
   if (it == waiting_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<WaitingCase> Dispatcher::dismiss(const DismissFilter& filter, std::size_t limit,
+                                             std::size_t* more) {
+  std::vector<std::map<CaseKey, WaitingCase>::iterator> matching;
+  std::vector<Target> storage;
+  for (auto* room : {&waiting_, &parked_}) {
+    const bool parked = room == &parked_;
+    for (auto it = room->begin(); it != room->end(); ++it) {
+      const WaitingCase& c = it->second;
+      if (c.forced_queue) continue;  // taken once (handed off): never dismissed in bulk
+      if (c.first_arrived < filter.arrived_from || c.first_arrived >= filter.arrived_until)
+        continue;
+      if (filter.away_only && !c.away && !parked) continue;
+      if (filter.queue) {
+        const std::vector<Target>& chain = chain_of(rules_, c, storage);
+        if (chain.empty() ||
+            chain[std::min(c.placement.target, chain.size() - 1)].queue != *filter.queue)
+          continue;
+      }
+      matching.push_back(it);
+    }
+  }
+  std::stable_sort(matching.begin(), matching.end(), [](const auto& a, const auto& b) {
+    return a->second.first_arrived < b->second.first_arrived;
+  });
+  std::vector<WaitingCase> out;
+  for (auto it : matching) {
+    if (out.size() >= limit) break;
+    out.push_back(std::move(it->second));
+    if (!waiting_.erase(out.back().key)) parked_.erase(out.back().key);
+  }
+  if (more != nullptr) *more = matching.size() - out.size();
+  return out;
 }
 
 std::optional<std::string> Dispatcher::holder(const CaseKey& key) const {

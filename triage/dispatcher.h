@@ -13,10 +13,18 @@
 // or requeue() when it is handed off (it waits again, in the new queue).
 // remove() drops it at any point (the survivor deleted it).
 //
+// The room is bounded (set_room): a new case needs a place (reserve_place,
+// trunk reservation: the last `reserved_urgent` places are for danger-now
+// only), and a never-taken case whose survivor stays away `park_after_s`
+// is parked: out of the room (not counted, not handed out), kept for its
+// survivor, who brings it back (at its old place in line) by coming back,
+// as soon as there is room for it.
+//
 // Thread safety: none; the owner serialises calls.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +49,28 @@ struct WaitingCase {
   std::vector<std::string> offered;         // responders an intake copy was made for
   bool away = false;                        // the survivor has no connection open
   UnixSeconds away_since = 0;
+  UnixSeconds park_from = 0;      // while away: parking counts from here
+  UnixSeconds first_arrived = 0;  // as added or restored (arrived moves when the grace lapses)
+};
+
+// The waiting room's bounds. The defaults bound nothing (the simulator).
+struct RoomLimits {
+  // Cases waiting (plus places reserved for cases being opened), in all.
+  std::size_t max_waiting = static_cast<std::size_t>(-1);
+  // Of max_waiting, the places only a danger-now case may take: a flood of
+  // other cases never turns one away.
+  std::size_t reserved_urgent = 0;
+  // A never-taken case (not handed off) whose survivor has been away this
+  // long is parked. Nullopt: never.
+  std::optional<UnixSeconds> park_after_s;
+};
+
+// Which waiting (or parked) never-taken cases dismiss() removes.
+struct DismissFilter {
+  std::optional<std::string> queue;                                     // the queue it waits in now
+  UnixSeconds arrived_from = 0;                                         // first_arrived >= this
+  UnixSeconds arrived_until = std::numeric_limits<UnixSeconds>::max();  // first_arrived < this
+  bool away_only = false;                                               // survivor away (or parked)
 };
 
 // What take_next hands out.
@@ -82,6 +112,9 @@ class Dispatcher {
   explicit Dispatcher(Rules rules);
 
   const Rules& rules() const { return rules_; }
+  // The room's bounds (the defaults until called). Parks at the next tick().
+  void set_room(RoomLimits room) { room_ = room; }
+  const RoomLimits& room() const { return room_; }
   // New rules (validated by the caller). Waiting cases keep their arrival
   // and are placed afresh at the first target of their new chain.
   void set_rules(Rules rules, UnixSeconds now);
@@ -111,23 +144,39 @@ class Dispatcher {
                UnixSeconds arrived, UnixSeconds now);
   // A case held by a responder (for load) at start-up or after take_next.
   void assign(const CaseKey& key, const std::string& responder_id);
-  // Gone for good (deleted, closed): out of the waiting room, and its
-  // responder's load drops.
+  // Gone for good (deleted, closed): out of the waiting room (or parked),
+  // and its responder's load drops.
   void remove(const CaseKey& key);
   // Handed off: its responder's load drops and it waits again, only in
   // `queue`, keeping its original arrival; `offered` are the new intake copies.
   void requeue(const CaseKey& key, const protocol::RouteEnvelope& envelope, std::string queue,
                std::vector<std::string> offered, UnixSeconds arrived, UnixSeconds now);
 
+  // ---- the room's bounds ----
+  // Whether a case with `envelope` would find a place now: the waiting cases
+  // plus reserved places are below max_waiting, or below max_waiting -
+  // reserved_urgent for anything but danger-now.
+  bool has_room(const protocol::RouteEnvelope& envelope) const;
+  // Takes a place for a case about to be added or requeued (true), or
+  // refuses (false). Give it back with release_place() once the case is in
+  // (or did not make it): until then it counts as waiting.
+  bool reserve_place(const protocol::RouteEnvelope& envelope);
+  void release_place();
+
   // The survivor's last connection closed / a connection came back. A case
   // away longer than rules().away_grace_s loses its place: its arrival
-  // becomes the moment the grace ran out (tick() does this). It is never
-  // removed for being away.
-  void survivor_away(const CaseKey& key, UnixSeconds now);
+  // becomes the moment the grace ran out (tick() does this). A never-taken
+  // case away longer than room().park_after_s, counted from `park_from`
+  // (default: now; at start-up, when nobody knows since when the survivor
+  // is gone, its arrival), is parked: at once when that has passed, else by
+  // tick(). survivor_back() brings a parked case back when there is room
+  // for it, else tick() does as soon as there is.
+  void survivor_away(const CaseKey& key, UnixSeconds now,
+                     std::optional<UnixSeconds> park_from = std::nullopt);
   void survivor_back(const CaseKey& key);
 
-  // Escalations and away-grace expiry up to `now`. Returns true when any
-  // case moved (positions may have changed).
+  // Escalations, away-grace expiry, parking and parked cases coming back up
+  // to `now`. Returns true when any case moved (positions may have changed).
   bool tick(UnixSeconds now);
 
   // The best waiting case `responder_id` may take at `now`: available, below
@@ -146,6 +195,14 @@ class Dispatcher {
 
   std::optional<WaitingCase> waiting(const CaseKey& key) const;
   std::size_t waiting_count() const { return waiting_.size(); }
+  // Parked cases (not counted in waiting_count()).
+  bool is_parked(const CaseKey& key) const { return parked_.contains(key); }
+  std::size_t parked_count() const { return parked_.size(); }
+  // Removes up to `limit` never-taken cases, waiting or parked, that match
+  // `filter` (oldest first) and returns them; `more` is set to how many
+  // matching ones are left. The caller deletes them (or restore()s them).
+  std::vector<WaitingCase> dismiss(const DismissFilter& filter, std::size_t limit,
+                                   std::size_t* more);
   // The responder holding `key`, if it is taken.
   std::optional<std::string> holder(const CaseKey& key) const;
 
@@ -155,8 +212,16 @@ class Dispatcher {
   std::vector<QueueHealth> health(UnixSeconds now) const;
 
  private:
+  // Moves `it` out of the room when it is due to be parked at `now`.
+  bool park_if_due(std::map<CaseKey, WaitingCase>::iterator it, UnixSeconds now);
+  // Brings a parked case whose survivor is back into the room, room allowing.
+  bool unpark_if_room(std::map<CaseKey, WaitingCase>::iterator it);
+
   Rules rules_;
+  RoomLimits room_;
+  std::size_t reserved_places_ = 0;
   std::map<CaseKey, WaitingCase> waiting_;
+  std::map<CaseKey, WaitingCase> parked_;  // out of the room until their survivor is back
   std::map<std::string, ResponderView> responders_;
   std::map<CaseKey, std::string> held_;  // taken cases → responder
   std::map<std::string, bool> connected_;

@@ -1,5 +1,6 @@
 #include "clients/console/console_core.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -148,6 +149,50 @@ std::string closed_text(const std::string& label, protocol::CloseReason reason) 
 std::string waiting_text(std::int64_t waiting, std::int64_t urgent) {
   if (waiting == 0) return "Nobody is waiting for you.";
   return std::to_string(waiting) + " waiting (" + std::to_string(urgent) + " urgent)";
+}
+
+Result<DismissCommand> parse_dismiss(const std::vector<std::string>& args, UnixSeconds now) {
+  DismissCommand out;
+  std::vector<std::string> what = {"waiting cases nobody took"};
+  const auto usage = [] { return error(Code::kInvalidArgument, std::string(kDismissUsage)); };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "yes") {
+      out.confirmed = true;
+    } else if (a == "away") {
+      out.request.away_only = true;
+      what.emplace_back("whose survivor is not connected");
+    } else if (a == "queue" && i + 1 < args.size()) {
+      out.request.queue = args[++i];
+      what.push_back("in the queue " + *out.request.queue);
+    } else if (a == "last" && i + 1 < args.size()) {
+      const std::string& m = args[++i];
+      if (m.empty() || m.size() > 6 ||
+          !std::all_of(m.begin(), m.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return usage();
+      const std::int64_t minutes = std::stoll(m);
+      if (minutes < 1) return usage();
+      out.request.arrived_from = std::max<std::int64_t>(0, now - minutes * 60);
+      what.push_back("that arrived in the last " + m + " min");
+    } else {
+      return usage();
+    }
+  }
+  for (std::size_t i = 0; i < what.size(); ++i) out.what += (i == 0 ? "" : ", ") + what[i];
+  return out;
+}
+
+std::string dismiss_confirm_text(const DismissCommand& command, const std::string& retype) {
+  return "This deletes the " + command.what +
+         " (their messages too; survivors can ask again). To do it, type: " + retype + " yes";
+}
+
+std::string dismiss_result_text(const protocol::DismissWaitingReply& reply) {
+  std::string out = "Dismissed " + std::to_string(reply.dismissed) + " waiting case" +
+                    (reply.dismissed == 1 ? "" : "s") + "; an audit entry records it.";
+  if (reply.remaining > 0)
+    out += " " + std::to_string(reply.remaining) + " more match: run it again.";
+  return out;
 }
 
 std::vector<std::string> health_lines(const protocol::QueueHealthReply& reply) {

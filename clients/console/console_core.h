@@ -90,6 +90,24 @@ std::string waiting_text(std::int64_t waiting, std::int64_t urgent);
 // Queue health (supervisors) as a table, one line per class and per queue.
 std::vector<std::string> health_lines(const protocol::QueueHealthReply& reply);
 
+// "/dismiss" (supervisors): clears cases nobody took out of the waiting room.
+// Arguments, in any order: `away` (only cases whose survivor is not
+// connected), `queue QUEUE`, `last MINUTES` (arrived within the last
+// MINUTES), and `yes` to confirm. Without `yes` nothing is sent: the console
+// says what it would delete and how to confirm. kInvalidArgument with the
+// usage on anything else.
+struct DismissCommand {
+  protocol::DismissWaitingRequest request;
+  bool confirmed = false;
+  std::string what;  // "waiting cases nobody took, survivor away, in shelter, ..."
+};
+inline constexpr std::string_view kDismissUsage =
+    "Usage: /dismiss [away] [queue QUEUE] [last MINUTES] [yes]";
+Result<DismissCommand> parse_dismiss(const std::vector<std::string>& args, UnixSeconds now);
+// What to tell the supervisor before (confirm) and after (result).
+std::string dismiss_confirm_text(const DismissCommand& command, const std::string& retype);
+std::string dismiss_result_text(const protocol::DismissWaitingReply& reply);
+
 // What login established: who, which queues, the roster, the org root
 // fingerprint the store pins (compare it with the one the admin gave you).
 std::vector<std::string> login_lines(const client::LoginInfo& info,

@@ -5,7 +5,8 @@
 // responder how many cases wait for them; `/next` takes the best one (the
 // server's routing decides), and messages show as they arrive. Cases can be
 // handed to another team (`/handoff`, the survivor consents) or closed with an
-// outcome (`/close`); supervisors see queue health (`/health`). The
+// outcome (`/close`); supervisors see queue health (`/health`) and can clear
+// a flood out of the waiting room (`/dismiss`, confirmed with `yes`). The
 // full-screen console (tui.cpp) builds on the same library.
 #include <poll.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "clients/console/console_core.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
+#include "common/clock.h"
 
 namespace {
 
@@ -129,6 +131,8 @@ struct Console {
     say("/canned            list canned responses;  /canned N ID  send one to case N");
     say("/refer N [all]     referral cards for case N;  /refer N K  send card K (or ID)");
     say("/health            queue health (supervisors)");
+    say("/dismiss [away] [queue Q] [last MIN] [yes]  delete waiting cases nobody took "
+        "(supervisors)");
     say("/available         you can take cases;   /away   you cannot");
     say("/quit              leave (your keys stay locked in your data directory)");
     say("anything else      is sent to the current case");
@@ -201,6 +205,25 @@ struct Console {
       return say(explain(reply.status()));
     }
     for (const auto& line : health_lines(*reply)) say(line);
+  }
+
+  // /dismiss ARGS: says what it would delete; /dismiss ARGS yes does it.
+  void dismiss(const std::string& line) {
+    std::istringstream in(line);
+    std::string verb;
+    in >> verb;
+    std::vector<std::string> args;
+    for (std::string w; in >> w;) args.push_back(w);
+    auto parsed = parse_dismiss(args, SystemClock().now());
+    if (!parsed.is_ok()) return say(parsed.status().message());
+    if (!parsed->confirmed) return say(dismiss_confirm_text(*parsed, line));
+    auto reply = session->dismiss_waiting(parsed->request);
+    if (!reply.is_ok()) {
+      if (protocol_error(reply.status()) == protocol::ErrorCode::kForbidden)
+        return say("Dismissing waiting cases is for supervisors.");
+      return say(explain(reply.status()));
+    }
+    say(dismiss_result_text(*reply));
   }
 
   void command(const std::string& line) {
@@ -277,6 +300,8 @@ struct Console {
       refer(n, arg);
     } else if (verb == "/health") {
       health();
+    } else if (verb == "/dismiss") {
+      dismiss(line);
     } else if (verb == "/available" || verb == "/away") {
       Status s = session->set_presence(
           verb == "/away" ? protocol::Presence::kAway : protocol::Presence::kAvailable, 3);

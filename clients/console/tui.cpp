@@ -212,6 +212,7 @@ class Tui {
   void close(const std::vector<std::string>& args);
   void presence(protocol::Presence p);
   void health();
+  void dismiss(const std::vector<std::string>& args, const std::string& line);
   void help();
   void select_case(int number);
   void cycle(int step);
@@ -641,6 +642,21 @@ void Tui::health() {
   show_list("Queue health", health_lines(*reply));
 }
 
+// /dismiss ARGS: says what it would delete; /dismiss ARGS yes does it.
+void Tui::dismiss(const std::vector<std::string>& args, const std::string& line) {
+  auto parsed = parse_dismiss(args, SystemClock().now());
+  if (!parsed.is_ok()) return alert(parsed.status().message());
+  if (!parsed->confirmed) return alert(dismiss_confirm_text(*parsed, line));
+  if (!logged_in()) return;
+  auto reply = session_->dismiss_waiting(parsed->request);
+  if (!reply.is_ok()) {
+    if (protocol_error(reply.status()) == protocol::ErrorCode::kForbidden)
+      return alert("Dismissing waiting cases is for supervisors.");
+    return alert(explain(reply.status()));
+  }
+  note(dismiss_result_text(*reply));
+}
+
 void Tui::help() {
   // Fits 80×24 with a warning banner; PgDn scrolls when the screen is smaller.
   std::vector<std::string> lines = {
@@ -658,6 +674,7 @@ void Tui::help() {
       "/refer [N|ID|all]   list referral cards for this case, or send one",
       "/handoff [N] QUEUE  propose another team's queue (the survivor decides)",
       "/close [N] OUTCOME  close: " + outcome_list(info_.outcomes),
+      "/dismiss [away] [queue Q] [last MIN] [yes]  delete waiting cases nobody took",
       "/available /away /health /help /quit",
       "The org root fingerprint you pinned:",
       crypto::fingerprint(store_.state().org_root),
@@ -700,6 +717,8 @@ void Tui::command(const std::string& line) {
     presence(protocol::Presence::kAvailable);
   } else if (verb == "/health") {
     health();
+  } else if (verb == "/dismiss") {
+    dismiss(args, line);
   } else {
     alert("Unknown command " + verb + ". F1 or /help lists them.");
   }

@@ -513,6 +513,12 @@ Result<protocol::QueueHealthReply> ResponderSession::queue_health() {
   return connection_->call(protocol::QueueHealthRequest{}, options_.call_timeout);
 }
 
+Result<protocol::DismissWaitingReply> ResponderSession::dismiss_waiting(
+    const protocol::DismissWaitingRequest& request) {
+  if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
+  return connection_->call(request, options_.call_timeout);
+}
+
 Status ResponderSession::send(ByteView case_id, std::string_view text) {
   if (connection_ == nullptr) return error(Code::kUnavailable, "not connected");
   HEARTH_ASSIGN_OR_RETURN(Bytes plaintext, encode_text(text));

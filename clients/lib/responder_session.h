@@ -155,6 +155,11 @@ class ResponderSession {
   // "supervisor"): waiting per class, longest waits, responders. No case ids,
   // no content. kInvalidArgument (wire "forbidden"): not a supervisor.
   Result<protocol::QueueHealthReply> queue_health();
+  // Supervisors: deletes the waiting cases nobody took that match `request`
+  // (docs/protocol.md "dismiss_waiting"); the server writes an audit entry.
+  // kInvalidArgument (wire "forbidden" or "bad_field") otherwise.
+  Result<protocol::DismissWaitingReply> dismiss_waiting(
+      const protocol::DismissWaitingRequest& request);
 
   Status set_presence(protocol::Presence presence, std::uint32_t capacity);
 

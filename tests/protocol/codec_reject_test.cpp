@@ -295,6 +295,22 @@ TEST_CASE("each kind of field refuses each kind of bad value, naming the field",
       // The triage ops (issue 5).
       {Op::kTakeNext, {{"/case", b64(16)}}, ErrorCode::kUnknownField, "case: unknown field"},
       {Op::kQueueHealth, {{"/queue", "legal"}}, ErrorCode::kUnknownField, "queue: unknown field"},
+      // dismiss_waiting (issue 12).
+      {Op::kDismissWaiting, {{"/away_only", {}}}, ErrorCode::kMissingField, "away_only: missing"},
+      {Op::kDismissWaiting, {{"/away_only", 1}}, ErrorCode::kBadField, "away_only: not a boolean"},
+      {Op::kDismissWaiting, {{"/case", b64(16)}}, ErrorCode::kUnknownField, "case: unknown field"},
+      {Op::kDismissWaiting,
+       {{"/arrived_from", -1}},
+       ErrorCode::kBadField,
+       "arrived_from: out of range"},
+      {Op::kDismissWaiting,
+       {{"/arrived_until", "soon"}},
+       ErrorCode::kBadField,
+       "arrived_until: not an integer"},
+      {Op::kDismissWaiting,
+       {{"/queue", "Shelter"}},
+       ErrorCode::kBadField,
+       "queue: not a valid queue name"},
       {Op::kHandoff, {{"/queue", {}}}, ErrorCode::kMissingField, "queue: missing"},
       {Op::kHandoff, {{"/case", {}}}, ErrorCode::kMissingField, "case: missing"},
       {Op::kHandoff, {{"/queue", "Legal"}}, ErrorCode::kBadField, "queue: not a valid queue name"},
@@ -551,6 +567,7 @@ std::optional<Op> pending(std::uint32_t re) {
   if (re == 12) return Op::kTakeNext;
   if (re == 13) return Op::kHandoffOffer;
   if (re == 14) return Op::kQueueHealth;
+  if (re == 15) return Op::kDismissWaiting;
   return std::nullopt;
 }
 
@@ -730,6 +747,8 @@ TEST_CASE("each reply and event field is checked", "[protocol]") {
        {{"/queues/0/classes", health_classes(17)}},
        "queues[0].classes: must have 0 to 16 entries"},
       {reply_json(Op::kQueueHealth, 14), {{"/queues", Json::object()}}, "queues: not an array"},
+      {reply_json(Op::kDismissWaiting, 15), {{"/dismissed", 1001}}, "dismissed: out of range"},
+      {reply_json(Op::kDismissWaiting, 15), {{"/remaining", -1}}, "remaining: out of range"},
       {event_json(2), {{"/reason", "gone"}}, "reason: unknown close reason"},
       {event_json(2), {{"/reason", "handed_off"}}, "reason: unknown close reason"},
       {event_json(3), {{"/position", 0}}, "position: out of range"},

@@ -332,13 +332,14 @@ TEST_CASE("enum names invert and are distinct", "[protocol]") {
   check_names<Urgency>(4, urgency_name, parse_urgency);
   check_names<Mode>(2, mode_name, parse_mode);
   check_names<Presence>(2, presence_name, parse_presence);
-  check_names<Op>(20, op_name, parse_op);
+  check_names<Op>(21, op_name, parse_op);
   check_names<HandoffShare>(3, handoff_share_name, parse_handoff_share);
   check_names<CloseReason>(3, close_reason_name, parse_close_reason);
   check_names<WaitBand>(5, wait_band_name, parse_wait_band);
   CHECK(error_code_name(ErrorCode::kClosed) == "closed");
   CHECK(op_name(Op::kTakeNext) == "take_next");
   CHECK(op_name(Op::kQueueHealth) == "queue_health");
+  CHECK(op_name(Op::kDismissWaiting) == "dismiss_waiting");
   CHECK(handoff_share_name(HandoffShare::kNewOnly) == "new-only");
   CHECK(close_reason_name(CloseReason::kHandedOff) == "handed-off");
   CHECK(wait_band_name(WaitBand::kQuarterHour) == "quarter-hour");

@@ -61,6 +61,7 @@ inline std::vector<Request> sample_requests() {
       HandoffDeclineRequest{case_id},
       CloseCaseRequest{case_id, "safety-plan"},
       QueueHealthRequest{},
+      DismissWaitingRequest{1'800'000'000, 1'800'003'600, "shelter", true},
   };
 }
 
@@ -77,6 +78,7 @@ inline std::vector<Request> sample_requests_without_options() {
       HandoffAcceptRequest{sample_bytes(kCaseIdBytes, 57),
                            HandoffShare::kNewOnly,
                            {{sample_bytes(kHashBytes, 58), sample_bytes(1, 59)}}},
+      DismissWaitingRequest{std::nullopt, std::nullopt, std::nullopt, false},
   };
 }
 
@@ -123,6 +125,7 @@ inline std::vector<Reply> sample_replies() {
       QueueHealthReply{
           {{"immediate-safety", {{"danger-now", 2, 75, 60}}, 1, 3, 1, 2},
            {"legal", {{"today", 0, 0, 900}, {"this-week", 5, 7200, 86'400}}, 4, 0, 9, 12}}},
+      DismissWaitingReply{1000, 37},
   };
 }
 

@@ -53,6 +53,8 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->limits.undelivered_retention_days == 30);
   CHECK(c->limits.route_ttl == std::chrono::seconds(600));
   CHECK(c->limits.max_routes_per_connection == 4);
+  CHECK(c->limits.danger_now_reserved_percent == 10);
+  CHECK(c->limits.park_away_after == std::chrono::seconds(3600));
   CHECK(c->pow.effort == 20000);
   CHECK(c->pow.max_effort == 1000000);
   CHECK(c->pow.proofs_per_minute == 60);
@@ -152,6 +154,10 @@ TEST_CASE("every bad field is refused with a message naming it", "[server]") {
       0);
   CHECK(message_for(R"(,"limits":{"max_routes_per_connection":0})")
             .rfind("limits.max_routes_per_connection: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"danger_now_reserved_percent":51})") ==
+        "limits.danger_now_reserved_percent: must be between 0 and 50");
+  CHECK(message_for(R"(,"limits":{"park_away_after_seconds":0})") ==
+        "limits.park_away_after_seconds: must be between 1 and 2592000");
   CHECK(message_for(R"(,"limits":{"max_frame_bytes":1048576,"write_queue_bytes":65536})") ==
         "limits.write_queue_bytes: must be at least limits.max_frame_bytes");
   CHECK(message_for(R"(,"limits":{"typo":1})") == "limits.typo: unknown field");

@@ -364,3 +364,36 @@ TEST_CASE("hearth-console line mode lists the directory, and a bad directory fil
 
 }  // namespace
 }  // namespace hearth::test
+
+namespace hearth::test {
+namespace {
+
+TEST_CASE("hearth-console line mode: /dismiss asks first, and is for supervisors only", "[tools]") {
+  Relay relay;
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  auto& sam = relay.org.add_responder("sam", {"supervisor"});
+  relay.start();
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"HEARTH_PASSPHRASE", std::string(kStorePassphrase)}};
+  auto run_console = [&](const TestResponder& r, const std::string& input) {
+    const fs::path data = relay.stores.path() / r.id;
+    relay.create_store(r).reset();
+    return run_tool(HEARTH_CONSOLE_PATH,
+                    {"--plain", "--server", relay.endpoint().url, "--data", data.string()}, input,
+                    env);
+  };
+  auto supervisor = run_console(sam, "/dismiss away last 30\n/dismiss away last 30 yes\n/quit\n");
+  CHECK(supervisor.exit_code == 0);
+  CHECK_THAT(supervisor.out,
+             Contains("This deletes the waiting cases nobody took, whose survivor is not "
+                      "connected, that arrived in the last 30 min"));
+  CHECK_THAT(supervisor.out, Contains("type: /dismiss away last 30 yes"));
+  CHECK_THAT(supervisor.out, Contains("Dismissed 0 waiting cases; an audit entry records it."));
+  auto responder = run_console(ana, "/dismiss away yes\n/dismiss everything\n/quit\n");
+  CHECK(responder.exit_code == 0);
+  CHECK_THAT(responder.out, Contains("Dismissing waiting cases is for supervisors."));
+  CHECK_THAT(responder.out, Contains("Usage: /dismiss [away] [queue QUEUE] [last MINUTES] [yes]"));
+}
+
+}  // namespace
+}  // namespace hearth::test

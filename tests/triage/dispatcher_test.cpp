@@ -421,3 +421,126 @@ TEST_CASE("waiting_for counts what a responder could take, and the strict ones",
 }
 
 }  // namespace hearth::triage
+
+namespace hearth::triage {
+
+TEST_CASE("the room: trunk reservation keeps the last places for danger-now", "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{3, 1, std::nullopt});
+  CHECK(d.reserve_place(kShelterToday));
+  add_case(d, "a", kShelterToday, 0);
+  d.release_place();
+  CHECK(d.reserve_place(kShelterToday));  // held: counts until released
+  CHECK_FALSE(d.has_room(kShelterToday));
+  CHECK(d.has_room(kDangerEs));
+  add_case(d, "b", kShelterToday, 1);
+  d.release_place();
+  CHECK_FALSE(d.reserve_place(kShelterInfo));
+  CHECK(d.reserve_place(kDangerEs));
+  add_case(d, "c", kDangerEs, 2);
+  d.release_place();
+  CHECK_FALSE(d.has_room(kDangerEs));
+  CHECK(d.waiting_count() == 3);
+  d.release_place();  // nothing held: no underflow
+  CHECK_FALSE(d.has_room(kDangerEs));
+  d.remove(key("a"));
+  CHECK(d.has_room(kDangerEs));
+  CHECK_FALSE(d.has_room(kShelterToday));
+}
+
+TEST_CASE("the room: a never-taken case away too long is parked and comes back", "[triage]") {
+  Dispatcher d(test::test_rules());  // away_grace_s 600
+  d.set_room(RoomLimits{2, 0, 1000});
+  d.upsert_responder(responder("gus", {"general"}, {"en"}, true, 5));
+  add_case(d, "a", kShelterToday, 0);
+  add_case(d, "b", kShelterToday, 10);
+  d.survivor_away(key("a"), 100);
+  CHECK_FALSE(d.has_room(kShelterToday));
+  d.tick(1099);
+  CHECK(d.waiting_count() == 2);
+  CHECK(d.tick(1100));
+  CHECK(d.waiting_count() == 1);
+  CHECK(d.parked_count() == 1);
+  CHECK(d.is_parked(key("a")));
+  CHECK_FALSE(d.waiting(key("a")));
+  // Out of the room: not handed out, not counted.
+  auto t = d.take_next("gus", 1100);
+  REQUIRE(t);
+  CHECK(t->key == key("b"));
+  CHECK_FALSE(d.take_next("gus", 1100));
+
+  // The room fills; the survivor comes back and waits for a place.
+  add_case(d, "c", kShelterToday, 1200);
+  add_case(d, "e", kShelterToday, 1201);
+  d.survivor_back(key("a"));
+  CHECK(d.is_parked(key("a")));
+  d.remove(key("c"));
+  CHECK(d.tick(1300));
+  REQUIRE(d.waiting(key("a")));
+  // Its old place: it keeps the arrival it had (the grace lapsed at 700).
+  CHECK(d.waiting(key("a"))->arrived == 700);
+  t = d.take_next("gus", 1300);
+  REQUIRE(t);
+  CHECK(t->key == key("a"));
+}
+
+TEST_CASE("the room: parking counts from arrival at start-up, never for handed-off cases",
+          "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{10, 0, 1000});
+  d.restore(key("old"), kShelterToday, std::nullopt, {"gus"}, 0, 5000);
+  d.survivor_away(key("old"), 5000, 0);
+  CHECK(d.is_parked(key("old")));
+  d.restore(key("new"), kShelterToday, std::nullopt, {"gus"}, 4500, 5000);
+  d.survivor_away(key("new"), 5000, 4500);
+  CHECK_FALSE(d.is_parked(key("new")));
+  CHECK(d.tick(5500));
+  CHECK(d.is_parked(key("new")));
+  d.restore(key("handed"), kShelterToday, std::string("general"), {"gus"}, 0, 5000);
+  d.survivor_away(key("handed"), 5000, 0);
+  d.tick(100000);
+  CHECK(d.waiting(key("handed")));
+  CHECK(d.parked_count() == 2);
+}
+
+TEST_CASE("the room: dismiss removes never-taken cases by filter, oldest first", "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{10, 0, 1000});
+  d.upsert_responder(responder("gus", {"general"}, {"en"}, true, 5));
+  add_case(d, "a", kShelterToday, 0);
+  add_case(d, "b", kShelterToday, 100);
+  add_case(d, "c", kShelterToday, 200);
+  add_case(d, "d", kShelterToday, 300);
+  d.restore(key("handed"), kShelterToday, std::string("general"), {"gus"}, 50, 300);
+  d.survivor_away(key("a"), 300);
+  d.survivor_away(key("c"), 300);
+  d.survivor_away(key("handed"), 300);
+  d.tick(1300);  // a and c parked
+  REQUIRE(d.parked_count() == 2);
+
+  std::size_t more = 0;
+  DismissFilter away;
+  away.away_only = true;
+  auto gone = d.dismiss(away, 1, &more);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].key == key("a"));
+  CHECK(more == 1);
+  DismissFilter window;
+  window.arrived_from = 100;
+  window.arrived_until = 300;
+  window.queue = "nowhere";
+  CHECK(d.dismiss(window, 10, &more).empty());
+  window.queue.reset();
+  gone = d.dismiss(window, 10, &more);
+  REQUIRE(gone.size() == 2);
+  CHECK(gone[0].key == key("b"));
+  CHECK(gone[1].key == key("c"));
+  CHECK(more == 0);
+  CHECK(d.parked_count() == 0);
+  // The handed-off case and d stay.
+  CHECK(d.waiting_count() == 2);
+  CHECK(d.dismiss(DismissFilter{}, 10, &more).size() == 1);
+  CHECK(d.waiting(key("handed")));
+}
+
+}  // namespace hearth::triage
