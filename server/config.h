@@ -50,6 +50,19 @@ struct Limits {
   // "unavailable". A real org's waiting room stays far below this; a flood
   // of new cases must not make every routing refresh slow (docs/performance.md).
   std::size_t max_waiting_cases = 1000;
+  // Failed logins (responder_login, vault_login) cost the server signature
+  // checks and the attacker nothing: a connection is closed after its
+  // failure past login_failures_per_connection, and server-wide, per kind,
+  // past failed_logins_per_second (bursts up to failed_login_burst) every
+  // login of that kind answers rate_limited before any signature work.
+  // A connection whose write queue makes no progress (not one frame written)
+  // for this long has stopped reading: it is closed (1008, slow reader).
+  // Envelopes never fill the queue past half (they wait in storage), so this,
+  // not the queue's size, is what catches a client that stops reading.
+  std::chrono::seconds write_stall_timeout{60};
+  std::uint32_t login_failures_per_connection = 3;
+  std::uint32_t failed_logins_per_second = 50;
+  std::uint32_t failed_login_burst = 200;
 };
 
 struct PowConfig {
