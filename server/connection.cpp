@@ -193,22 +193,16 @@ void Connection::begin_close(std::uint16_t code, bool flush) {
 }
 
 asio::awaitable<void> Connection::wait_for_room() {
-  const Limits& l = services_.config.limits;
-  while (!close_code_ && !closed_ &&
-         (out_.size() >= l.write_queue_frames / 2 || out_bytes_ >= l.write_queue_bytes / 2 ||
-          !held_.empty())) {
-    co_await room_.wait();
-  }
+  // Room for the largest envelope: the first of the page then fits, unless
+  // live pushes took the room meanwhile (and then the pump waits again).
+  while (!close_code_ && !closed_ && !envelope_room(kMaxEnvelopeFrameBytes)) co_await room_.wait();
 }
 
 void Connection::frame_written(std::size_t bytes) {
   out_bytes_ -= std::min(bytes, out_bytes_);
   last_write_progress_ = std::chrono::steady_clock::now();
   flush_held();
-  const Limits& l = services_.config.limits;
-  if (out_.size() < l.write_queue_frames / 2 && out_bytes_ < l.write_queue_bytes / 2 &&
-      held_.empty())
-    room_.notify();
+  if (envelope_room(kMaxEnvelopeFrameBytes)) room_.notify();
 }
 
 bool Connection::envelope_room(std::size_t bytes) const {
@@ -326,14 +320,10 @@ void Connection::send_event(protocol::Event event) {
     return;
   }
   // No room: hold it. Events are state (a place in line, a claim, a close):
-  // the newest of a kind for a case is all the client needs.
+  // the newest of a kind for a case is all the client needs, and it goes
+  // after the others, where it arrived.
   services_.metrics.events_held.fetch_add(1);
-  for (auto& h : held_) {
-    if (h.kind == kind && h.case_id == case_id) {
-      h.frame = std::move(frame);
-      return;
-    }
-  }
+  std::erase_if(held_, [&](const HeldEvent& h) { return h.kind == kind && h.case_id == case_id; });
   if (held_.size() >= kMaxHeldEvents) {
     // Hundreds of distinct cases' events unread: this client is not reading.
     services_.metrics.slow_readers_dropped.fetch_add(1);

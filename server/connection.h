@@ -110,8 +110,8 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   // otherwise drop it (slow reader, policy). After handshake_timeout the
   // transport is aborted if the close handshake has not finished.
   void begin_close(std::uint16_t code, bool flush);
-  // Suspends until the write queue is below half of both its limits and no
-  // event is held (the backlog pump's turn).
+  // Suspends until the largest envelope frame may be queued (envelope_room):
+  // the backlog pump's turn.
   boost::asio::awaitable<void> wait_for_room();
   // The writer took a frame off the queue.
   void frame_written(std::size_t bytes);
