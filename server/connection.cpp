@@ -198,6 +198,15 @@ asio::awaitable<void> Connection::wait_for_room() {
   while (!close_code_ && !closed_ && !envelope_room(kMaxEnvelopeFrameBytes)) co_await room_.wait();
 }
 
+asio::awaitable<void> Connection::wait_for_reply_room() {
+  const Limits& l = services_.config.limits;
+  // room_ fires only once envelopes may flow again (below half), which is
+  // always room for a reply too.
+  while (!close_code_ && !closed_ && !out_.empty() &&
+         (out_.size() + 1 >= l.write_queue_frames || out_bytes_ >= event_bytes_))
+    co_await room_.wait();
+}
+
 void Connection::frame_written(std::size_t bytes) {
   out_bytes_ -= std::min(bytes, out_bytes_);
   last_write_progress_ = std::chrono::steady_clock::now();

@@ -23,10 +23,12 @@
 //     the same case replaces the older, so the list is bounded by the party's
 //     cases. Held events go out first as frames are written; no envelope is
 //     queued while any is held, so events keep their order against envelopes;
-//   - the last quarter is for replies. Only a reply can take the queue past
-//     its limit: a client that sends requests and does not read is closed
-//     (1008, slow_reader_dropped), as is one whose held list would pass
-//     kMaxHeldEvents.
+//   - the last quarter is for replies: the reader reads the next request only
+//     while the queue has a frame and a quarter of its bytes to spare, so
+//     replies do not overflow it either. A client that stops reading is
+//     closed (1008, slow_reader_dropped) when nothing has been written for
+//     limits.write_stall_timeout, or when its held list would pass
+//     kMaxHeldEvents; the hard limit in enqueue() stays as a last guard.
 //
 // Thread safety: all state is touched only on the strand. The Peer methods
 // may be called from any thread: they post to the strand.
@@ -113,6 +115,9 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   // Suspends until the largest envelope frame may be queued (envelope_room):
   // the backlog pump's turn.
   boost::asio::awaitable<void> wait_for_room();
+  // Suspends until a reply fits the queue's last quarter (the reader waits
+  // here before reading the next request).
+  boost::asio::awaitable<void> wait_for_reply_room();
   // The writer took a frame off the queue.
   void frame_written(std::size_t bytes);
   // Arms the write-stall watchdog (limits.write_stall_timeout) if it is not.
