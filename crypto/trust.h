@@ -119,6 +119,11 @@ class VerifiedRoster {
   // kExpired outside its validity; kNotFound when unlisted; kAuthFailed when revoked.
   Status check_certificate(const ResponderCertificate& cert, UnixSeconds now,
                            std::optional<std::string_view> queue = std::nullopt) const;
+  // As check_certificate without the signature check: for a certificate
+  // whose exact encoding (its hash) passed check_certificate under this
+  // roster before. Every check that depends on `now` or `queue` is made.
+  Status check_certificate_standing(const ResponderCertificate& cert, UnixSeconds now,
+                                    std::optional<std::string_view> queue = std::nullopt) const;
 
   // The queues under which `cert_hash` is listed (empty when none).
   std::vector<std::string> queues_of(ByteView cert_hash) const;
@@ -129,6 +134,8 @@ class VerifiedRoster {
                                               UnixSeconds, const std::optional<RosterPin>&);
   VerifiedRoster(SignedRoster roster, Bytes hash)
       : roster_(std::move(roster)), hash_(std::move(hash)) {}
+  Status check(const ResponderCertificate& cert, UnixSeconds now,
+               std::optional<std::string_view> queue, bool verify) const;
   SignedRoster roster_;
   Bytes hash_;
 };

@@ -140,13 +140,14 @@ Status read_limits(const json& root, Limits& l) {
   if (obj == nullptr) return Status::ok();
   const json& o = *obj;
   const char* p = "limits";
-  HEARTH_TRY(
-      check_keys(o, p,
-                 {"max_frame_bytes", "frames_per_second", "frame_burst", "write_queue_frames",
-                  "write_queue_bytes", "handshake_timeout_seconds", "idle_timeout_seconds",
-                  "max_connections", "max_open_cases_per_vault", "max_pending_per_mailbox",
-                  "undelivered_retention_days", "route_ttl_seconds", "max_routes_per_connection",
-                  "max_waiting_cases", "danger_now_reserved_percent", "park_away_after_seconds"}));
+  HEARTH_TRY(check_keys(
+      o, p,
+      {"max_frame_bytes", "frames_per_second", "frame_burst", "write_queue_frames",
+       "write_queue_bytes", "handshake_timeout_seconds", "idle_timeout_seconds", "max_connections",
+       "max_open_cases_per_vault", "max_pending_per_mailbox", "undelivered_retention_days",
+       "route_ttl_seconds", "max_routes_per_connection", "max_waiting_cases",
+       "danger_now_reserved_percent", "park_away_after_seconds", "write_stall_timeout_seconds",
+       "login_failures_per_connection", "failed_logins_per_second", "failed_login_burst"}));
   HEARTH_TRY(read_int(o, p, "max_frame_bytes", l.max_frame_bytes, 1024, 16 * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "frames_per_second", l.frames_per_second, 1, 10000));
   HEARTH_TRY(read_int(o, p, "frame_burst", l.frame_burst, 1, 100000));
@@ -164,6 +165,11 @@ Status read_limits(const json& root, Limits& l) {
   HEARTH_TRY(read_int(o, p, "max_waiting_cases", l.max_waiting_cases, 1, 100000));
   HEARTH_TRY(read_int(o, p, "danger_now_reserved_percent", l.danger_now_reserved_percent, 0, 50));
   HEARTH_TRY(read_seconds(o, p, "park_away_after_seconds", l.park_away_after, 1, 30 * 86400));
+  HEARTH_TRY(read_seconds(o, p, "write_stall_timeout_seconds", l.write_stall_timeout, 1, 3600));
+  HEARTH_TRY(
+      read_int(o, p, "login_failures_per_connection", l.login_failures_per_connection, 1, 100));
+  HEARTH_TRY(read_int(o, p, "failed_logins_per_second", l.failed_logins_per_second, 1, 100000));
+  HEARTH_TRY(read_int(o, p, "failed_login_burst", l.failed_login_burst, 1, 1000000));
   return Status::ok();
 }
 

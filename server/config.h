@@ -56,6 +56,19 @@ struct Limits {
   // A never-taken waiting case whose survivor has been away this long is
   // parked: out of the waiting room until they come back (docs/routing.md).
   std::chrono::seconds park_away_after{3600};
+  // A connection whose write queue makes no progress (not one frame written)
+  // for this long has stopped reading: it is closed (1008, slow reader).
+  // Envelopes never fill the queue past half (they wait in storage), so this,
+  // not the queue's size, is what catches a client that stops reading.
+  std::chrono::seconds write_stall_timeout{60};
+  // Failed logins (responder_login, vault_login) cost the server signature
+  // checks and the attacker nothing: a connection is closed after its
+  // failure past login_failures_per_connection, and server-wide, per kind,
+  // past failed_logins_per_second (bursts up to failed_login_burst) every
+  // login of that kind answers rate_limited before any signature work.
+  std::uint32_t login_failures_per_connection = 3;
+  std::uint32_t failed_logins_per_second = 50;
+  std::uint32_t failed_login_burst = 200;
 };
 
 // Route proof-of-work (docs/operations.md "Proof-of-work under load"). The

@@ -97,20 +97,36 @@ void AsyncSignal::cancel_forever() {
 // ---- Connection: lifetime and the write queue ----
 
 Connection::Connection(Services& services, asio::any_io_executor strand)
-    : services_(services), strand_(std::move(strand)), writer_wake_(strand_), room_(strand_) {
+    : services_(services),
+      strand_(std::move(strand)),
+      writer_wake_(strand_),
+      room_(strand_),
+      stall_timer_(strand_) {
   const Limits& l = services_.config.limits;
   std::size_t by_frames = l.write_queue_frames / 2 > 1 ? l.write_queue_frames / 2 - 1 : 1;
   std::size_t by_bytes =
       std::max<std::size_t>(1, (l.write_queue_bytes / 2) / kMaxEnvelopeFrameBytes);
   page_size_ = std::clamp<std::size_t>(std::min(by_frames, by_bytes), 1, storage::kMaxFetch);
+  // The queue's shares (connection.h): envelopes to half, other events to
+  // three quarters, the rest for replies.
+  envelope_frames_ = std::max<std::size_t>(1, l.write_queue_frames / 2);
+  envelope_bytes_ = std::max<std::size_t>(1, l.write_queue_bytes / 2);
+  event_frames_ =
+      std::max(envelope_frames_ + 1,
+               l.write_queue_frames - std::max<std::size_t>(1, l.write_queue_frames / 4));
+  event_bytes_ = l.write_queue_bytes - l.write_queue_bytes / 4;
 }
 
 Connection::~Connection() = default;
 
 void Connection::finished() {
   closed_ = true;
+  held_.clear();
+  // Whatever this connection still reserved goes back at once.
+  drop_routes([](const PendingRoute&) { return true; });
   writer_wake_.cancel_forever();
   room_.cancel_forever();
+  stall_timer_.cancel();
   services_.hub.remove_peer(this);
 }
 
@@ -127,15 +143,42 @@ bool Connection::enqueue(std::string frame) {
     begin_close(kClosePolicyViolation, /*flush=*/false);
     return false;
   }
+  if (out_.empty()) last_write_progress_ = std::chrono::steady_clock::now();
   out_bytes_ += frame.size();
   out_.push_back(std::move(frame));
   writer_wake_.notify();
+  watch_stall();
   return true;
+}
+
+void Connection::watch_stall() {
+  if (stall_armed_ || close_code_ || closed_) return;
+  stall_armed_ = true;
+  stall_timer_.expires_at(last_write_progress_ + services_.config.limits.write_stall_timeout);
+  std::weak_ptr<Connection> weak = weak_from_this();
+  stall_timer_.async_wait([weak](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->stall_armed_ = false;
+    if (ec || self->close_code_ || self->closed_ || self->out_.empty()) return;
+    auto stalled = std::chrono::steady_clock::now() - self->last_write_progress_;
+    if (stalled < self->services_.config.limits.write_stall_timeout) {
+      self->watch_stall();  // progress since: wait out the rest
+      return;
+    }
+    // Frames queued and not one written for the whole timeout: the client
+    // stopped reading. Its envelopes stay in storage for its next login.
+    self->services_.metrics.slow_readers_dropped.fetch_add(1);
+    log::logger().warn("slow_reader_dropped",
+                       {{"queued_frames", self->out_.size()}, {"queued_bytes", self->out_bytes_}});
+    self->begin_close(kClosePolicyViolation, /*flush=*/false);
+  });
 }
 
 void Connection::begin_close(std::uint16_t code, bool flush) {
   if (close_code_ || closed_) return;
   close_code_ = code;
+  held_.clear();
   if (!flush && !out_.empty()) {
     // The frame at the front may be in the middle of being written: keep it.
     std::string front = std::move(out_.front());
@@ -160,18 +203,47 @@ void Connection::begin_close(std::uint16_t code, bool flush) {
 }
 
 asio::awaitable<void> Connection::wait_for_room() {
+  // Room for the largest envelope: the first of the page then fits, unless
+  // live pushes took the room meanwhile (and then the pump waits again).
+  while (!close_code_ && !closed_ && !envelope_room(kMaxEnvelopeFrameBytes)) co_await room_.wait();
+}
+
+asio::awaitable<void> Connection::wait_for_reply_room() {
   const Limits& l = services_.config.limits;
-  while (!close_code_ && !closed_ &&
-         (out_.size() >= l.write_queue_frames / 2 || out_bytes_ >= l.write_queue_bytes / 2)) {
+  // room_ fires only once envelopes may flow again (below half), which is
+  // always room for a reply too.
+  while (!close_code_ && !closed_ && !out_.empty() &&
+         (out_.size() + 1 >= l.write_queue_frames || out_bytes_ >= event_bytes_))
     co_await room_.wait();
-  }
 }
 
 void Connection::frame_written(std::size_t bytes) {
   out_bytes_ -= std::min(bytes, out_bytes_);
-  const Limits& l = services_.config.limits;
-  if (out_.size() < l.write_queue_frames / 2 && out_bytes_ < l.write_queue_bytes / 2)
-    room_.notify();
+  last_write_progress_ = std::chrono::steady_clock::now();
+  flush_held();
+  if (envelope_room(kMaxEnvelopeFrameBytes)) room_.notify();
+}
+
+bool Connection::envelope_room(std::size_t bytes) const {
+  if (!held_.empty()) return false;
+  // One envelope always fits an empty queue, however large.
+  return out_.empty() || (out_.size() < envelope_frames_ && out_bytes_ + bytes <= envelope_bytes_);
+}
+
+bool Connection::event_room(std::size_t bytes) const {
+  return out_.empty() || (out_.size() < event_frames_ && out_bytes_ + bytes <= event_bytes_);
+}
+
+void Connection::flush_held() {
+  std::size_t n = 0;
+  while (n < held_.size() && !close_code_ && !closed_ && event_room(held_[n].frame.size())) {
+    if (enqueue(std::move(held_[n].frame))) services_.metrics.events_pushed.fetch_add(1);
+    ++n;
+  }
+  // enqueue() cannot close here (events stay below the hard limit), but a
+  // close clears held_: never erase past its end.
+  held_.erase(held_.begin(),
+              held_.begin() + static_cast<std::ptrdiff_t>(std::min(n, held_.size())));
 }
 
 // ---- Peer ----
@@ -239,13 +311,51 @@ void Connection::check_roster(const RosterState& roster) {
 
 // ---- Delivery ----
 
-void Connection::send_event(protocol::Event event) {
-  if (enqueue(protocol::encode(protocol::EventFrame{std::move(event)})))
-    services_.metrics.events_pushed.fetch_add(1);
+namespace {
+
+// The case an event is about, or empty: with the event's kind, the key under
+// which a newer held event replaces an older one.
+Bytes case_of(const protocol::Event& event) {
+  return std::visit(
+      [](const auto& e) -> Bytes {
+        if constexpr (requires { e.case_id; }) {
+          return e.case_id;
+        } else {
+          return {};
+        }
+      },
+      event);
 }
 
-void Connection::send_envelope(const CaseId& case_id, std::int64_t seq, bool responder_side,
-                               const Bytes& body, UnixSeconds sent_minute) {
+}  // namespace
+
+void Connection::send_event(protocol::Event event) {
+  if (close_code_ || closed_) return;
+  const std::size_t kind = event.index();
+  Bytes case_id = case_of(event);
+  std::string frame = protocol::encode(protocol::EventFrame{std::move(event)});
+  if (held_.empty() && event_room(frame.size())) {
+    if (enqueue(std::move(frame))) services_.metrics.events_pushed.fetch_add(1);
+    return;
+  }
+  // No room: hold it. Events are state (a place in line, a claim, a close):
+  // the newest of a kind for a case is all the client needs, and it goes
+  // after the others, where it arrived.
+  services_.metrics.events_held.fetch_add(1);
+  std::erase_if(held_, [&](const HeldEvent& h) { return h.kind == kind && h.case_id == case_id; });
+  if (held_.size() >= kMaxHeldEvents) {
+    // Hundreds of distinct cases' events unread: this client is not reading.
+    services_.metrics.slow_readers_dropped.fetch_add(1);
+    log::logger().warn("slow_reader_dropped",
+                       {{"queued_frames", out_.size()}, {"held_events", held_.size()}});
+    begin_close(kClosePolicyViolation, /*flush=*/false);
+    return;
+  }
+  held_.push_back({kind, std::move(case_id), std::move(frame)});
+}
+
+std::string Connection::envelope_frame(const CaseId& case_id, std::int64_t seq, bool responder_side,
+                                       const Bytes& body, UnixSeconds sent_minute) {
   protocol::EnvelopeEvent e;
   e.case_id.assign(case_id.bytes.begin(), case_id.bytes.end());
   e.seq = seq;
@@ -255,7 +365,7 @@ void Connection::send_envelope(const CaseId& case_id, std::int64_t seq, bool res
                                       : protocol::EnvelopeKind::kMessage;
   e.body = body;
   e.sent_minute = sent_minute;
-  send_event(std::move(e));
+  return protocol::encode(protocol::EventFrame{std::move(e)});
 }
 
 void Connection::watch(const MailboxId& mailbox, const CaseId& case_id, bool responder_side,
@@ -286,55 +396,88 @@ void Connection::on_delivery(const Delivery& d) {
     c.dirty = true;  // the page being fetched may or may not hold it: fetch again
     return;
   }
-  if (d.seq <= c.delivered) return;  // already pushed from the backlog
-  if (d.seq == c.delivered + 1) {
-    c.delivered = d.seq;
-    send_envelope(d.case_id, d.seq, d.responder_side, d.body, d.sent_minute);
-    return;
+  if (d.seq <= c.delivered) return;  // already queued from the backlog
+  if (!c.behind && d.seq == c.delivered + 1) {
+    std::string frame = envelope_frame(d.case_id, d.seq, d.responder_side, d.body, d.sent_minute);
+    if (envelope_room(frame.size())) {
+      c.delivered = d.seq;
+      if (enqueue(std::move(frame))) services_.metrics.events_pushed.fetch_add(1);
+      return;
+    }
+    // No room: it is in storage already; the pump fetches it when there is.
+    services_.metrics.envelopes_deferred.fetch_add(1);
   }
-  start_fetch(d.mailbox);  // a gap: read what is missing, in order
+  start_fetch(d.mailbox);  // a gap, or behind already: read what is missing, in order
 }
 
 void Connection::start_fetch(const MailboxId& mailbox) {
   auto it = cursors_.find(mailbox);
   if (it == cursors_.end()) return;
-  if (it->second.fetching) {
-    it->second.dirty = true;
-    return;
-  }
-  it->second.fetching = true;
-  asio::co_spawn(strand_, fetch_loop(mailbox), asio::detached);
+  it->second.behind = true;
+  if (it->second.fetching) it->second.dirty = true;
+  if (pump_running_ || close_code_ || closed_) return;
+  pump_running_ = true;
+  asio::co_spawn(strand_, pump(), asio::detached);
 }
 
-asio::awaitable<void> Connection::fetch_loop(MailboxId mailbox) {
+asio::awaitable<void> Connection::pump() {
   auto self = shared_from_this();
+  const Limits& l = services_.config.limits;
   for (;;) {
+    auto behind = [](const auto& entry) { return entry.second.behind; };
+    if (close_code_ || closed_ || std::none_of(cursors_.begin(), cursors_.end(), behind)) break;
     co_await wait_for_room();
-    auto it = cursors_.find(mailbox);
-    if (it == cursors_.end() || close_code_ || closed_) break;
+    if (close_code_ || closed_) break;
+    // Round robin: the first behind mailbox after the last one served, so
+    // every mailbox gets a page in turn, however deep another's backlog.
+    auto it = last_pumped_ ? cursors_.upper_bound(*last_pumped_) : cursors_.begin();
+    it = std::find_if(it, cursors_.end(), behind);
+    if (it == cursors_.end()) it = std::find_if(cursors_.begin(), cursors_.end(), behind);
+    if (it == cursors_.end()) continue;
+    const MailboxId mailbox = it->first;
+    last_pumped_ = mailbox;
+    it->second.fetching = true;
     it->second.dirty = false;
     std::int64_t after = it->second.delivered;
-    std::size_t limit = page_size_;
+    // A page no larger than the room left under the half mark.
+    std::size_t free_frames = l.write_queue_frames / 2 > out_.size()
+                                  ? l.write_queue_frames / 2 - out_.size()
+                                  : std::size_t{1};
+    std::size_t free_bytes = l.write_queue_bytes / 2 > out_bytes_
+                                 ? (l.write_queue_bytes / 2 - out_bytes_) / kMaxEnvelopeFrameBytes
+                                 : std::size_t{0};
+    std::size_t limit = std::clamp<std::size_t>(
+        std::min(free_frames, std::max<std::size_t>(1, free_bytes)), 1, page_size_);
     auto fetch = [mailbox, after, limit](Stores& s) {
       return s.envelopes.fetch(mailbox, after, limit);
     };
     auto page = co_await read_job(fetch);
     it = cursors_.find(mailbox);
-    if (it == cursors_.end() || close_code_ || closed_) break;
-    if (!page.is_ok()) {
-      log::logger().warn("backlog_fetch_failed", {{"status", page.status()}});
-      it->second.fetching = false;
-      co_return;
-    }
+    if (close_code_ || closed_) break;
+    if (it == cursors_.end()) continue;  // unwatched meanwhile
     Cursor& c = it->second;
+    c.fetching = false;
+    if (!page.is_ok()) {
+      // Not retried in a loop: the next live envelope finds the gap.
+      log::logger().warn("backlog_fetch_failed", {{"status", page.status()}});
+      c.behind = false;
+      continue;
+    }
+    bool all_queued = true;
     for (const auto& env : *page) {
       if (env.seq <= c.delivered) continue;
+      std::string frame =
+          envelope_frame(c.case_id, env.seq, c.responder_side, env.ciphertext, env.created_minute);
+      if (!envelope_room(frame.size())) {
+        all_queued = false;  // live pushes took the room meanwhile: fetched again later
+        break;
+      }
       c.delivered = env.seq;
-      send_envelope(c.case_id, env.seq, c.responder_side, env.ciphertext, env.created_minute);
+      if (enqueue(std::move(frame))) services_.metrics.events_pushed.fetch_add(1);
     }
-    if (page->size() < limit && !c.dirty) break;
+    if (all_queued && page->size() < limit && !c.dirty) c.behind = false;
   }
-  if (auto it = cursors_.find(mailbox); it != cursors_.end()) it->second.fetching = false;
+  pump_running_ = false;
 }
 
 // ---- Requests ----
@@ -453,7 +596,17 @@ ProtocolError Connection::storage_failure(const Status& status) {
 
 void Connection::expire_routes() {
   UnixSeconds now = services_.clock.now();
-  std::erase_if(routes_, [now](const PendingRoute& r) { return r.expires <= now; });
+  drop_routes([now](const PendingRoute& r) { return r.expires <= now; });
+}
+
+void Connection::drop_routes(const std::function<bool(const PendingRoute&)>& drop) {
+  std::vector<PrekeyReservations::Held> released;
+  std::erase_if(routes_, [&](const PendingRoute& r) {
+    if (!drop(r)) return false;
+    released.insert(released.end(), r.reserved.begin(), r.reserved.end());
+    return true;
+  });
+  if (!released.empty()) services_.reservations.release(released);
 }
 
 // pow_challenge: anyone.
@@ -508,7 +661,12 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
       if (candidates.size() >= protocol::kMaxBundles) break;
     }
   }
-  auto offered = co_await claim_bundles(candidates);
+  // The one-time prekeys shown are only reserved, for as long as the route
+  // lives: an unused route costs the responders none.
+  const std::uint64_t token = services_.reservations.new_token();
+  const UnixSeconds reserved_until =
+      now + services_.config.limits.route_ttl.count() + PrekeyReservations::kGrace;
+  auto offered = co_await claim_bundles(candidates, token, reserved_until);
   if (!offered.is_ok()) co_return storage_failure(offered.status());
   if (offered->empty())
     co_return perr(ErrorCode::kNoResponder, "nobody can take this request's queue now");
@@ -530,6 +688,7 @@ asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteR
   for (auto& o : *offered) {
     route.offers.push_back(o.party);
     reply.bundles.push_back(std::move(o.bundle));
+    if (o.reserved) route.reserved.push_back(std::move(*o.reserved));
   }
   routes_.push_back(std::move(route));
   co_return ok(std::move(reply));
@@ -554,28 +713,62 @@ std::optional<ProtocolError> Connection::match_copies(
 }
 
 asio::awaitable<Result<std::vector<Connection::Offered>>> Connection::claim_bundles(
-    const std::vector<KnownCertificate>& candidates) {
+    const std::vector<KnownCertificate>& candidates, std::uint64_t token, UnixSeconds expires) {
   UnixSeconds now = services_.clock.now();
-  auto claim_prekeys = [candidates, now](Stores& s) -> Result<std::vector<Offered>> {
+  PrekeyReservations* reservations = &services_.reservations;
+  // A write job although it writes nothing: jobs on the writer run in order,
+  // so a prekey a commit consumed (and then released) is never found again.
+  auto claim_prekeys = [candidates, now, token, expires,
+                        reservations](Stores& s) -> Result<std::vector<Offered>> {
     std::vector<Offered> out;
+    std::vector<PrekeyReservations::Held> held;
+    auto fail = [&](Status status) -> Result<std::vector<Offered>> {
+      reservations->release(held);
+      return status;
+    };
     for (const auto& c : candidates) {
       const std::string& rid = c.certificate.fields.responder_id;
       auto spk = s.prekeys.current_signed_prekey(as_bytes(rid));
       if (!spk.is_ok()) {
         if (spk.status().code() == Code::kNotFound) continue;
-        return spk.status();
+        return fail(spk.status());
       }
       auto parsed = crypto::SignedPrekey::decode(spk->record);
       if (!parsed.is_ok() || parsed->expires_at <= now) continue;
-      auto opk = s.prekeys.claim_one_time_prekey(as_bytes(rid));
-      if (!opk.is_ok()) return opk.status();
+      auto opk = s.prekeys.find_one_time_prekey(as_bytes(rid), [&](std::uint32_t id) {
+        return reservations->try_reserve(rid, id, token, now, expires);
+      });
+      if (!opk.is_ok()) return fail(opk.status());
       protocol::Bundle b{c.encoded, spk->record, std::nullopt};
-      if (opk->has_value()) b.one_time_prekey = (*opk)->record;
-      out.push_back({CaseParty{c.hash, rid}, std::move(b)});
+      std::optional<PrekeyReservations::Held> reserved;
+      if (opk->has_value()) {
+        b.one_time_prekey = (*opk)->record;
+        reserved = PrekeyReservations::Held{rid, (*opk)->id, token};
+        held.push_back(*reserved);
+      }
+      out.push_back({CaseParty{c.hash, rid}, std::move(b), std::move(reserved)});
     }
     return out;
   };
-  co_return co_await write_job(claim_prekeys);
+  auto offered = co_await write_job(claim_prekeys);
+  if (offered.is_ok()) {
+    for (const auto& o : *offered)
+      if (o.reserved) services_.metrics.prekeys_reserved.fetch_add(1);
+  }
+  co_return offered;
+}
+
+Status Connection::consume_prekeys(Stores& s, const std::vector<PrekeyReservations::Held>& reserved,
+                                   const std::vector<Copy>& copies) {
+  for (const auto& h : reserved) {
+    // A bundle the survivor made no copy for was not used: its prekey stays.
+    if (std::none_of(copies.begin(), copies.end(),
+                     [&](const Copy& c) { return c.party.responder_id == h.responder_id; }))
+      continue;
+    auto gone = s.prekeys.consume_one_time_prekey(as_bytes(h.responder_id), h.prekey_id);
+    if (!gone.is_ok()) return gone.status();
+  }
+  return Status::ok();
 }
 
 // open_case: anonymous (with a new vault) or survivor (without).
@@ -650,8 +843,9 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
     std::vector<std::int64_t> seqs;
   };
   Verdict verdict = make_verdict();
-  auto job = [id = *id, fields, vault = req.vault, login_id, copies, now,
-              verdict](Stores& s) -> Result<Opened> {
+  const std::vector<PrekeyReservations::Held> reserved = route_it->reserved;
+  auto job = [id = *id, fields, vault = req.vault, login_id, copies, now, verdict,
+              reserved](Stores& s) -> Result<Opened> {
     Opened out;
     if (vault) {
       Status st = s.vaults.create(vault->login_id, vault->login_key, vault->blob);
@@ -674,6 +868,8 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
       out.vault_version = v->version;
     }
     HEARTH_TRY(s.cases.create(id, fields, now));
+    // The one-time prekeys the copies were sealed to go now, with the case.
+    HEARTH_TRY(consume_prekeys(s, reserved, copies));
     for (const auto& c : copies) {
       HEARTH_ASSIGN_OR_RETURN(
           std::int64_t seq,
@@ -691,8 +887,13 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   OpenCase opened_case{*id, 1, minute, record};
   services_.hub.add_case(opened_case);
   services_.hub.release_case_slot(login_key);
-  routes_.erase(std::find_if(routes_.begin(), routes_.end(),
-                             [&](const PendingRoute& r) { return r.id == *id; }));
+  for (const auto& h : reserved) {
+    if (std::any_of(copies.begin(), copies.end(),
+                    [&](const Copy& c) { return c.party.responder_id == h.responder_id; }))
+      services_.metrics.prekeys_consumed.fetch_add(1);
+  }
+  // The route goes; its reservations end (the used prekeys are deleted).
+  drop_routes([&](const PendingRoute& r) { return r.id == *id; });
   services_.metrics.messages_relayed.fetch_add(copies.size());
   if (new_vault) {
     role_ = Role::kSurvivor;
@@ -725,6 +926,20 @@ asio::awaitable<Connection::Outcome> Connection::on_vault_login(
   // Single use: a failed attempt spends it too, so each guess costs a round trip.
   Bytes challenge = std::move(*challenge_);
   challenge_.reset();
+  // Past the server-wide budget for failures, no storage read and no
+  // signature check: the client tries again shortly.
+  FailedLoginBudget& budget = services_.vault_login_failures;
+  if (!budget.allow(std::chrono::steady_clock::now().time_since_epoch())) {
+    services_.metrics.vault_logins_rate_limited.fetch_add(1);
+    co_return perr(ErrorCode::kRateLimited, "too many failed logins right now; try again shortly");
+  }
+  Outcome outcome = co_await vault_login_attempt(req, challenge);
+  if (auto* e = std::get_if<ProtocolError>(&outcome)) login_failed(budget, *e);
+  co_return outcome;
+}
+
+asio::awaitable<Connection::Outcome> Connection::vault_login_attempt(
+    const protocol::VaultLoginRequest& req, const Bytes& challenge) {
   auto get = [login_id = req.login_id](Stores& s) { return s.vaults.get(login_id); };
   auto vault = co_await read_job(get);
   // No such vault and a bad signature answer alike: the reply must not say
@@ -960,6 +1175,34 @@ asio::awaitable<Connection::Outcome> Connection::on_responder_login(
   if (!challenge_) co_return perr(ErrorCode::kNotAuthenticated, "ask for a challenge first");
   Bytes challenge = std::move(*challenge_);
   challenge_.reset();
+  // Past the server-wide budget for failures, no signature check at all.
+  FailedLoginBudget& budget = services_.responder_login_failures;
+  if (!budget.allow(std::chrono::steady_clock::now().time_since_epoch())) {
+    services_.metrics.responder_logins_rate_limited.fetch_add(1);
+    co_return perr(ErrorCode::kRateLimited, "too many failed logins right now; try again shortly");
+  }
+  Outcome outcome = co_await responder_login_attempt(req, challenge);
+  if (auto* e = std::get_if<ProtocolError>(&outcome)) login_failed(budget, *e);
+  co_return outcome;
+}
+
+void Connection::login_failed(FailedLoginBudget& budget, const ProtocolError& e) {
+  // A storage failure is the server's, not a guess.
+  if (e.code == ErrorCode::kInternal || e.code == ErrorCode::kUnavailable) return;
+  budget.spend(std::chrono::steady_clock::now().time_since_epoch());
+  (&budget == &services_.responder_login_failures ? services_.metrics.responder_login_failures
+                                                  : services_.metrics.vault_login_failures)
+      .fetch_add(1);
+  if (++login_failures_ <= services_.config.limits.login_failures_per_connection) return;
+  // Past the limit: the reply goes out, then the connection closes, so each
+  // further guess costs a new connection.
+  services_.metrics.login_failure_closes.fetch_add(1);
+  log::logger().info("login_failures_closed", {{"failures", login_failures_}});
+  after_reply_.push_back([this] { begin_close(kClosePolicyViolation, /*flush=*/true); });
+}
+
+asio::awaitable<Connection::Outcome> Connection::responder_login_attempt(
+    const protocol::ResponderLoginRequest& req, const Bytes& challenge) {
   auto cert = crypto::ResponderCertificate::decode(req.certificate);
   if (!cert.is_ok())
     co_return perr(ErrorCode::kBadField, "certificate: not a responder certificate");
@@ -971,7 +1214,11 @@ asio::awaitable<Connection::Outcome> Connection::on_responder_login(
   if (v.is_revoked(hash)) co_return perr(ErrorCode::kRevoked, "this certificate is revoked");
   if (v.queues_of(hash).empty())
     co_return perr(ErrorCode::kNotOnRoster, "this certificate is not on the current roster");
-  Status checked = v.check_certificate(*cert, now);
+  // The certificate's signature is checked once per roster (RelayHub).
+  bool cached = false;
+  Status checked =
+      services_.hub.check_certificate(*roster, *cert, hash, now, std::nullopt, &cached);
+  if (cached) services_.metrics.certificate_checks_cached.fetch_add(1);
   if (!checked.is_ok()) {
     switch (checked.code()) {
       case Code::kExpired:
@@ -1235,21 +1482,53 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_offer(
   if (!c->record.handoff_queue || !c->record.routing)
     co_return perr(ErrorCode::kNotFound, "no handoff is proposed for this case");
   expire_routes();
-  std::erase_if(routes_, [&](const PendingRoute& r) { return r.id == c->id; });
+  drop_routes([&](const PendingRoute& r) { return r.id == c->id; });
   if (routes_.size() >= services_.config.limits.max_routes_per_connection)
     co_return perr(ErrorCode::kLimitExceeded, "too many unused routes on this connection");
   const std::string& queue = *c->record.handoff_queue;
   const auto& envelope = c->record.routing->envelope;
   auto roster = services_.hub.roster();
   UnixSeconds now = services_.clock.now();
+  // While an offer for this case and queue is pending (asked on any of the
+  // vault's connections), it is the answer again: asking twice reserves
+  // nothing new.
+  auto pending = services_.reservations.handoff_offer(c->id, queue, now);
+  if (!pending) {
+    auto made = co_await make_handoff_offer(*c, queue, now);
+    if (auto* e = std::get_if<ProtocolError>(&made)) co_return *e;
+    pending = std::move(std::get<PrekeyReservations::HandoffOffer>(made));
+  }
+  PendingRoute route;
+  route.id = c->id;
+  route.handoff = true;
+  route.offer_token = pending->token;
+  route.queue = queue;
+  route.offers = pending->offers;
+  route.expires = pending->expires;
+  route.envelope = envelope;
+  route.routed_at = now;
+  protocol::HandoffOfferReply reply;
+  reply.queue = queue;
+  reply.roster = roster->encoded;
+  reply.bundles = pending->bundles;
+  routes_.push_back(std::move(route));
+  co_return ok(std::move(reply));
+}
+
+asio::awaitable<std::variant<PrekeyReservations::HandoffOffer, ProtocolError>>
+Connection::make_handoff_offer(const OpenCase& c, const std::string& queue, UnixSeconds now) {
+  using Made = std::variant<PrekeyReservations::HandoffOffer, ProtocolError>;
+  auto roster = services_.hub.roster();
+  const auto& envelope = c.record.routing->envelope;
   // Everyone the roster lists under the new queue except the responder who
   // proposed it, language matches first.
   std::vector<KnownCertificate> matched;
   std::vector<KnownCertificate> others;
   for (auto& k : services_.hub.current_certificates()) {
     const auto& f = k.certificate.fields;
-    if (c->record.claimed_by && f.responder_id == c->record.claimed_by->responder_id) continue;
-    if (!roster->verified.check_certificate(k.certificate, now, queue).is_ok()) continue;
+    if (c.record.claimed_by && f.responder_id == c.record.claimed_by->responder_id) continue;
+    if (!services_.hub.check_certificate(*roster, k.certificate, k.hash, now, queue).is_ok())
+      continue;
     bool shares = std::any_of(
         envelope.languages.begin(), envelope.languages.end(), [&](const std::string& l) {
           return std::find(f.languages.begin(), f.languages.end(), l) != f.languages.end();
@@ -1258,26 +1537,26 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_offer(
   }
   for (auto& k : others) matched.push_back(std::move(k));
   if (matched.size() > protocol::kMaxBundles) matched.resize(protocol::kMaxBundles);
-  auto offered = co_await claim_bundles(matched);
-  if (!offered.is_ok()) co_return storage_failure(offered.status());
+  PrekeyReservations::HandoffOffer offer;
+  offer.token = services_.reservations.new_token();
+  offer.queue = queue;
+  offer.expires = now + services_.config.limits.route_ttl.count();
+  const UnixSeconds reserved_until = offer.expires + PrekeyReservations::kGrace;
+  auto offered = co_await claim_bundles(matched, offer.token, reserved_until);
+  if (!offered.is_ok()) co_return Made(storage_failure(offered.status()));
   if (offered->empty())
-    co_return perr(ErrorCode::kNoResponder, "nobody can take the proposed queue now");
-  PendingRoute route;
-  route.id = c->id;
-  route.handoff = true;
-  route.queue = queue;
-  route.expires = now + services_.config.limits.route_ttl.count();
-  route.envelope = envelope;
-  route.routed_at = now;
-  protocol::HandoffOfferReply reply;
-  reply.queue = queue;
-  reply.roster = roster->encoded;
+    co_return Made(perr(ErrorCode::kNoResponder, "nobody can take the proposed queue now"));
   for (auto& o : *offered) {
-    route.offers.push_back(o.party);
-    reply.bundles.push_back(std::move(o.bundle));
+    offer.offers.push_back(o.party);
+    offer.bundles.push_back(std::move(o.bundle));
+    if (o.reserved) offer.reserved.push_back(std::move(*o.reserved));
   }
-  routes_.push_back(std::move(route));
-  co_return ok(std::move(reply));
+  std::vector<PrekeyReservations::Held> mine = offer.reserved;
+  const std::uint64_t token = offer.token;
+  auto in_force = services_.reservations.put_handoff_offer(c.id, std::move(offer), now);
+  // Another connection of the vault made one meanwhile: theirs stands.
+  if (in_force.token != token) services_.reservations.release(mine);
+  co_return Made(std::move(in_force));
 }
 
 // handoff_accept: survivor, with new intake copies for the offered bundles.
@@ -1316,7 +1595,13 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
   }
   // In the same commit: the old mailboxes go (the old responder's access
   // ends), the new intake copies wait for whoever takes the case next.
-  StorageStep move = [id = c->id, old_mailboxes, copies, now](Stores& s) -> Status {
+  // The offer's reserved prekeys the copies were sealed to go in the commit.
+  auto offer = services_.reservations.handoff_offer(c->id, route_it->queue, now);
+  if (!offer || offer->token != route_it->offer_token)
+    co_return perr(ErrorCode::kNotFound, "no handoff offer on this connection, or it expired");
+  StorageStep move = [id = c->id, old_mailboxes, copies, now,
+                      reserved = offer->reserved](Stores& s) -> Status {
+    HEARTH_TRY(consume_prekeys(s, reserved, copies));
     for (const auto& m : old_mailboxes) HEARTH_TRY(s.envelopes.drop_mailbox(m));
     for (const auto& copy : copies) {
       auto seq = s.envelopes.put(responder_mailbox(id, copy.party.responder_id), copy.body, now);
@@ -1326,8 +1611,15 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_accept(
   };
   auto failed = co_await update_case(*c, record, move);
   if (failed) co_return *failed;
-  routes_.erase(std::find_if(routes_.begin(), routes_.end(),
-                             [&](const PendingRoute& r) { return r.id == c->id && r.handoff; }));
+  if (auto done = services_.reservations.take_handoff_offer(c->id, offer->token)) {
+    services_.reservations.release(done->reserved);
+    for (const auto& h : done->reserved) {
+      if (std::any_of(copies.begin(), copies.end(),
+                      [&](const Copy& cp) { return cp.party.responder_id == h.responder_id; }))
+        services_.metrics.prekeys_consumed.fetch_add(1);
+    }
+  }
+  drop_routes([&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
   services_.metrics.messages_relayed.fetch_add(copies.size());
   // It waits in the new queue from before the reply, as a new case does.
   services_.hub.untrack_case(c->id);
@@ -1357,7 +1649,10 @@ asio::awaitable<Connection::Outcome> Connection::on_handoff_decline(
   StorageStep none;
   auto failed = co_await update_case(*c, record, none);
   if (failed) co_return *failed;
-  std::erase_if(routes_, [&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
+  drop_routes([&](const PendingRoute& r) { return r.id == c->id && r.handoff; });
+  // The pending offer ends with the proposal: its prekeys go back.
+  if (auto done = services_.reservations.take_handoff_offer(c->id, 0))
+    services_.reservations.release(done->reserved);
   if (record.claimed_by) {
     after_reply_.push_back([this, id = c->id, holder = record.claimed_by->responder_id] {
       protocol::HandoffDeclinedEvent event{Bytes(id.bytes.begin(), id.bytes.end())};

@@ -5,12 +5,30 @@
 //
 // Per connection the server keeps: its role (anonymous, survivor or
 // responder), the last challenge it asked for, the routes it was given and not
-// yet used, and one delivery cursor per mailbox it receives from. A cursor is
-// the last seq pushed: live pushes and backlog pages both advance it, so
-// nothing is sent twice or out of order; a live envelope that arrives with a
-// gap (or while a page is being fetched) makes the cursor fetch from storage
-// instead. Backlog is fetched a page at a time, each page only once the write
-// queue is below half, so a large backlog never trips the slow-reader limit.
+// yet used (with the one-time prekeys reserved for them), how many logins
+// failed on it, and one delivery cursor per mailbox it receives from. A cursor
+// is the last seq queued: live pushes and backlog pages both advance it, so
+// nothing is sent twice or out of order.
+//
+// The write queue (write_queue_frames, write_queue_bytes) is shared three
+// ways, so that a client that keeps reading is never cut off:
+//   - envelopes may fill it to half. A live envelope that finds no room (or a
+//     gap, or the cursor already behind) is not queued: its cursor is marked
+//     behind and the backlog pump fetches it from storage, where it already
+//     is. One pump per connection serves every behind mailbox in turn, a page
+//     at a time, each page sized to the room left under the half mark and
+//     queued only while that room lasts;
+//   - other events (small) may fill it to three quarters; past that they wait
+//     in a held list, one per (kind, case): a newer one of the same kind for
+//     the same case replaces the older, so the list is bounded by the party's
+//     cases. Held events go out first as frames are written; no envelope is
+//     queued while any is held, so events keep their order against envelopes;
+//   - the last quarter is for replies: the reader reads the next request only
+//     while the queue has a frame and a quarter of its bytes to spare, so
+//     replies do not overflow it either. A client that stops reading is
+//     closed (1008, slow_reader_dropped) when nothing has been written for
+//     limits.write_stall_timeout, or when its held list would pass
+//     kMaxHeldEvents; the hard limit in enqueue() stays as a last guard.
 //
 // Thread safety: all state is touched only on the strand. The Peer methods
 // may be called from any thread: they post to the strand.
@@ -35,6 +53,8 @@
 #include "common/log.h"
 #include "crypto/trust.h"
 #include "protocol/messages.h"
+#include "server/login_guard.h"
+#include "server/prekey_reservations.h"
 #include "server/relay_hub.h"
 #include "server/services.h"
 #include "server/storage_bridge.h"
@@ -92,10 +112,16 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   // otherwise drop it (slow reader, policy). After handshake_timeout the
   // transport is aborted if the close handshake has not finished.
   void begin_close(std::uint16_t code, bool flush);
-  // Suspends until the write queue is below half of both its limits.
+  // Suspends until the largest envelope frame may be queued (envelope_room):
+  // the backlog pump's turn.
   boost::asio::awaitable<void> wait_for_room();
+  // Suspends until a reply fits the queue's last quarter (the reader waits
+  // here before reading the next request).
+  boost::asio::awaitable<void> wait_for_reply_room();
   // The writer took a frame off the queue.
   void frame_written(std::size_t bytes);
+  // Arms the write-stall watchdog (limits.write_stall_timeout) if it is not.
+  void watch_stall();
 
   // Closes the socket at once (transport-specific).
   virtual void abort_transport() = 0;
@@ -108,6 +134,10 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   std::size_t out_bytes_ = 0;
   AsyncSignal writer_wake_;
   AsyncSignal room_;
+  // When the writer last made progress (or the queue last became non-empty).
+  std::chrono::steady_clock::time_point last_write_progress_{};
+  boost::asio::steady_timer stall_timer_;
+  bool stall_armed_ = false;
   std::optional<std::uint16_t> close_code_;
   bool draining_ = false;  // shutdown: no new frames are read
   bool handling_ = false;  // a request is being handled
@@ -120,6 +150,11 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   struct PendingRoute {
     storage::CaseId id;
     bool handoff = false;
+    // A route: the one-time prekeys reserved for its bundles (released when
+    // the route goes). A handoff offer: the token of the case's shared offer
+    // (PrekeyReservations), which holds the reservations itself.
+    std::vector<PrekeyReservations::Held> reserved;
+    std::uint64_t offer_token = 0;
     std::string queue;
     std::vector<CaseParty> offers;
     UnixSeconds expires = 0;
@@ -127,19 +162,34 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
     triage::Decision decision;
     UnixSeconds routed_at = 0;
   };
-  // Bundles for these responders (best first): one one-time prekey claimed
-  // for each that has a current signed prekey. Empty: nobody can be offered.
+  // Bundles for these responders (best first), one for each that has a
+  // current signed prekey, with one of their one-time prekeys (when any is
+  // free) reserved under `token` until `expires`: it stays in storage and is
+  // deleted only when a case commits with it (consume_prekeys). Empty:
+  // nobody can be offered.
   struct Offered {
     CaseParty party;
     protocol::Bundle bundle;
+    std::optional<PrekeyReservations::Held> reserved;
   };
   boost::asio::awaitable<Result<std::vector<Offered>>> claim_bundles(
-      const std::vector<KnownCertificate>& candidates);
+      const std::vector<KnownCertificate>& candidates, std::uint64_t token, UnixSeconds expires);
+  // Drops routes (releasing their reservations) for which `drop` is true.
+  void drop_routes(const std::function<bool(const PendingRoute&)>& drop);
+  // A login on this connection failed with `e` (which the caller returns):
+  // counts it on the connection and in the server-wide budget; past
+  // login_failures_per_connection the connection closes after the reply.
+  void login_failed(FailedLoginBudget& budget, const protocol::ProtocolError& e);
   // An intake copy matched to the offer it was made for.
   struct Copy {
     CaseParty party;
     Bytes body;
   };
+  // In a commit's storage job: deletes the reserved one-time prekeys of the
+  // responders `copies` were made for (the others stay, released after).
+  static Status consume_prekeys(storage::Stores& s,
+                                const std::vector<PrekeyReservations::Held>& reserved,
+                                const std::vector<Copy>& copies);
   // Each copy of `intake` must name a certificate `route` offered, at most
   // once, and there must be one at least: the error to send, or nullopt.
   static std::optional<protocol::ProtocolError> match_copies(
@@ -148,10 +198,19 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   struct Cursor {
     storage::CaseId case_id;
     bool responder_side = false;
-    std::int64_t delivered = 0;  // last seq pushed
-    bool fetching = false;
-    bool dirty = false;  // something arrived while fetching: fetch again
+    std::int64_t delivered = 0;  // last seq queued
+    bool behind = false;         // storage holds more than was queued: the pump fetches
+    bool fetching = false;       // the pump is reading a page for it
+    bool dirty = false;          // something arrived while fetching: fetch again
   };
+  // An event that found no room, waiting for the writer (see the top).
+  struct HeldEvent {
+    std::size_t kind = 0;  // the Event alternative
+    Bytes case_id;         // empty for events about no case
+    std::string frame;
+  };
+  // Past this many held events the client is not reading: closed as slow.
+  static constexpr std::size_t kMaxHeldEvents = 256;
 
   // One handler per op, in the order of protocol::Op.
   boost::asio::awaitable<Outcome> on_pow_challenge(const protocol::PowChallengeRequest& req);
@@ -159,17 +218,26 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   boost::asio::awaitable<Outcome> on_open_case(const protocol::OpenCaseRequest& req);
   boost::asio::awaitable<Outcome> on_challenge(const protocol::ChallengeRequest& req);
   boost::asio::awaitable<Outcome> on_vault_login(const protocol::VaultLoginRequest& req);
+  // A login past the budget check, with the challenge it spent.
+  boost::asio::awaitable<Outcome> vault_login_attempt(const protocol::VaultLoginRequest& req,
+                                                      const Bytes& challenge);
   boost::asio::awaitable<Outcome> on_vault_get(const protocol::VaultGetRequest& req);
   boost::asio::awaitable<Outcome> on_vault_put(const protocol::VaultPutRequest& req);
   boost::asio::awaitable<Outcome> on_send(const protocol::SendRequest& req);
   boost::asio::awaitable<Outcome> on_ack(const protocol::AckRequest& req);
   boost::asio::awaitable<Outcome> on_delete_case(const protocol::DeleteCaseRequest& req);
   boost::asio::awaitable<Outcome> on_responder_login(const protocol::ResponderLoginRequest& req);
+  boost::asio::awaitable<Outcome> responder_login_attempt(
+      const protocol::ResponderLoginRequest& req, const Bytes& challenge);
   boost::asio::awaitable<Outcome> on_upload_prekeys(const protocol::UploadPrekeysRequest& req);
   boost::asio::awaitable<Outcome> on_presence(const protocol::PresenceRequest& req);
   boost::asio::awaitable<Outcome> on_take_next(const protocol::TakeNextRequest& req);
   boost::asio::awaitable<Outcome> on_handoff(const protocol::HandoffRequest& req);
   boost::asio::awaitable<Outcome> on_handoff_offer(const protocol::HandoffOfferRequest& req);
+  // A new handoff offer for case `c` to `queue`, made the case's pending one
+  // (or the one another connection made meanwhile): bundles reserved.
+  boost::asio::awaitable<std::variant<PrekeyReservations::HandoffOffer, protocol::ProtocolError>>
+  make_handoff_offer(const OpenCase& c, const std::string& queue, UnixSeconds now);
   boost::asio::awaitable<Outcome> on_handoff_accept(const protocol::HandoffAcceptRequest& req);
   boost::asio::awaitable<Outcome> on_handoff_decline(const protocol::HandoffDeclineRequest& req);
   boost::asio::awaitable<Outcome> on_close_case(const protocol::CloseCaseRequest& req);
@@ -222,11 +290,20 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   void watch(const storage::MailboxId& mailbox, const storage::CaseId& case_id, bool responder_side,
              bool fetch_backlog);
   void unwatch_case(const storage::CaseId& case_id);
+  // Marks the mailbox's cursor behind and starts the pump if it is idle.
   void start_fetch(const storage::MailboxId& mailbox);
-  boost::asio::awaitable<void> fetch_loop(storage::MailboxId mailbox);
-  void send_envelope(const storage::CaseId& case_id, std::int64_t seq, bool responder_side,
-                     const Bytes& body, UnixSeconds sent_minute);
+  // The backlog pump: one per connection, running while a cursor is behind.
+  boost::asio::awaitable<void> pump();
+  static std::string envelope_frame(const storage::CaseId& case_id, std::int64_t seq,
+                                    bool responder_side, const Bytes& body,
+                                    UnixSeconds sent_minute);
+  // Whether an envelope frame of `bytes` may be queued now (see the top).
+  bool envelope_room(std::size_t bytes) const;
+  bool event_room(std::size_t bytes) const;
+  // Queues an event that is not an envelope, or holds it (see the top).
   void send_event(protocol::Event event);
+  // Moves held events into the queue while there is room for them.
+  void flush_held();
   void check_roster(const RosterState& roster);
   void expire_routes();
 
@@ -242,10 +319,19 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   std::optional<crypto::ResponderCertificate> certificate_;
 
   std::vector<PendingRoute> routes_;
+  std::uint32_t login_failures_ = 0;
   std::map<storage::MailboxId, Cursor> cursors_;
+  std::optional<storage::MailboxId> last_pumped_;  // round-robin position of the pump
+  bool pump_running_ = false;
+  std::vector<HeldEvent> held_;
   std::vector<std::function<void()>> after_reply_;
   bool registered_ = false;
   std::size_t page_size_ = 1;
+  // Where the queue's shares end (see the top), in frames and bytes.
+  std::size_t envelope_frames_ = 1;
+  std::size_t envelope_bytes_ = 1;
+  std::size_t event_frames_ = 1;
+  std::size_t event_bytes_ = 1;
 };
 
 }  // namespace hearth::server

@@ -109,6 +109,33 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
           oversize_frames.load());
   counter(out, "hearth_envelopes_expired_total", "Undelivered envelopes deleted by retention.",
           envelopes_expired.load());
+  counter(out, "hearth_envelopes_deferred_total",
+          "Live envelopes left in storage for the backlog pump (write queue half full).",
+          envelopes_deferred.load());
+  counter(out, "hearth_events_held_total",
+          "Events that waited for room in a connection's held list.", events_held.load());
+  header(out, "hearth_failed_logins_total", "counter", "Failed logins, by kind.");
+  out += "hearth_failed_logins_total{kind=\"responder\"} " +
+         std::to_string(responder_login_failures.load()) + "\n";
+  out += "hearth_failed_logins_total{kind=\"vault\"} " +
+         std::to_string(vault_login_failures.load()) + "\n";
+  header(out, "hearth_logins_rate_limited_total", "counter",
+         "Logins refused because the server-wide failed-login budget was spent, by kind.");
+  out += "hearth_logins_rate_limited_total{kind=\"responder\"} " +
+         std::to_string(responder_logins_rate_limited.load()) + "\n";
+  out += "hearth_logins_rate_limited_total{kind=\"vault\"} " +
+         std::to_string(vault_logins_rate_limited.load()) + "\n";
+  counter(out, "hearth_login_failure_closes_total",
+          "Connections closed after login_failures_per_connection failed logins.",
+          login_failure_closes.load());
+  counter(out, "hearth_certificate_checks_cached_total",
+          "Certificate checks answered without a signature check (verified under this roster).",
+          certificate_checks_cached.load());
+  counter(out, "hearth_prekeys_reserved_total",
+          "One-time prekeys reserved for a route or a handoff offer.", prekeys_reserved.load());
+  counter(out, "hearth_prekeys_consumed_total",
+          "Reserved one-time prekeys deleted by the commit that used them.",
+          prekeys_consumed.load());
   gauge(out, "hearth_open_cases", "Cases open now.", open_cases);
 
   gauge(out, "hearth_pow_effort", "Effort (expected hashes) the current route seed asks for.",

@@ -39,6 +39,23 @@ class Metrics {
   std::atomic<std::uint64_t> slow_readers_dropped{0};
   std::atomic<std::uint64_t> oversize_frames{0};
   std::atomic<std::uint64_t> envelopes_expired{0};
+  // Delivery: live envelopes left to the backlog pump (no room), and events
+  // that waited in a connection's held list.
+  std::atomic<std::uint64_t> envelopes_deferred{0};
+  std::atomic<std::uint64_t> events_held{0};
+  // Logins: failures by kind, logins refused by the server-wide budget,
+  // connections closed for too many failures, certificate checks answered
+  // from the per-roster cache.
+  std::atomic<std::uint64_t> responder_login_failures{0};
+  std::atomic<std::uint64_t> vault_login_failures{0};
+  std::atomic<std::uint64_t> responder_logins_rate_limited{0};
+  std::atomic<std::uint64_t> vault_logins_rate_limited{0};
+  std::atomic<std::uint64_t> login_failure_closes{0};
+  std::atomic<std::uint64_t> certificate_checks_cached{0};
+  // One-time prekeys: reserved for a route or handoff offer, and consumed by
+  // a commit (the rest were released).
+  std::atomic<std::uint64_t> prekeys_reserved{0};
+  std::atomic<std::uint64_t> prekeys_consumed{0};
   std::atomic<std::int64_t> storage_jobs_in_flight{0};  // submitted by sessions, not yet done
   // Route proof-of-work (PowState keeps these current): the current seed's
   // effort, spent proofs remembered and the most that can be, proofs spent in

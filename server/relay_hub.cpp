@@ -21,8 +21,41 @@ void prune(std::multimap<Bytes, std::weak_ptr<Peer>>& map, const Bytes& key) {
 
 void RelayHub::set_roster(std::shared_ptr<const RosterState> roster) {
   std::lock_guard lock(mu_);
+  {
+    std::lock_guard checked(checked_mu_);
+    checked_.clear();
+    checked_roster_.clear();
+  }
   roster_ = std::move(roster);
   sync_responders_locked();
+}
+
+Status RelayHub::check_certificate(const RosterState& roster,
+                                   const crypto::ResponderCertificate& cert, ByteView hash,
+                                   UnixSeconds now, std::optional<std::string_view> queue,
+                                   bool* cached) const {
+  Bytes key(hash.begin(), hash.end());
+  {
+    std::lock_guard lock(checked_mu_);
+    if (checked_roster_ != roster.verified.hash()) {
+      checked_.clear();
+      checked_roster_ = roster.verified.hash();
+    }
+    if (checked_.contains(key)) {
+      if (cached != nullptr) *cached = true;
+      return roster.verified.check_certificate_standing(cert, now, queue);
+    }
+  }
+  if (cached != nullptr) *cached = false;
+  // Checked under every queue: what is cached is that the signature and the
+  // fields are good, whatever `queue` asks.
+  Status full = roster.verified.check_certificate(cert, now);
+  if (full.is_ok()) {
+    std::lock_guard lock(checked_mu_);
+    if (checked_roster_ == roster.verified.hash()) checked_.insert(std::move(key));
+  }
+  if (!full.is_ok() || !queue) return full;
+  return roster.verified.check_certificate_standing(cert, now, queue);
 }
 
 std::shared_ptr<const RosterState> RelayHub::roster() const {
@@ -41,7 +74,7 @@ std::map<std::string, const KnownCertificate*> RelayHub::current_locked(UnixSeco
   std::map<std::string, const KnownCertificate*> out;
   if (!roster_) return out;
   for (const auto& [hash, known] : certificates_) {
-    if (!roster_->verified.check_certificate(known.certificate, now).is_ok()) continue;
+    if (!check_certificate(*roster_, known.certificate, hash, now).is_ok()) continue;
     const KnownCertificate*& best = out[known.certificate.fields.responder_id];
     if (best == nullptr || best->certificate.fields.not_after < known.certificate.fields.not_after)
       best = &known;

@@ -100,6 +100,15 @@ class RelayHub {
   // Per responder id, the certificate the roster accepts now (listed, not
   // revoked, valid; the latest expiry when several are): who can be routed to.
   std::vector<KnownCertificate> current_certificates() const;
+  // `roster`'s check_certificate for `cert`, whose hash is `hash`, with the
+  // signature verified once per roster: a hash that passed under a roster is
+  // not verified again (only its validity, listing and revocation are) until
+  // the roster changes. *cached (optional) says whether the signature check
+  // was skipped.
+  Status check_certificate(const RosterState& roster, const crypto::ResponderCertificate& cert,
+                           ByteView hash, UnixSeconds now,
+                           std::optional<std::string_view> queue = std::nullopt,
+                           bool* cached = nullptr) const;
 
   // ---- cases ----
   void load_cases(std::vector<OpenCase> cases);
@@ -232,6 +241,11 @@ class RelayHub {
   std::chrono::steady_clock::time_point last_refresh_{};
   bool refresh_pending_ = false;
   std::shared_ptr<const RosterState> roster_;
+  // Certificate hashes that passed check_certificate under the roster whose
+  // hash is checked_roster_ (at most the roster's listed certificates).
+  mutable std::mutex checked_mu_;
+  mutable Bytes checked_roster_;
+  mutable std::set<Bytes> checked_;
   std::unique_ptr<triage::Dispatcher> dispatcher_;    // set by set_rules() at start-up
   std::map<Bytes, triage::Position> last_positions_;  // by case id bytes
   std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_;

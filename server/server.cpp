@@ -144,6 +144,12 @@ struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
         pow(config.pow, config.limits.max_waiting_cases, clock, &metrics),
+        responder_login_failures(config.limits.failed_logins_per_second,
+                                 config.limits.failed_login_burst,
+                                 std::chrono::steady_clock::now().time_since_epoch()),
+        vault_login_failures(config.limits.failed_logins_per_second,
+                             config.limits.failed_login_burst,
+                             std::chrono::steady_clock::now().time_since_epoch()),
         io(static_cast<int>(config.io_threads)),
         public_acceptor(io),
         metrics_acceptor(io),
@@ -159,6 +165,9 @@ struct Server::Impl {
   RelayHub hub{clock};
   PowState pow;
   std::atomic<bool> draining{false};
+  PrekeyReservations reservations;
+  FailedLoginBudget responder_login_failures;
+  FailedLoginBudget vault_login_failures;
   crypto::SigningPublicKey org_root;
   std::unique_ptr<storage::StorageThread> storage;
   std::unique_ptr<Services> services;
@@ -216,8 +225,9 @@ Status Server::Impl::start() {
     m->observe_commit(d);
   };
   storage = std::make_unique<storage::StorageThread>(std::move(*opened), commit);
-  services = std::make_unique<Services>(
-      Services{config, hub, *storage, metrics, pow, clock, org_root, draining});
+  services = std::make_unique<Services>(Services{config, hub, *storage, metrics, pow, clock,
+                                                 org_root, draining, reservations,
+                                                 responder_login_failures, vault_login_failures});
 
   HEARTH_TRY(load_state());
   HEARTH_TRY(setup_tls());

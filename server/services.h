@@ -19,7 +19,9 @@
 #include "crypto/keys.h"
 #include "crypto/pow.h"
 #include "server/config.h"
+#include "server/login_guard.h"
 #include "server/metrics.h"
+#include "server/prekey_reservations.h"
 #include "server/relay_hub.h"
 #include "storage/storage_thread.h"
 
@@ -135,6 +137,11 @@ struct Services {
   const Clock& clock;
   crypto::SigningPublicKey org_root;
   std::atomic<bool>& draining;
+  // One-time prekeys reserved for routes and handoff offers.
+  PrekeyReservations& reservations;
+  // Server-wide budgets for failed logins, one per kind.
+  FailedLoginBudget& responder_login_failures;
+  FailedLoginBudget& vault_login_failures;
 };
 
 }  // namespace hearth::server

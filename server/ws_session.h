@@ -202,6 +202,10 @@ class WsSession final : public Connection {
             boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
         if (draining_ || close_code_ || closed_) break;
       }
+      // The next request's reply must fit: a client that does not read its
+      // replies is not read from (the write-stall timeout then closes it).
+      co_await wait_for_reply_room();
+      if (draining_ || close_code_ || closed_) break;
       buffer.consume(buffer.size());
       boost::system::error_code ec;
       co_await ws_.async_read(buffer, boost::asio::redirect_error(boost::asio::use_awaitable, ec));

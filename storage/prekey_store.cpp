@@ -97,6 +97,33 @@ Result<std::optional<PrekeyRecord>> PrekeyStore::claim_one_time_prekey(ByteView 
   return std::optional<PrekeyRecord>(std::move(out));
 }
 
+Result<std::optional<PrekeyRecord>> PrekeyStore::find_one_time_prekey(
+    ByteView responder_id, const std::function<bool(std::uint32_t)>& accept) {
+  HEARTH_TRY(check_responder_id(responder_id));
+  HEARTH_ASSIGN_OR_RETURN(Statement select,
+                          db_.cached("SELECT prekey_id, record FROM one_time_prekeys WHERE "
+                                     "responder_id = ?1 ORDER BY prekey_id"));
+  select.bind(1, responder_id);
+  for (;;) {
+    HEARTH_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) return std::optional<PrekeyRecord>();
+    auto id = static_cast<std::uint32_t>(select.column_int64(0));
+    if (accept(id)) return std::optional<PrekeyRecord>(PrekeyRecord{id, select.column_blob(1)});
+  }
+}
+
+Result<bool> PrekeyStore::consume_one_time_prekey(ByteView responder_id, std::uint32_t prekey_id) {
+  HEARTH_TRY(check_responder_id(responder_id));
+  HEARTH_ASSIGN_OR_RETURN(
+      Statement del,
+      db_.cached("DELETE FROM one_time_prekeys WHERE responder_id = ?1 AND prekey_id = ?2 "
+                 "RETURNING prekey_id"));
+  del.bind(1, responder_id).bind(2, std::int64_t{prekey_id});
+  HEARTH_ASSIGN_OR_RETURN(bool row, del.step());
+  if (row) HEARTH_TRY(del.run());  // finish the statement so the delete is complete
+  return row;
+}
+
 Result<std::int64_t> PrekeyStore::one_time_prekey_count(ByteView responder_id) {
   HEARTH_TRY(check_responder_id(responder_id));
   HEARTH_ASSIGN_OR_RETURN(

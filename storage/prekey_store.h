@@ -6,12 +6,16 @@
 // for two generations, the current and the previous one, so a survivor who
 // fetched the previous one can still start a session. A one-time prekey is
 // handed out at most once: claim_one_time_prekey() selects and deletes it in
-// one statement, and nothing records who received it.
+// one statement, and nothing records who received it. The server instead
+// finds one (find_one_time_prekey) that its in-memory reservations let it
+// show, and deletes it by id (consume_one_time_prekey) only when a case
+// commits with it.
 //
 // Thread safety: none; use from the thread that owns the Database.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -49,6 +53,16 @@ class PrekeyStore {
   // Removes and returns one of the responder's one-time prekeys; nullopt when
   // none is left (X3DH then proceeds without one).
   Result<std::optional<PrekeyRecord>> claim_one_time_prekey(ByteView responder_id);
+
+  // The responder's first one-time prekey (lowest id first) for which
+  // `accept(id)` returns true, left in place; nullopt when none is accepted.
+  // `accept` is called once per id tried, in order.
+  Result<std::optional<PrekeyRecord>> find_one_time_prekey(
+      ByteView responder_id, const std::function<bool(std::uint32_t)>& accept);
+
+  // Deletes the one-time prekey `prekey_id` of the responder: true when it
+  // was there (false: already gone, e.g. by revocation).
+  Result<bool> consume_one_time_prekey(ByteView responder_id, std::uint32_t prekey_id);
 
   Result<std::int64_t> one_time_prekey_count(ByteView responder_id);
 

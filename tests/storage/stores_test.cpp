@@ -378,6 +378,29 @@ TEST_CASE("prekeys: signed prekey generations and one-time prekeys handed out on
   REQUIRE_FALSE(prekeys.claim_one_time_prekey(r).value().has_value());
   REQUIRE(prekeys.one_time_prekey_count(r).value() == 0);
 
+  // find leaves the prekey in place and offers ids in order; consume deletes by id.
+  REQUIRE(prekeys.add_one_time_prekeys(r, batch).is_ok());
+  std::vector<std::uint32_t> tried;
+  auto found = prekeys
+                   .find_one_time_prekey(r,
+                                         [&](std::uint32_t id) {
+                                           tried.push_back(id);
+                                           return id >= 2;
+                                         })
+                   .value();
+  REQUIRE(found.has_value());
+  CHECK(found->id == 2);
+  CHECK(to_string(found->record) == "opk2");
+  CHECK(tried == std::vector<std::uint32_t>{0, 1, 2});
+  CHECK_FALSE(
+      prekeys.find_one_time_prekey(r, [](std::uint32_t) { return false; }).value().has_value());
+  CHECK(prekeys.one_time_prekey_count(r).value() == 10);
+  CHECK(prekeys.consume_one_time_prekey(r, 2).value());
+  CHECK_FALSE(prekeys.consume_one_time_prekey(r, 2).value());  // already gone
+  CHECK(prekeys.one_time_prekey_count(r).value() == 9);
+  for (std::uint32_t i = 0; i < 10; ++i) (void)prekeys.consume_one_time_prekey(r, i).value();
+  REQUIRE(prekeys.one_time_prekey_count(r).value() == 0);
+
   std::vector<PrekeyRecord> flood;
   for (std::uint32_t i = 0; i <= kMaxOneTimePrekeys; ++i) flood.push_back({i, to_bytes("k")});
   REQUIRE(prekeys.add_one_time_prekeys(r, flood).code() == Code::kLimitExceeded);

@@ -1,0 +1,133 @@
+// Failed logins through the real hearthd (issue 12, hole 7): a connection is
+// closed after its failure past login_failures_per_connection, and a storm of
+// failures from many connections spends the server-wide budget, past which
+// logins answer rate_limited before any signature work, while a good
+// responder still gets in by trying again.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
+
+#include "crypto/random.h"
+#include "tests/integration/support/checks.h"
+#include "tests/integration/support/flows.h"
+#include "tests/integration/support/hearthd_process.h"
+#include "tests/support/test_support.h"
+
+namespace hearth::test {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// challenge + responder_login signed by the wrong key.
+json bad_responder_login(WsClient& ws, const TestResponder& r) {
+  auto challenge = ws.call(protocol::ChallengeRequest{});
+  auto wrong = crypto::SigningKey::generate();
+  auto sig = crypto::sign_responder_login(wrong, b64(challenge["challenge"]));
+  return ws.call(protocol::ResponderLoginRequest{r.certificate_bytes(),
+                                                 Bytes(sig.bytes.begin(), sig.bytes.end())});
+}
+
+// challenge + vault_login for a vault that does not exist.
+json bad_vault_login(WsClient& ws) { return vault_login(ws, TestSurvivor::make()); }
+
+TEST_CASE("the fourth failed login on one connection closes it", "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  HearthdProcess hearthd(org);
+  hearthd.start();
+  SECTION("responder_login") {
+    auto ws = WsClient::connect(hearthd.port());
+    for (int i = 0; i < 3; ++i) CHECK(error_code(bad_responder_login(*ws, ana)) == "auth_failed");
+    // Still open after three.
+    CHECK(error_code(ws->call(protocol::ChallengeRequest{})) == "");
+    CHECK(error_code(bad_responder_login(*ws, ana)) == "auth_failed");
+    CHECK(ws->wait_closed(std::chrono::seconds(10)) == 1008);
+  }
+  SECTION("vault_login") {
+    auto ws = WsClient::connect(hearthd.port());
+    for (int i = 0; i < 3; ++i) CHECK(error_code(bad_vault_login(*ws)) == "auth_failed");
+    CHECK(error_code(ws->call(protocol::ChallengeRequest{})) == "");
+    CHECK(error_code(bad_vault_login(*ws)) == "auth_failed");
+    CHECK(ws->wait_closed(std::chrono::seconds(10)) == 1008);
+  }
+  // A good login on a fresh connection is unaffected.
+  auto ws = WsClient::connect(hearthd.port());
+  CHECK(error_code(responder_login(*ws, ana)) == "");
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics").body;
+  CHECK(metric_value(metrics, "hearth_login_failure_closes_total") >= 1);
+  CHECK(hearthd.terminate() == 0);
+}
+
+TEST_CASE(
+    "a storm of failed logins hits the server-wide budget while a good responder still logs in",
+    "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter"});
+  auto& bo = org.add_responder("bo", {"shelter"});
+  HearthdProcess hearthd(
+      org, json{{"limits", {{"failed_logins_per_second", 5}, {"failed_login_burst", 10}}}});
+  hearthd.start();
+  const bool vault = GENERATE(false, true);
+  // A survivor with a vault, for the good vault login.
+  auto ana_ws = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*ana_ws, ana)) == "");
+  REQUIRE(error_code(upload_prekeys(*ana_ws, ana)) == "");
+  TestSurvivor survivor = TestSurvivor::make();
+  {
+    auto ws = WsClient::connect(hearthd.port());
+    auto routed = route(*ws, envelope_for());
+    REQUIRE(error_code(routed) == "");
+    REQUIRE(error_code(open_case(*ws, routed, &survivor, "hello")) == "");
+  }
+  // Attackers: many connections, each failing until closed, then another.
+  std::atomic<bool> stop{false};
+  std::atomic<int> limited{0};
+  std::vector<std::thread> storm;
+  for (int t = 0; t < 3; ++t) {
+    storm.emplace_back([&] {
+      while (!stop.load()) {
+        try {
+          auto ws = WsClient::connect(hearthd.port());
+          for (int i = 0; i < 8 && !stop.load(); ++i) {
+            auto reply = vault ? bad_vault_login(*ws) : bad_responder_login(*ws, bo);
+            if (error_code(reply) == "rate_limited") limited.fetch_add(1);
+          }
+        } catch (const std::exception&) {
+          // Closed after its failures: the next connection.
+        }
+      }
+    });
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (limited.load() == 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(limited.load() > 0);
+  // During the storm: a good login answers rate_limited or gets in; it gets
+  // in within the deadline by trying again.
+  bool in = false;
+  int tries = 0;
+  while (!in && Clock::now() < deadline) {
+    auto ws = WsClient::connect(hearthd.port());
+    std::string code = error_code(vault ? vault_login(*ws, survivor) : responder_login(*ws, ana));
+    ++tries;
+    if (code == "") {
+      in = true;
+    } else {
+      REQUIRE(code == "rate_limited");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  stop.store(true);
+  for (auto& t : storm) t.join();
+  CHECK(in);
+  auto metrics = http_get(hearthd.metrics_port(), "/metrics").body;
+  CHECK(metric_value(metrics, vault ? "hearth_logins_rate_limited_total{kind=\"vault\"}"
+                                    : "hearth_logins_rate_limited_total{kind=\"responder\"}") > 0);
+  INFO("good responder login tries: " << tries);
+  CHECK(hearthd.terminate() == 0);
+}
+
+}  // namespace
+}  // namespace hearth::test
