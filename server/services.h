@@ -14,6 +14,7 @@
 #include "common/status.h"
 #include "crypto/keys.h"
 #include "crypto/pow.h"
+#include "server/admission.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/relay_hub.h"
@@ -51,6 +52,7 @@ struct Services {
   const Clock& clock;
   crypto::SigningPublicKey org_root;
   std::atomic<bool>& draining;
+  Admission& admission;  // connection pools and the byte budget
 };
 
 }  // namespace hearth::server
