@@ -196,10 +196,10 @@ TEST_CASE("past max_handshakes the oldest handshake is closed at accept", "[inte
     stalled.push_back(std::make_unique<RawConnection>(hearthd.port()));
     stalled.back()->send("GET /v1/ws HTTP/1.1\r\n");
   }
-  REQUIRE(wait_metric(hearthd, "hearth_handshakes_evicted_total", 22));
-  CHECK(metric(hearthd, "hearth_handshakes_open") <= 8);
-  // The first one was closed long before its 60 s handshake deadline.
+  // The first ones are closed long before their 60 s handshake deadline.
   CHECK(stalled.front()->closed_within(seconds(10)));
+  CHECK(wait_metric(hearthd, "hearth_handshakes_evicted_total", 22));
+  CHECK(metric(hearthd, "hearth_handshakes_open") <= 8);
   check_door_open(hearthd, ana);
   CHECK(hearthd.terminate() == 0);
 }
@@ -214,7 +214,6 @@ TEST_CASE("idle anonymous WebSockets make way for a responder and expire", "[int
   hearthd.start();
   std::vector<std::unique_ptr<WsClient>> idle;
   for (int i = 0; i < 6; ++i) idle.push_back(WsClient::connect(hearthd.port()));
-  REQUIRE(wait_metric(hearthd, "hearth_anonymous_open", 6));
   // The pool is full: a responder still gets in (the oldest idle one goes,
   // told 1013) and logs in.
   auto responder = WsClient::connect(hearthd.port());
@@ -289,17 +288,18 @@ TEST_CASE("the byte rate limit slows a big-frame flooder, not the others", "[int
     flooder->send_text(R"({"v":1,"op":"challenge","id":)" + std::to_string(100 + i) +
                        R"(,"pad":")" + std::string(40 * 1024, 'a') + "\"}");
   }
-  // The first 40 KiB frame overdraws the 16 KiB burst: the next one waits
-  // ~6 s, the one after ~10 s more.
-  REQUIRE(wait_metric(hearthd, "hearth_read_throttled_waits_total", 1));
+  // The first 40 KiB frame overdraws the 16 KiB burst: the next one is read
+  // only ~6 s later, the one after ~10 s more.
+  REQUIRE(flooder->read(seconds(10)).is_text());
   auto other = WsClient::connect(hearthd.port());
   for (int i = 0; i < 5; ++i) CHECK(error_code(other->call(protocol::ChallengeRequest{})) == "");
   // Structure, not timing: all five small requests were answered while the
   // flooder still had most of its frames unread.
-  int answered = 0;
-  while (flooder->read(milliseconds(1)).is_text()) ++answered;
+  int answered = 1;
+  while (flooder->read(milliseconds(500)).is_text()) ++answered;
   INFO(answered << " flood replies so far");
-  CHECK(answered < kFlood);
+  CHECK(answered < kFlood - 2);
+  CHECK(metric(hearthd, "hearth_read_throttled_waits_total") >= 1);
   CHECK(hearthd.terminate() == 0);
 }
 
