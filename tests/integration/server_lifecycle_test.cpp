@@ -325,8 +325,12 @@ TEST_CASE("a survivor who stops reading is closed with 1008 and the sender is un
           "[integration]") {
   TestOrg org;
   auto& ana = org.add_responder("ana", {"shelter"});
-  HearthdProcess hearthd(
-      org, json{{"limits", {{"write_queue_frames", 4}, {"write_queue_bytes", 262144}}}});
+  HearthdProcess hearthd(org, json{{"limits",
+                                    {{"write_queue_frames", 4},
+                                     {"write_queue_bytes", 262144},
+                                     // The sender must not be slowed by its own byte rate limit.
+                                     {"read_bytes_per_second", 64 * 1024 * 1024},
+                                     {"read_burst_bytes", 64 * 1024 * 1024}}}});
   hearthd.start();
   auto responder = WsClient::connect(hearthd.port());
   REQUIRE(error_code(responder_login(*responder, ana)) == "");
