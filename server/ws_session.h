@@ -328,8 +328,12 @@ class WsSession final : public Connection {
     bool started = false;
     boost::asio::steady_timer pause(strand_);
     do {
-      while (buffer.size() + kReadChunk > Admission::kFreeReadBytes &&
-             !services_.admission.hold_read(ticket_, buffer.size() + kReadChunk)) {
+      // What the next chunk may add: never past the message limit.
+      const std::size_t next =
+          buffer.size() + std::min(kReadChunk, ws_.read_message_max() > buffer.size()
+                                                   ? ws_.read_message_max() - buffer.size()
+                                                   : std::size_t{1});
+      while (next > Admission::kFreeReadBytes && !services_.admission.hold_read(ticket_, next)) {
         // Over the budget: read nothing more until room frees up (or the
         // frame deadline closes this connection). Its bytes wait in TCP.
         pause.expires_after(std::chrono::milliseconds(20));
