@@ -746,8 +746,39 @@ struct ParsedFrame {
 
 // Parses and checks the frame's envelope. On failure, still says whether it
 // carried a usable "id" (the server answers under it).
+// The top-level "id" of a frame nested too deeply to parse whole, so its
+// refusal can still be answered under its id: the frame is parsed with every
+// array and object inside the top level dropped as it is read (nlohmann parses
+// iteratively and keeps nothing of a dropped value), then "id" is read as for
+// any frame. nullopt when it is not JSON, has no single top-level "id", or the
+// id is not a u32.
+std::optional<std::uint32_t> shallow_id(std::string_view text) {
+  int top_level_ids = 0;
+  const Json::parser_callback_t top_level_only = [&](int depth, Json::parse_event_t event,
+                                                     Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::key:
+        if (depth == 1 && parsed == "id") ++top_level_ids;
+        return true;
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        return depth == 0;
+      default:
+        return true;
+    }
+  };
+  Json top = Json::parse(text.begin(), text.end(), top_level_only, /*allow_exceptions=*/false);
+  if (top.is_discarded() || !top.is_object() || top_level_ids != 1) return std::nullopt;
+  const auto it = top.find("id");
+  if (it == top.end()) return std::nullopt;
+  std::uint32_t id = 0;
+  Problems ignored;
+  if (!read_value(*it, id, kU32, ignored, "id")) return std::nullopt;
+  return id;
+}
+
 std::variant<ParsedFrame, RequestError> parse_frame(std::string_view text) {
-  if (nests_too_deep(text)) return RequestError{std::nullopt, malformed("nested too deeply")};
+  if (nests_too_deep(text)) return RequestError{shallow_id(text), malformed("nested too deeply")};
   std::vector<std::size_t> key_counts;  // one per open object
   bool duplicate_key = false;
   int top_level_ids = 0;

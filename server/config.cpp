@@ -140,14 +140,36 @@ Status read_limits(const json& root, Limits& l) {
   if (obj == nullptr) return Status::ok();
   const json& o = *obj;
   const char* p = "limits";
-  HEARTH_TRY(check_keys(
-      o, p,
-      {"max_frame_bytes", "frames_per_second", "frame_burst", "write_queue_frames",
-       "write_queue_bytes", "handshake_timeout_seconds", "idle_timeout_seconds", "max_connections",
-       "max_open_cases_per_vault", "max_pending_per_mailbox", "undelivered_retention_days",
-       "route_ttl_seconds", "max_routes_per_connection", "max_waiting_cases",
-       "danger_now_reserved_percent", "park_away_after_seconds", "write_stall_timeout_seconds",
-       "login_failures_per_connection", "failed_logins_per_second", "failed_login_burst"}));
+  HEARTH_TRY(check_keys(o, p,
+                        {"max_frame_bytes",
+                         "frames_per_second",
+                         "frame_burst",
+                         "write_queue_frames",
+                         "write_queue_bytes",
+                         "handshake_timeout_seconds",
+                         "idle_timeout_seconds",
+                         "max_connections",
+                         "max_open_cases_per_vault",
+                         "max_pending_per_mailbox",
+                         "undelivered_retention_days",
+                         "route_ttl_seconds",
+                         "max_routes_per_connection",
+                         "max_waiting_cases",
+                         "danger_now_reserved_percent",
+                         "park_away_after_seconds",
+                         "write_stall_timeout_seconds",
+                         "login_failures_per_connection",
+                         "failed_logins_per_second",
+                         "failed_login_burst",
+                         "max_handshakes",
+                         "max_anonymous_connections",
+                         "reserved_responder_connections",
+                         "anonymous_lifetime_seconds",
+                         "max_anonymous_frame_bytes",
+                         "frame_deadline_seconds",
+                         "read_bytes_per_second",
+                         "read_burst_bytes",
+                         "max_buffered_bytes"}));
   HEARTH_TRY(read_int(o, p, "max_frame_bytes", l.max_frame_bytes, 1024, 16 * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "frames_per_second", l.frames_per_second, 1, 10000));
   HEARTH_TRY(read_int(o, p, "frame_burst", l.frame_burst, 1, 100000));
@@ -170,6 +192,19 @@ Status read_limits(const json& root, Limits& l) {
       read_int(o, p, "login_failures_per_connection", l.login_failures_per_connection, 1, 100));
   HEARTH_TRY(read_int(o, p, "failed_logins_per_second", l.failed_logins_per_second, 1, 100000));
   HEARTH_TRY(read_int(o, p, "failed_login_burst", l.failed_login_burst, 1, 1000000));
+  HEARTH_TRY(read_int(o, p, "max_handshakes", l.max_handshakes, 1, 100000));
+  HEARTH_TRY(read_int(o, p, "max_anonymous_connections", l.max_anonymous_connections, 1, 1000000));
+  HEARTH_TRY(read_int(o, p, "reserved_responder_connections", l.reserved_responder_connections, 0,
+                      1000000));
+  HEARTH_TRY(read_seconds(o, p, "anonymous_lifetime_seconds", l.anonymous_lifetime, 5, 86400));
+  HEARTH_TRY(read_int(o, p, "max_anonymous_frame_bytes", l.max_anonymous_frame_bytes, 1024,
+                      16 * 1024 * 1024));
+  HEARTH_TRY(read_seconds(o, p, "frame_deadline_seconds", l.frame_deadline, 1, 3600));
+  HEARTH_TRY(read_int(o, p, "read_bytes_per_second", l.read_bytes_per_second, 1024,
+                      1024ULL * 1024 * 1024));
+  HEARTH_TRY(read_int(o, p, "read_burst_bytes", l.read_burst_bytes, 1024, 1024ULL * 1024 * 1024));
+  HEARTH_TRY(read_int(o, p, "max_buffered_bytes", l.max_buffered_bytes, 1024 * 1024,
+                      1024ULL * 1024 * 1024 * 1024));
   return Status::ok();
 }
 

@@ -38,7 +38,9 @@ struct Limits {
   std::uint32_t frame_burst = 40;
   std::size_t write_queue_frames = 64;
   std::size_t write_queue_bytes = 2 * 1024 * 1024;
-  std::chrono::seconds handshake_timeout{10};
+  // TLS + HTTP request + WebSocket upgrade must finish within this (and a
+  // close handshake too): a half-open handshake holds a socket, so short.
+  std::chrono::seconds handshake_timeout{5};
   std::chrono::seconds idle_timeout{300};
   std::size_t max_connections = 1000;
   std::size_t max_open_cases_per_vault = 3;
@@ -69,6 +71,29 @@ struct Limits {
   std::uint32_t login_failures_per_connection = 3;
   std::uint32_t failed_logins_per_second = 50;
   std::uint32_t failed_login_burst = 200;
+
+  // ---- The front door (docs/operations.md, "Connection limits") ----
+  // Handshakes in progress, counted apart from max_connections: past it the
+  // oldest handshake is closed at once, so stalled ones cannot lock anyone out.
+  std::size_t max_handshakes = 128;
+  // WebSockets not logged in yet: past it the oldest is closed (1013).
+  std::size_t max_anonymous_connections = 500;
+  // Of max_connections, this many are kept for responders: anonymous and
+  // survivor connections together stay below max_connections minus it
+  // (the reserve used is at most half of max_connections).
+  std::size_t reserved_responder_connections = 100;
+  // An anonymous WebSocket must log in (or open its case) within this.
+  std::chrono::seconds anonymous_lifetime{120};
+  // Largest message before login, unless the connection holds a route (then
+  // max_frame_bytes, for open_case and its vault).
+  std::size_t max_anonymous_frame_bytes = 32 * 1024;
+  // A message, once its first bytes arrived, must be complete within this.
+  std::chrono::seconds frame_deadline{15};
+  // Per-connection read budget in bytes: a token bucket like frames_per_second.
+  std::size_t read_bytes_per_second = 64 * 1024;
+  std::size_t read_burst_bytes = 1024 * 1024;
+  // Bytes held across all connections (messages being read + write queues).
+  std::size_t max_buffered_bytes = 256 * 1024 * 1024;
 };
 
 // Route proof-of-work (docs/operations.md "Proof-of-work under load"). The

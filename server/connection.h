@@ -125,6 +125,10 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
 
   // Closes the socket at once (transport-specific).
   virtual void abort_transport() = 0;
+  // For the transport's limits (admission pools, the message size limit).
+  bool logged_in() const { return role_ != Role::kAnonymous; }
+  bool is_responder() const { return role_ == Role::kResponder; }
+  bool holds_route() const { return !routes_.empty(); }
   // Called when the session ends (both loops done): unregisters from the hub.
   void finished();
 

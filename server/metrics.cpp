@@ -81,7 +81,7 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
   counter(out, "hearth_connections_total", "Connections accepted since start.",
           connections_total.load());
   counter(out, "hearth_connections_refused_total",
-          "Connections answered 503 because max_connections were open.",
+          "Upgrades answered 503: no room for another WebSocket, or draining.",
           connections_refused.load());
   counter(out, "hearth_frames_received_total", "WebSocket frames read.", frames_received.load());
 
@@ -154,6 +154,35 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
     out += kRotationReasons[i];
     out += "\"} " + std::to_string(pow_rotations[i].load()) + "\n";
   }
+  gauge(out, "hearth_handshakes_open", "Connections in their TLS/HTTP/upgrade handshake now.",
+        handshakes_open.load());
+  gauge(out, "hearth_anonymous_open", "WebSockets not logged in now.", anonymous_open.load());
+  gauge(out, "hearth_survivors_open", "WebSockets logged into a vault now.", survivors_open.load());
+  gauge(out, "hearth_responders_open", "WebSockets logged in as a responder now.",
+        responders_open.load());
+  gauge(out, "hearth_buffered_bytes",
+        "Bytes held across all connections: messages being read and write queues.",
+        buffered_bytes.load());
+  counter(out, "hearth_handshakes_evicted_total",
+          "Handshakes closed at accept to make room (max_handshakes).", handshakes_evicted.load());
+  counter(out, "hearth_anonymous_evicted_total",
+          "Anonymous WebSockets closed (1013) to make room for a new one.",
+          anonymous_evicted.load());
+  counter(out, "hearth_anonymous_expired_total",
+          "Anonymous WebSockets closed (1008) at anonymous_lifetime.", anonymous_expired.load());
+  counter(out, "hearth_survivors_refused_total",
+          "Survivor logins closed (1013): survivors would take the responders' reserve.",
+          survivors_refused.load());
+  counter(out, "hearth_frames_cut_off_total",
+          "Connections closed (1008) for a message not finished within frame_deadline.",
+          frames_cut_off.load());
+  counter(out, "hearth_read_throttled_waits_total",
+          "Times a connection waited for its byte rate limit.", read_throttled_waits.load());
+  counter(out, "hearth_buffer_waits_total",
+          "Times a big read waited because max_buffered_bytes was reached.", buffer_waits.load());
+  counter(out, "hearth_buffer_budget_closes_total",
+          "Connections closed (1008) as the largest holder past max_buffered_bytes.",
+          buffer_budget_closes.load());
 
   gauge(out, "hearth_storage_queue_depth", "Storage jobs submitted by sessions and not yet done.",
         storage_jobs_in_flight.load());

@@ -65,6 +65,20 @@ class Metrics {
   std::atomic<std::int64_t> pow_replay_capacity{0};
   std::atomic<std::int64_t> pow_proofs_last_minute{0};
   std::array<std::atomic<std::uint64_t>, 3> pow_rotations{};
+  // The front door (server/admission.h): pools, evictions and the byte budget.
+  std::atomic<std::int64_t> handshakes_open{0};
+  std::atomic<std::int64_t> anonymous_open{0};
+  std::atomic<std::int64_t> survivors_open{0};
+  std::atomic<std::int64_t> responders_open{0};
+  std::atomic<std::int64_t> buffered_bytes{0};
+  std::atomic<std::uint64_t> handshakes_evicted{0};
+  std::atomic<std::uint64_t> anonymous_evicted{0};
+  std::atomic<std::uint64_t> anonymous_expired{0};
+  std::atomic<std::uint64_t> survivors_refused{0};
+  std::atomic<std::uint64_t> frames_cut_off{0};
+  std::atomic<std::uint64_t> read_throttled_waits{0};
+  std::atomic<std::uint64_t> buffer_waits{0};
+  std::atomic<std::uint64_t> buffer_budget_closes{0};
   std::array<std::atomic<std::uint64_t>, kOpCount> requests_by_op{};
   std::array<std::atomic<std::uint64_t>, kErrorCodeCount> errors_by_code{};
 

@@ -164,6 +164,7 @@ struct Server::Impl {
   Metrics metrics;
   RelayHub hub{clock};
   PowState pow;
+  Admission admission{config.limits, metrics};
   std::atomic<bool> draining{false};
   PrekeyReservations reservations;
   FailedLoginBudget responder_login_failures;
@@ -225,9 +226,9 @@ Status Server::Impl::start() {
     m->observe_commit(d);
   };
   storage = std::make_unique<storage::StorageThread>(std::move(*opened), commit);
-  services = std::make_unique<Services>(Services{config, hub, *storage, metrics, pow, clock,
-                                                 org_root, draining, reservations,
-                                                 responder_login_failures, vault_login_failures});
+  services = std::make_unique<Services>(
+      Services{config, hub, *storage, metrics, pow, clock, org_root, draining, reservations,
+               responder_login_failures, vault_login_failures, admission});
 
   HEARTH_TRY(load_state());
   HEARTH_TRY(setup_tls());
@@ -343,6 +344,8 @@ asio::awaitable<void> Server::Impl::accept_public() {
     // Frames are small and interactive: without TCP_NODELAY, Nagle's
     // algorithm holds a push behind the peer's delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
+    // start() takes an admission ticket before anything is read: past
+    // max_handshakes the oldest pending handshake is closed at once.
     if (tls) {
       auto session =
           std::make_shared<WsSession<TlsStream>>(*services, strand, std::move(socket), *tls);

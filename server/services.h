@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "crypto/keys.h"
 #include "crypto/pow.h"
+#include "server/admission.h"
 #include "server/config.h"
 #include "server/login_guard.h"
 #include "server/metrics.h"
@@ -142,6 +143,7 @@ struct Services {
   // Server-wide budgets for failed logins, one per kind.
   FailedLoginBudget& responder_login_failures;
   FailedLoginBudget& vault_login_failures;
+  Admission& admission;  // connection pools and the byte budget
 };
 
 }  // namespace hearth::server

@@ -4,19 +4,19 @@
 
 namespace hearth::server {
 
-TokenBucket::TokenBucket(std::uint32_t rate_per_second, std::uint32_t burst, Duration now)
-    : rate_(std::max<std::uint32_t>(rate_per_second, 1)),
-      burst_(std::max<std::uint32_t>(burst, 1)),
+TokenBucket::TokenBucket(std::uint64_t rate_per_second, std::uint64_t burst, Duration now)
+    : rate_(static_cast<double>(std::max<std::uint64_t>(rate_per_second, 1))),
+      burst_(static_cast<double>(std::max<std::uint64_t>(burst, 1))),
       tokens_(burst_),
       last_(now) {}
 
-TokenBucket::Duration TokenBucket::take(Duration now) {
+TokenBucket::Duration TokenBucket::take(Duration now, std::uint64_t cost) {
   if (now > last_) {
     double elapsed = std::chrono::duration<double>(now - last_).count();
     tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
     last_ = now;
   }
-  tokens_ -= 1.0;
+  tokens_ -= static_cast<double>(cost);
   if (tokens_ >= 0.0) return Duration::zero();
   // In debt: wait until the bucket is back at zero.
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / rate_));

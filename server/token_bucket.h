@@ -1,11 +1,13 @@
-// TokenBucket: the per-connection frame rate limit.
+// TokenBucket: a per-connection rate limit, in frames or in bytes.
 //
 // A bucket holds up to `burst` tokens and refills at `rate` tokens a second.
-// Each frame takes one token; when the bucket is empty the frame still takes
-// its token (the bucket goes into debt) and take() says how long the caller
-// must wait before reading on. A session waits that long before reading the
-// next frame, so a flooding client is slowed to the rate while every other
-// connection is unaffected, and nothing is dropped.
+// Each take() takes `cost` tokens (one per frame, or a frame's size in bytes);
+// when the bucket runs short the take still happens (the bucket goes into
+// debt) and take() says how long the caller must wait before reading on. A
+// session waits that long before reading the next frame, so a flooding client
+// is slowed to the rate while every other connection is unaffected, and
+// nothing is dropped. A cost larger than the burst is allowed: it is paid off
+// by waiting.
 //
 // Time is passed in, never read here, so tests drive it with a ManualClock.
 //
@@ -21,13 +23,13 @@ class TokenBucket {
  public:
   using Duration = std::chrono::nanoseconds;
 
-  // Starts full at time `now`. rate >= 1, burst >= 1.
-  TokenBucket(std::uint32_t rate_per_second, std::uint32_t burst, Duration now);
+  // Starts full at time `now`. rate >= 1, burst >= 1 (smaller values are raised to 1).
+  TokenBucket(std::uint64_t rate_per_second, std::uint64_t burst, Duration now);
 
-  // Takes one token at `now` and returns how long to wait before the next
+  // Takes `cost` tokens at `now` and returns how long to wait before the next
   // frame may be read: zero while tokens remain. `now` must not go backwards
   // (a smaller value is treated as no time passed).
-  Duration take(Duration now);
+  Duration take(Duration now, std::uint64_t cost = 1);
 
   // Tokens available at the last take() (negative while in debt). For tests.
   double tokens() const { return tokens_; }

@@ -4,6 +4,16 @@
 // bounded write queue. The same code serves plain TCP and TLS: it is
 // templated on the stream (beast::tcp_stream or beast::ssl_stream of one).
 //
+// The front door (server/admission.h, docs/operations.md "Connection limits"):
+// the session holds an admission ticket from accept on (handshake pool, then
+// anonymous, then survivor or responder); an anonymous WebSocket must log in
+// within anonymous_lifetime; a message is read in chunks, must be complete
+// within frame_deadline once its first bytes arrived, is limited to
+// max_anonymous_frame_bytes before login (max_frame_bytes once logged in or
+// holding a route), is charged to a per-connection byte bucket, and what the
+// connection holds (message in hand, write queue) is reported to the global
+// byte budget.
+//
 // No peer address is read here: nothing about the peer can reach a log line.
 //
 // Thread safety: everything runs on the connection's strand (the socket's
@@ -25,10 +35,12 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
 #include "protocol/codec.h"
+#include "server/admission.h"
 #include "server/connection.h"
 #include "server/token_bucket.h"
 
@@ -40,6 +52,22 @@ namespace websocket = boost::beast::websocket;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// 1013 (try again later): closed to make room for another connection.
+inline constexpr std::uint16_t kCloseTryAgainLater = 1013;
+
+// The seam for tests and fuzzing: a stream without a socket or a deadline
+// (Beast's in-memory test::stream) works too; sockets and deadlines are used
+// where the stream has them.
+template <typename S>
+concept StreamWithSocket = requires(S& s) {
+  s.socket();
+};
+template <typename S>
+concept StreamWithExpiry = requires(S& s) {
+  s.expires_after(std::chrono::seconds(1));
+  s.expires_never();
+};
 
 // Counts a connection open for as long as it lives (metrics and max_connections).
 class ConnectionSlot {
@@ -68,20 +96,74 @@ class WsSession final : public Connection {
 
   // Runs the connection until it closes. Nothing escapes: an exception is
   // logged and ends this connection only.
+  // Takes the session's admission ticket at once (which may close the oldest
+  // handshake: the refusal happens at accept, before anything is read).
   static void start(std::shared_ptr<WsSession> self) {
     auto strand = self->strand_;
+    std::weak_ptr<WsSession> weak = self;
+    self->ticket_ = self->services_.admission.enter([weak, strand](Admission::Reason reason) {
+      boost::asio::post(strand, [weak, reason] {
+        if (auto s = weak.lock()) s->on_admission_close(reason);
+      });
+    });
     boost::asio::co_spawn(strand, self->run(), [self](std::exception_ptr e) {
       if (e) log::logger().error("session_exception");
       self->closed_ = true;
+      self->ticket_.reset();
+      self->frame_timer_.cancel();
+      self->lifetime_timer_.cancel();
       self->finished();
     });
   }
 
  private:
+  // Reads are taken this much at a time, so a message's bytes are counted
+  // (and its deadline started) as they arrive.
+  static constexpr std::size_t kReadChunk = Admission::kFreeReadBytes;
+  // Beast keeps bytes that arrived right behind the upgrade request in a
+  // buffer of this size (websocket::stream's tcp_frame_size): request and
+  // early frames together must fit.
+  static constexpr std::size_t kMaxEarlyUpgradeBytes = 1536;
+
   void abort_transport() override {
+    auto& lowest = beast::get_lowest_layer(ws_);
+    if constexpr (StreamWithSocket<std::remove_reference_t<decltype(lowest)>>) {
+      boost::system::error_code ec;
+      lowest.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+      lowest.socket().close(ec);
+    } else {
+      lowest.close();
+    }
+  }
+
+  // Admission asks this connection to close (on the strand).
+  void on_admission_close(Admission::Reason reason) {
+    if (closed_) return;
+    if (!upgraded_ || reason == Admission::Reason::kHandshakeEvicted) {
+      // Still in its handshake: nothing to say, the socket just closes.
+      abort_transport();
+      return;
+    }
+    if (reason == Admission::Reason::kAnonymousEvicted) {
+      log::logger().info("anonymous_evicted");
+      begin_close(kCloseTryAgainLater, /*flush=*/false);
+    } else {
+      log::logger().warn("buffer_budget_close", {{"queued_bytes", out_bytes_}});
+      begin_close(kClosePolicyViolation, /*flush=*/false);
+    }
+  }
+
+  // Closes the HTTP side after a reply (TLS: close_notify).
+  boost::asio::awaitable<void> shutdown_send() {
     boost::system::error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    if constexpr (kTls) {
+      co_await ws_.next_layer().async_shutdown(
+          boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    } else if constexpr (StreamWithSocket<Stream>) {
+      ws_.next_layer().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    } else {
+      ws_.next_layer().close();
+    }
   }
 
   boost::asio::awaitable<void> run() {
@@ -89,7 +171,8 @@ class WsSession final : public Connection {
     const Limits& limits = services_.config.limits;
     boost::system::error_code ec;
     auto& lowest = beast::get_lowest_layer(ws_);
-    lowest.expires_after(limits.handshake_timeout);
+    if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(lowest)>>)
+      lowest.expires_after(limits.handshake_timeout);
     if constexpr (kTls) {
       co_await ws_.next_layer().async_handshake(
           boost::asio::ssl::stream_base::server,
@@ -105,9 +188,8 @@ class WsSession final : public Connection {
     if (ec) co_return;
     auto& req = parser.get();
 
-    if (services_.metrics.connections_open.load() >
-            static_cast<std::int64_t>(limits.max_connections) ||
-        services_.draining.load()) {
+    if (services_.draining.load()) {
+      services_.admission.leave_handshake(ticket_);
       services_.metrics.connections_refused.fetch_add(1);
       co_await respond(req, http::status::service_unavailable, "busy\n");
       co_return;
@@ -115,12 +197,35 @@ class WsSession final : public Connection {
     if (websocket::is_upgrade(req)) {
       if (req.target() !=
           beast::string_view(protocol::kWebSocketPath.data(), protocol::kWebSocketPath.size())) {
+        services_.admission.leave_handshake(ticket_);
         co_await respond(req, http::status::not_found, "not found\n");
         co_return;
       }
-      co_await run_websocket(req, buffer);
+      // Frames sent in the upgrade's own write (before our 101) are already
+      // in `buffer`: they are handed to the WebSocket with the request when
+      // they fit Beast's buffer, and refused visibly when not.
+      std::string early;
+      if (buffer.size() > 0) {
+        std::ostringstream head;
+        head << req;
+        early = head.str() + beast::buffers_to_string(buffer.data());
+        if (early.size() > kMaxEarlyUpgradeBytes) {
+          services_.admission.leave_handshake(ticket_);
+          co_await respond(req, http::status::bad_request,
+                           "wait for the 101 response before sending frames\n");
+          co_return;
+        }
+      }
+      if (!services_.admission.upgrade(ticket_)) {
+        services_.metrics.connections_refused.fetch_add(1);
+        co_await respond(req, http::status::service_unavailable, "busy\n");
+        co_return;
+      }
+      upgraded_ = true;
+      co_await run_websocket(req, early);
       co_return;
     }
+    services_.admission.leave_handshake(ticket_);
     if (req.method() == http::verb::get && req.target() == "/healthz") {
       co_await respond(req, http::status::ok, "ok\n");
       co_return;
@@ -140,18 +245,16 @@ class WsSession final : public Connection {
     boost::system::error_code ec;
     co_await http::async_write(ws_.next_layer(), res,
                                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    if constexpr (kTls) {
-      co_await ws_.next_layer().async_shutdown(
-          boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    } else {
-      ws_.next_layer().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
-    }
+    co_await shutdown_send();
   }
 
+  // `early`: empty, or the request re-serialized followed by the bytes that
+  // came right behind it (the peer's first frames).
   boost::asio::awaitable<void> run_websocket(const http::request<http::empty_body>& req,
-                                             beast::flat_buffer& buffer) {
+                                             const std::string& early) {
     const Limits& limits = services_.config.limits;
-    beast::get_lowest_layer(ws_).expires_never();
+    if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(beast::get_lowest_layer(ws_))>>)
+      beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = limits.handshake_timeout;
     timeouts.idle_timeout = limits.idle_timeout;
@@ -159,13 +262,19 @@ class WsSession final : public Connection {
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "hearthd"); }));
-    // A frame over the limit fails the read and closes with 1009 (too big).
-    ws_.read_message_max(limits.max_frame_bytes);
+    // A frame over the limit fails the read and closes with 1009 (too big);
+    // the limit is set again before each message (it depends on the role).
+    ws_.read_message_max(anonymous_frame_limit());
     ws_.text(true);
     boost::system::error_code ec;
-    co_await ws_.async_accept(req, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (early.empty()) {
+      co_await ws_.async_accept(req, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    } else {
+      co_await ws_.async_accept(boost::asio::buffer(early),
+                                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
     if (ec) co_return;
-    buffer.consume(buffer.size());
+    start_lifetime();
 
     services_.hub.add_peer(shared_from_this());
     writer_running_ = true;
@@ -183,19 +292,100 @@ class WsSession final : public Connection {
     closed_ = true;
   }
 
+  std::size_t anonymous_frame_limit() const {
+    const Limits& limits = services_.config.limits;
+    return std::min(limits.max_anonymous_frame_bytes, limits.max_frame_bytes);
+  }
+
+  // An anonymous WebSocket that has not logged in (or opened its case) by
+  // anonymous_lifetime is closed: idle anonymous sockets cannot pile up.
+  void start_lifetime() {
+    lifetime_timer_.expires_after(services_.config.limits.anonymous_lifetime);
+    start_lifetime_wait();
+  }
+  void start_lifetime_wait() {
+    std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
+    lifetime_timer_.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_ || self->close_code_ || self->logged_in()) return;
+      if (self->handling_) {
+        self->lifetime_timer_.expires_after(std::chrono::seconds(1));
+        self->start_lifetime_wait();
+        return;
+      }
+      self->services_.metrics.anonymous_expired.fetch_add(1);
+      log::logger().info("anonymous_expired");
+      self->begin_close(kClosePolicyViolation, /*flush=*/true);
+    });
+  }
+
+  // Reads one message into `buffer` (empty on entry), a chunk at a time:
+  // once its first bytes are in, it must be complete within frame_deadline;
+  // past kFreeReadBytes each further chunk needs room in the global budget.
+  boost::asio::awaitable<boost::system::error_code> read_message(beast::flat_buffer& buffer) {
+    const Limits& limits = services_.config.limits;
+    boost::system::error_code ec;
+    bool started = false;
+    boost::asio::steady_timer pause(strand_);
+    do {
+      // What the next chunk may add: never past the message limit.
+      const std::size_t next =
+          buffer.size() + std::min(kReadChunk, ws_.read_message_max() > buffer.size()
+                                                   ? ws_.read_message_max() - buffer.size()
+                                                   : std::size_t{1});
+      while (next > Admission::kFreeReadBytes && !services_.admission.hold_read(ticket_, next)) {
+        // Over the budget: read nothing more until room frees up (or the
+        // frame deadline closes this connection). Its bytes wait in TCP.
+        pause.expires_after(std::chrono::milliseconds(20));
+        boost::system::error_code ignored;
+        co_await pause.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        if (close_code_ || closed_) co_return boost::asio::error::operation_aborted;
+      }
+      co_await ws_.async_read_some(buffer, kReadChunk,
+                                   boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      if (ec) break;
+      (void)services_.admission.hold_read(ticket_, buffer.size());  // never more than held
+      if (!started && !ws_.is_message_done()) {
+        started = true;
+        // A message begun and not finished pins its bytes: it gets a deadline.
+        frame_timer_.expires_after(limits.frame_deadline);
+        std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
+        frame_timer_.async_wait([weak](boost::system::error_code timer_ec) {
+          auto self = weak.lock();
+          if (timer_ec || !self || self->closed_ || self->close_code_) return;
+          self->services_.metrics.frames_cut_off.fetch_add(1);
+          log::logger().info("frame_deadline_passed");
+          self->begin_close(kClosePolicyViolation, /*flush=*/false);
+        });
+      }
+      if (close_code_ || closed_) break;
+    } while (!ws_.is_message_done());
+    if (started) frame_timer_.cancel();
+    co_return ec;
+  }
+
   boost::asio::awaitable<void> read_loop() {
     const Limits& limits = services_.config.limits;
     auto now = [] { return std::chrono::steady_clock::now().time_since_epoch(); };
     TokenBucket bucket(limits.frames_per_second, limits.frame_burst, now());
+    // Bytes, read side: a big-frame flooder is slowed to this rate and pays
+    // for what it sent before its next message is read.
+    TokenBucket bytes(limits.read_bytes_per_second, limits.read_burst_bytes, now());
+    TokenBucket::Duration bytes_wait = TokenBucket::Duration::zero();
     boost::asio::steady_timer throttle(strand_);
     beast::flat_buffer buffer;
     for (;;) {
       if (draining_ || close_code_ || closed_) break;
       auto wait = bucket.take(now());
+      if (wait > TokenBucket::Duration::zero()) services_.metrics.throttled_waits.fetch_add(1);
+      if (bytes_wait > wait) {
+        services_.metrics.read_throttled_waits.fetch_add(1);
+        wait = bytes_wait;
+      }
+      bytes_wait = TokenBucket::Duration::zero();
       if (wait > TokenBucket::Duration::zero()) {
         // Out of tokens: wait before reading on. The flooder's frames sit in
         // its own TCP buffers; nobody else is slowed.
-        services_.metrics.throttled_waits.fetch_add(1);
         throttle.expires_after(wait);
         boost::system::error_code ignored;
         co_await throttle.async_wait(
@@ -207,16 +397,25 @@ class WsSession final : public Connection {
       co_await wait_for_reply_room();
       if (draining_ || close_code_ || closed_) break;
       buffer.consume(buffer.size());
-      boost::system::error_code ec;
-      co_await ws_.async_read(buffer, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      // A big message must not keep its memory once handled.
+      if (buffer.capacity() > Admission::kFreeReadBytes) buffer.shrink_to_fit();
+      // Before login only small messages: the anonymous ops (route,
+      // pow_challenge, challenge, logins) fit; open_case with its vault may be
+      // big, so a connection holding a route (paid for with proof of work)
+      // gets the full limit.
+      ws_.read_message_max(logged_in() || holds_route() ? limits.max_frame_bytes
+                                                        : anonymous_frame_limit());
+      boost::system::error_code ec = co_await read_message(buffer);
       if (ec) {
         if (ec == websocket::error::message_too_big) {
           services_.metrics.oversize_frames.fetch_add(1);
-          log::logger().info("frame_too_big", {{"limit", limits.max_frame_bytes}});
+          log::logger().info("frame_too_big", {{"limit", ws_.read_message_max()}});
         }
         break;
       }
+      if (close_code_ || closed_) break;
       services_.metrics.frames_received.fetch_add(1);
+      bytes_wait = bytes.take(now(), buffer.size());
       std::string reply;
       if (!ws_.got_text()) {
         reply = protocol::encode(protocol::ReplyFrame{
@@ -230,19 +429,40 @@ class WsSession final : public Connection {
         reply = co_await handle_text(text);
         handling_ = false;
       }
+      (void)services_.admission.hold_read(ticket_, 0);
       enqueue(std::move(reply));
       run_after_reply();
+      if (!promoted_ && logged_in()) {
+        promoted_ = true;
+        lifetime_timer_.cancel();
+        if (!services_.admission.promote(ticket_, is_responder())) {
+          // Survivors would take the room kept for responders.
+          services_.metrics.survivors_refused.fetch_add(1);
+          log::logger().warn("survivor_refused_reserve");
+          begin_close(kCloseTryAgainLater, /*flush=*/true);
+          break;
+        }
+      }
       if (draining_) {
         begin_close(kCloseGoingAway, /*flush=*/true);
         break;
       }
     }
+    (void)services_.admission.hold_read(ticket_, 0);
     // When we started a close and no read is pending, async_close itself
     // reads until the peer's close frame arrives (Beast's close operation).
   }
 
+  // Tells the global byte budget what the write queue holds now.
+  void report_queue() {
+    if (out_bytes_ == queued_reported_) return;
+    queued_reported_ = out_bytes_;
+    services_.admission.hold_queued(ticket_, out_bytes_);
+  }
+
   boost::asio::awaitable<void> write_loop() {
     for (;;) {
+      report_queue();
       if (!out_.empty() && !closed_) {
         boost::system::error_code ec;
         co_await ws_.async_write(boost::asio::buffer(out_.front()),
@@ -272,6 +492,12 @@ class WsSession final : public Connection {
   websocket::stream<Stream> ws_;
   bool writer_running_ = false;
   AsyncSignal writer_done_{strand_};
+  Admission::Ticket ticket_;
+  bool upgraded_ = false;  // holds an anonymous (or better) place
+  bool promoted_ = false;  // moved to the survivor or responder pool
+  std::size_t queued_reported_ = 0;
+  boost::asio::steady_timer frame_timer_{strand_};     // frame_deadline
+  boost::asio::steady_timer lifetime_timer_{strand_};  // anonymous_lifetime
 };
 
 }  // namespace hearth::server

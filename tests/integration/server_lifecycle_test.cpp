@@ -330,7 +330,10 @@ TEST_CASE("a survivor who stops reading is closed with 1008 and the sender is un
   HearthdProcess hearthd(org, json{{"limits",
                                     {{"write_queue_frames", 4},
                                      {"write_queue_bytes", 262144},
-                                     {"write_stall_timeout_seconds", 2}}}});
+                                     {"write_stall_timeout_seconds", 2},
+                                     // The sender must not be slowed by its own byte rate limit.
+                                     {"read_bytes_per_second", 64 * 1024 * 1024},
+                                     {"read_burst_bytes", 64 * 1024 * 1024}}}});
   hearthd.start();
   auto responder = WsClient::connect(hearthd.port());
   REQUIRE(error_code(responder_login(*responder, ana)) == "");
@@ -395,25 +398,37 @@ TEST_CASE("start-up: a forged roster or a bad config is refused, an expired rost
   }
 }
 
-TEST_CASE("past max_connections a new connection gets HTTP 503", "[integration]") {
+TEST_CASE("past max_connections logged-in connections a new WebSocket gets HTTP 503",
+          "[integration]") {
   TestOrg org;
-  org.add_responder("ana", {"shelter"});
+  auto& ana = org.add_responder("ana", {"shelter"});
+  auto& ben = org.add_responder("ben", {"shelter"});
   HearthdProcess hearthd(org, json{{"limits", {{"max_connections", 2}}}});
   hearthd.start();
   auto first = WsClient::connect(hearthd.port());
   auto second = WsClient::connect(hearthd.port());
-  CHECK(http_get(hearthd.port(), "/healthz").status == 503);
+  REQUIRE(error_code(responder_login(*first, ana)) == "");
+  REQUIRE(error_code(responder_login(*second, ben)) == "");
+  // Nobody anonymous to make way: the upgrade is refused. /healthz is not a
+  // WebSocket and still answers.
   CHECK_THROWS(WsClient::connect(hearthd.port()));
+  CHECK(http_get(hearthd.port(), "/healthz").status == 200);
   // The two already open are served as before.
   CHECK(error_code(first->call(protocol::ChallengeRequest{})) == "");
   first->close();
   second->close();
   // Closed connections free their slots.
   auto deadline = Clock::now() + std::chrono::seconds(20);
-  int status = 0;
-  while (Clock::now() < deadline && (status = http_get(hearthd.port(), "/healthz").status) != 200)
-    std::this_thread::sleep_for(milliseconds(20));
-  CHECK(status == 200);
+  bool connected = false;
+  while (Clock::now() < deadline && !connected) {
+    try {
+      WsClient::connect(hearthd.port());
+      connected = true;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  CHECK(connected);
   auto metrics = http_get(hearthd.metrics_port(), "/metrics");
   CHECK(metrics.body.find("hearth_connections_refused_total 0") == std::string::npos);
   CHECK(hearthd.terminate() == 0);

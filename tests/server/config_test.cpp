@@ -45,7 +45,7 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->limits.frame_burst == 40);
   CHECK(c->limits.write_queue_frames == 64);
   CHECK(c->limits.write_queue_bytes == 2 * 1024 * 1024);
-  CHECK(c->limits.handshake_timeout == std::chrono::seconds(10));
+  CHECK(c->limits.handshake_timeout == std::chrono::seconds(5));
   CHECK(c->limits.idle_timeout == std::chrono::seconds(300));
   CHECK(c->limits.max_connections == 1000);
   CHECK(c->limits.max_open_cases_per_vault == 3);
@@ -55,6 +55,15 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->limits.max_routes_per_connection == 4);
   CHECK(c->limits.danger_now_reserved_percent == 10);
   CHECK(c->limits.park_away_after == std::chrono::seconds(3600));
+  CHECK(c->limits.max_handshakes == 128);
+  CHECK(c->limits.max_anonymous_connections == 500);
+  CHECK(c->limits.reserved_responder_connections == 100);
+  CHECK(c->limits.anonymous_lifetime == std::chrono::seconds(120));
+  CHECK(c->limits.max_anonymous_frame_bytes == 32 * 1024);
+  CHECK(c->limits.frame_deadline == std::chrono::seconds(15));
+  CHECK(c->limits.read_bytes_per_second == 64 * 1024);
+  CHECK(c->limits.read_burst_bytes == 1024 * 1024);
+  CHECK(c->limits.max_buffered_bytes == 256 * 1024 * 1024);
   CHECK(c->pow.effort == 20000);
   CHECK(c->pow.max_effort == 1000000);
   CHECK(c->pow.proofs_per_minute == 60);
@@ -79,7 +88,12 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
                "handshake_timeout_seconds": 3, "idle_timeout_seconds": 60,
                "max_connections": 10, "max_open_cases_per_vault": 1,
                "max_pending_per_mailbox": 50, "undelivered_retention_days": 7,
-               "route_ttl_seconds": 60, "max_routes_per_connection": 2},
+               "route_ttl_seconds": 60, "max_routes_per_connection": 2,
+               "max_handshakes": 16, "max_anonymous_connections": 8,
+               "reserved_responder_connections": 2, "anonymous_lifetime_seconds": 30,
+               "max_anonymous_frame_bytes": 4096, "frame_deadline_seconds": 4,
+               "read_bytes_per_second": 2048, "read_burst_bytes": 8192,
+               "max_buffered_bytes": 2097152},
     "pow": {"effort": 1, "seed_rotation_seconds": 600, "max_effort": 64,
             "proofs_per_minute": 5, "previous_seed_grace_seconds": 30,
             "effort_step_seconds": 0, "replay_budget": 16}
@@ -114,6 +128,15 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->limits.undelivered_retention_days == 7);
   CHECK(c->limits.route_ttl == std::chrono::seconds(60));
   CHECK(c->limits.max_routes_per_connection == 2);
+  CHECK(c->limits.max_handshakes == 16);
+  CHECK(c->limits.max_anonymous_connections == 8);
+  CHECK(c->limits.reserved_responder_connections == 2);
+  CHECK(c->limits.anonymous_lifetime == std::chrono::seconds(30));
+  CHECK(c->limits.max_anonymous_frame_bytes == 4096);
+  CHECK(c->limits.frame_deadline == std::chrono::seconds(4));
+  CHECK(c->limits.read_bytes_per_second == 2048);
+  CHECK(c->limits.read_burst_bytes == 8192);
+  CHECK(c->limits.max_buffered_bytes == 2097152);
   CHECK(c->pow.effort == 1);
   CHECK(c->pow.seed_rotation == std::chrono::seconds(600));
   CHECK(c->pow.max_effort == 64);

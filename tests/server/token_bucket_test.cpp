@@ -56,5 +56,16 @@ TEST_CASE("time going backwards adds nothing", "[server]") {
   CHECK(bucket.take(seconds(50)) == seconds(1));
 }
 
+TEST_CASE("a byte bucket charges a frame's size, and a frame over the burst is paid by waiting",
+          "[server]") {
+  ManualClock clock(0);
+  TokenBucket bytes(64 * 1024, 128 * 1024, at(clock));
+  CHECK(bytes.take(at(clock), 100 * 1024) == nanoseconds::zero());
+  // 28 KiB left: a 92 KiB frame leaves 64 KiB of debt, one second at the rate.
+  CHECK(bytes.take(at(clock), 92 * 1024) == seconds(1));
+  // A frame four times the burst is still read, then paid off: 8 s more.
+  CHECK(bytes.take(at(clock, milliseconds(1000)), 512 * 1024) == seconds(8));
+}
+
 }  // namespace
 }  // namespace hearth::server
