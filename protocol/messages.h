@@ -91,6 +91,9 @@ enum class ErrorCode {
 };
 std::string_view error_code_name(ErrorCode code);
 std::optional<ErrorCode> parse_error_code(std::string_view name);
+// How many error codes there are: kInternal stays last (names.cpp checks that
+// its name table has exactly this many names, each set and distinct).
+inline constexpr std::size_t kErrorCodeCount = static_cast<std::size_t>(ErrorCode::kInternal) + 1;
 
 struct ProtocolError {
   ErrorCode code = ErrorCode::kInternal;
@@ -506,6 +509,9 @@ std::string_view op_name(Op op);
 std::optional<Op> parse_op(std::string_view name);
 inline Op op_of(const Request& request) { return static_cast<Op>(request.index()); }
 inline Op op_of(const Reply& reply) { return static_cast<Op>(reply.index()); }
+// How many ops there are: one Request alternative per op (names.cpp checks that
+// its name table has exactly this many names, each set and distinct).
+inline constexpr std::size_t kOpCount = std::variant_size_v<Request>;
 
 // ---- Events (server pushes) ----
 enum class EnvelopeKind { kIntake, kMessage };  // "intake", "message"

@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "protocol/log_names.h"
 #include "protocol/messages.h"
 
 namespace hearth::protocol {
@@ -112,6 +114,40 @@ static_assert(static_cast<std::size_t>(Op::kDismissWaiting) == 20 &&
               std::variant_size_v<Request> == 21 && std::variant_size_v<Reply> == 21);
 
 }  // namespace
+
+namespace {
+
+// Every name of a table is set, distinct and a whole literal (so it can be log
+// text): an op or error code added to messages.h without its name here fails
+// to compile, and so does a table sized by hand for fewer.
+template <class E, std::size_t N>
+consteval bool complete(const NameTable<E, N>& table) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (table.names[i].empty() || table.names[i].data()[table.names[i].size()] != '\0')
+      return false;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (table.names[j] == table.names[i]) return false;
+    }
+  }
+  return true;
+}
+static_assert(kOps.names.size() == kOpCount && complete(kOps), "kOps: one wire name per op");
+static_assert(kErrorCodes.names.size() == kErrorCodeCount && complete(kErrorCodes),
+              "kErrorCodes: one wire name per error code");
+
+// The op names as log text, made at compile time from kOps.
+template <std::size_t... I>
+consteval std::array<log::LogText, sizeof...(I)> op_log_texts(std::index_sequence<I...>) {
+  return {log::LogText(kOps.names[I].data())...};
+}
+constexpr auto kOpLogTexts = op_log_texts(std::make_index_sequence<kOpCount>());
+
+}  // namespace
+
+log::LogText op_log_name(Op op) {
+  const auto index = static_cast<std::size_t>(op);
+  return index < kOpLogTexts.size() ? kOpLogTexts[index] : log::LogText("unknown");
+}
 
 std::string_view error_code_name(ErrorCode code) { return kErrorCodes.name(code); }
 std::optional<ErrorCode> parse_error_code(std::string_view name) { return kErrorCodes.parse(name); }

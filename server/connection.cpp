@@ -15,6 +15,7 @@
 #include "crypto/random.h"
 #include "crypto/vault.h"
 #include "protocol/codec.h"
+#include "protocol/log_names.h"
 
 namespace hearth::server {
 
@@ -26,12 +27,6 @@ using storage::MailboxId;
 using storage::Stores;
 
 namespace {
-
-// Every op's name as log text (the logger takes compile-time text only).
-constexpr std::array<log::LogText, kOpCount> kOpLogNames = {
-    "pow_challenge",   "route",          "open_case", "challenge", "vault_login",
-    "vault_get",       "vault_put",      "send",      "ack",       "delete_case",
-    "responder_login", "upload_prekeys", "presence",  "claim"};
 
 // The largest envelope event frame: a body of kMaxBodyBytes in base64 plus the
 // frame around it. Backlog pages are sized so a page fits in half the queue.
@@ -496,7 +491,7 @@ asio::awaitable<std::string> Connection::handle_text(const std::string& text) {
     outcome = co_await dispatch(frame.request);
   } catch (const std::exception&) {
     // A bug or an allocation failure: the connection stays usable.
-    log::logger().error("handler_exception", {{"op", kOpLogNames[static_cast<std::size_t>(op)]}});
+    log::logger().error("handler_exception", {{"op", protocol::op_log_name(op)}});
     after_reply_.clear();
   }
   if (auto* e = std::get_if<ProtocolError>(&outcome)) services_.metrics.count_error(e->code);

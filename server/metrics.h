@@ -20,8 +20,9 @@
 
 namespace hearth::server {
 
-inline constexpr std::size_t kOpCount = 14;
-inline constexpr std::size_t kErrorCodeCount = 23;
+// Sized from the protocol's lists: a new op or error code gets its counter.
+inline constexpr std::size_t kOpCount = protocol::kOpCount;
+inline constexpr std::size_t kErrorCodeCount = protocol::kErrorCodeCount;
 
 class Metrics {
  public:
