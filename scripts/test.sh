@@ -23,10 +23,10 @@ step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
-step "fuzzing (libFuzzer + ASan/UBSan: 60 s over every crypto parser and decrypt path, 20 s over the protocol codec)"
+step "fuzzing (libFuzzer + ASan/UBSan: 60 s over every crypto parser and decrypt path, 20 s over the protocol codec, 20 s over a WebSocket session)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON >/dev/null
-cmake --build build/fuzz -j "$jobs" --target crypto_fuzz protocol_fuzz
+cmake --build build/fuzz -j "$jobs" --target crypto_fuzz protocol_fuzz session_fuzz
 # fuzz <target> <seconds> <corpus dir>: runs one target; on a failure prints its log and stops.
 fuzz() {
   mkdir -p "$3"
@@ -39,6 +39,7 @@ fuzz() {
 }
 fuzz crypto_fuzz 60 build/fuzz/corpus
 fuzz protocol_fuzz 20 build/fuzz/protocol_corpus
+fuzz session_fuzz 20 build/fuzz/session_corpus
 
 step "formatting"
 mapfile -t sources < <(git ls-files '*.h' '*.cpp')
