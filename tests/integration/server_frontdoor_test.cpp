@@ -237,7 +237,13 @@ TEST_CASE("before login a frame over max_anonymous_frame_bytes closes with 1009"
       R"({"v":1,"op":"challenge","id":1,"pad":")" + std::string(40 * 1024, 'a') + "\"}";
   auto anonymous = WsClient::connect(hearthd.port());
   anonymous->send_text(big);
-  CHECK(anonymous->wait_closed() == 1009);
+  // The server closes with 1009 at once; while the client is still sending
+  // the rest of the frame, its TCP stack may reset the connection before the
+  // close frame is read, so a reset counts too. The refusal itself is counted.
+  const std::uint16_t code = anonymous->wait_closed();
+  INFO(anonymous->last_error);
+  CHECK((code == 1009 || code == 0));
+  CHECK(metric(hearthd, "hearth_oversize_frames_total") == 1);
   // Logged in, the same frame is an ordinary (refused) request.
   auto responder = WsClient::connect(hearthd.port());
   REQUIRE(error_code(responder_login(*responder, ana)) == "");
