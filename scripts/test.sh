@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Hearth needs, builds it twice (optimised, and with AddressSanitizer
-# + UndefinedBehaviorSanitizer) and runs every test in both builds, fuzzes the
+# + UndefinedBehaviorSanitizer) and runs every test in both builds, builds the
+# server and its tests with ThreadSanitizer and runs those, fuzzes the
 # crypto parsers for a minute, and checks formatting. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,18 @@ cmake --build build/asan -j "$jobs"
 step "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs"
+
+# ThreadSanitizer over what runs threads: hearthd (I/O threads + the storage
+# thread) and the tests that drive it. Only these targets are built, to keep
+# the whole command within its time budget; any race fails the run.
+tsan_targets=(hearthd storage_tests server_tests integration_tests)
+tsan_tests='^(storage|server|integration):'
+step "thread sanitizer build (ThreadSanitizer: ${tsan_targets[*]})"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_TSAN=ON >/dev/null
+cmake --build build/tsan -j "$jobs" --target "${tsan_targets[@]}"
+step "thread sanitizer tests"
+TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build/tsan --output-on-failure -j "$jobs" -R "$tsan_tests"
 
 step "fuzzing (libFuzzer + ASan/UBSan: 60 s over every crypto parser and decrypt path, 20 s over the protocol codec, 20 s over a WebSocket session)"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -46,6 +59,6 @@ mapfile -t sources < <(git ls-files '*.h' '*.cpp')
 clang-format --dry-run -Werror "${sources[@]}"
 echo "formatting: ${#sources[@]} files clean"
 
-count() { ctest --test-dir "$1" -N | sed -n 's/^Total Tests: //p'; }
+count() { ctest --test-dir "$1" -N "${@:2}" | sed -n 's/^Total Tests: //p'; }
 echo
-echo "hearth: $(($(count build/release) + $(count build/asan))) passed, 0 failed"
+echo "hearth: $(($(count build/release) + $(count build/asan) + $(count build/tsan -R "$tsan_tests"))) passed, 0 failed"

@@ -151,13 +151,14 @@ struct Server::Impl {
                              config.limits.failed_login_burst,
                              std::chrono::steady_clock::now().time_since_epoch()),
         io(static_cast<int>(config.io_threads)),
-        public_acceptor(io),
-        metrics_acceptor(io),
-        signals(io),
-        pow_timer(io),
-        expiry_timer(io),
-        drain_timer(io),
-        triage_timer(io) {}
+        control(asio::make_strand(io)),
+        public_acceptor(control),
+        metrics_acceptor(control),
+        signals(control),
+        pow_timer(control),
+        expiry_timer(control),
+        drain_timer(control),
+        triage_timer(control) {}
 
   Config config;
   SystemClock clock;
@@ -174,6 +175,12 @@ struct Server::Impl {
   std::unique_ptr<Services> services;
 
   asio::io_context io;
+  // The server's own objects below (acceptors, signals, timers) are not
+  // thread-safe and io runs on io_threads threads: every handler that touches
+  // them (accept loops, signal and timer handlers, the shutdown) runs on this
+  // one strand, so begin_shutdown() never closes an acceptor or cancels a
+  // timer while another thread is using it.
+  asio::strand<asio::io_context::executor_type> control;
   std::optional<asio::ssl::context> tls;
   tcp::acceptor public_acceptor;
   tcp::acceptor metrics_acceptor;
@@ -337,7 +344,7 @@ asio::awaitable<void> Server::Impl::accept_public() {
       if (!public_acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of descriptors and the like: back off instead of spinning.
       logger().warn("accept_failed");
-      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      asio::steady_timer pause(control, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
@@ -360,15 +367,17 @@ asio::awaitable<void> Server::Impl::accept_public() {
 asio::awaitable<void> Server::Impl::accept_metrics() {
   for (;;) {
     boost::system::error_code ec;
-    tcp::socket socket =
-        co_await metrics_acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    // Each metrics request on its own strand, off the control strand.
+    asio::any_io_executor strand = asio::make_strand(io);
+    tcp::socket socket = co_await metrics_acceptor.async_accept(
+        strand, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!metrics_acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
-      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      asio::steady_timer pause(control, std::chrono::milliseconds(100));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    asio::co_spawn(io, serve_metrics(std::move(socket)), asio::detached);
+    asio::co_spawn(strand, serve_metrics(std::move(socket)), asio::detached);
   }
 }
 
@@ -553,8 +562,8 @@ int Server::run(const std::optional<std::filesystem::path>& ready_file) {
   s.signals.add(SIGINT);
   s.signals.add(SIGHUP);
   s.wait_signal();
-  asio::co_spawn(s.io, s.accept_public(), asio::detached);
-  if (s.config.metrics_enabled) asio::co_spawn(s.io, s.accept_metrics(), asio::detached);
+  asio::co_spawn(s.control, s.accept_public(), asio::detached);
+  if (s.config.metrics_enabled) asio::co_spawn(s.control, s.accept_metrics(), asio::detached);
   s.schedule_pow_rotation();
   s.schedule_expiry();
   s.schedule_triage();
