@@ -55,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/hearthd_child.h"
 #include "clients/cli/org_key.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
@@ -138,30 +139,12 @@ double cpu_seconds(int who) {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-struct Server {
-  pid_t pid = -1;
-  int port = 0;
-  ~Server() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using Server = bench::HearthdChild;
 
 void start_server(const fs::path& dir, const std::string& hearthd, Server& server) {
-  const fs::path ready = dir / "ready";
-  server.pid = ::fork();
-  if (server.pid == 0) {
-    if (!std::freopen((dir / "hearthd.log").c_str(), "w", stderr)) std::_Exit(126);
-    ::execl(hearthd.c_str(), hearthd.c_str(), "--config", (dir / "server" / "hearthd.json").c_str(),
-            "--ready-file", ready.c_str(), nullptr);
-    std::_Exit(127);
-  }
+  bool ready = server.start(dir, hearthd, std::chrono::milliseconds(10000));
   g_hearthd = server.pid;
-  for (int i = 0; i < 500 && !fs::exists(ready); ++i) std::this_thread::sleep_for(Ms(20));
-  std::ifstream in(ready);
-  if (!(in >> server.port)) die("hearthd did not start; see " + (dir / "hearthd.log").string());
+  if (!ready) die("hearthd did not start; see " + (dir / "hearthd.log").string());
 }
 
 // A tally of outcomes by name ("ok", a wire error code, a local failure).

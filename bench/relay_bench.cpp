@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/hearthd_child.h"
 #include "clients/cli/org_key.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
@@ -64,30 +65,11 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-struct Server {
-  pid_t pid = -1;
-  int port = 0;
-  ~Server() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using Server = bench::HearthdChild;
 
 void start_server(const fs::path& dir, const std::string& hearthd, Server& server) {
-  const fs::path ready = dir / "ready";
-  server.pid = ::fork();
-  if (server.pid == 0) {
-    if (!std::freopen((dir / "hearthd.log").c_str(), "w", stderr)) std::_Exit(126);
-    ::execl(hearthd.c_str(), hearthd.c_str(), "--config", (dir / "server" / "hearthd.json").c_str(),
-            "--ready-file", ready.c_str(), nullptr);
-    std::_Exit(127);
-  }
-  for (int i = 0; i < 300 && !fs::exists(ready); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::ifstream in(ready);
-  if (!(in >> server.port)) die("hearthd did not start; see " + (dir / "hearthd.log").string());
+  bool ready = server.start(dir, hearthd, std::chrono::milliseconds(6000));
+  if (!ready) die("hearthd did not start; see " + (dir / "hearthd.log").string());
 }
 
 // Logs in as the responder on a bare connection (challenge, signature).
