@@ -95,9 +95,10 @@ asio::awaitable<Connection::Outcome> Connection::on_dismiss_waiting(
   log::logger().info("waiting_dismissed",
                      {{"count", *removed}, {"remaining", static_cast<std::int64_t>(remaining)}});
   after_reply_.push_back([this, closed] {
-    for (const auto& [id, login_key] : closed) {
+    for (const auto& entry : closed) {
+      const storage::CaseId& id = entry.first;  // named: clang 14 cannot capture a binding
       services_.hub.for_vault(
-          login_key, [&](Peer& p) { p.push_case_closed(id, protocol::CloseReason::kDeleted); });
+          entry.second, [&](Peer& p) { p.push_case_closed(id, protocol::CloseReason::kDeleted); });
     }
     services_.hub.refresh();
   });
