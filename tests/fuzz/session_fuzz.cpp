@@ -46,6 +46,13 @@ void check(bool invariant) {
   if (!invariant) __builtin_trap();
 }
 
+server::PowConfig pow_config() {
+  server::PowConfig c;
+  c.effort = 1;
+  c.max_effort = 1;
+  return c;
+}
+
 // Everything a session shares, built once: the database grows across inputs
 // as a real server's would.
 struct World {
@@ -54,8 +61,13 @@ struct World {
   SystemClock clock;
   server::Metrics metrics;
   server::RelayHub hub{clock};
-  server::PowState pow{1};  // the fuzzer can meet the effort
+  server::PowState pow{pow_config(), 1000, clock};  // the fuzzer can meet the effort
   std::atomic<bool> draining{false};
+  server::PrekeyReservations reservations;
+  server::FailedLoginBudget responder_login_failures{
+      1000000, 1000000, std::chrono::steady_clock::now().time_since_epoch()};
+  server::FailedLoginBudget vault_login_failures{
+      1000000, 1000000, std::chrono::steady_clock::now().time_since_epoch()};
   std::unique_ptr<storage::StorageThread> storage;
   std::unique_ptr<server::Admission> admission;
   std::unique_ptr<server::Services> services;
@@ -80,9 +92,9 @@ struct World {
     check(rules.is_ok());
     hub.set_rules(std::move(*rules));
     admission = std::make_unique<server::Admission>(config.limits, metrics);
-    services = std::make_unique<server::Services>(
-        server::Services{config, hub, *storage, metrics, pow, clock,
-                         crypto::SigningKey::generate().public_key(), draining, *admission});
+    services = std::make_unique<server::Services>(server::Services{
+        config, hub, *storage, metrics, pow, clock, crypto::SigningKey::generate().public_key(),
+        draining, reservations, responder_login_failures, vault_login_failures, *admission});
   }
 };
 
