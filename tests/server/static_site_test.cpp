@@ -83,7 +83,7 @@ TEST_CASE("a target finds a file by its exact path only", "[server]") {
   CHECK(loaded->find("/app.js")->content_type == "text/javascript; charset=utf-8");
 }
 
-TEST_CASE("content types by extension; unknown ones are not served", "[server]") {
+TEST_CASE("content types by extension, and unknown ones are not served", "[server]") {
   CHECK(content_type_for("a.html") == "text/html; charset=utf-8");
   CHECK(content_type_for("a.mjs") == "text/javascript; charset=utf-8");
   CHECK(content_type_for("a.wasm") == "application/wasm");

@@ -48,7 +48,7 @@ std::string logged_hash(const fs::path& config) {
 
 }  // namespace
 
-TEST_CASE("web-hash prints the hash hearthd logs; one changed byte changes both", "[tools]") {
+TEST_CASE("web-hash prints the hash hearthd logs, and one changed byte changes both", "[tools]") {
   TempDir tmp;
   const fs::path web = tmp.path() / "web";
   write(web / "index.html", "<!doctype html><title>Help</title>\n");
