@@ -188,7 +188,7 @@ void Admission::leave_handshake(Ticket& ticket) {
   publish();
 }
 
-bool Admission::promote(Ticket& ticket, bool responder, std::string_view party) {
+bool Admission::promote(Ticket& ticket, bool responder, std::string_view party, bool live_case) {
   std::vector<std::pair<Closer, Reason>> closers;
   bool admitted = false;
   {
@@ -215,15 +215,23 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party) 
       metrics_.logins_replaced[responder ? 1 : 0].fetch_add(1);
     }
     // Survivors stay below max_connections minus the reserve: past it a
-    // responder could not get in. When full, the vault holding the most
-    // connections gives up its oldest, so every vault gets one place before
-    // any gets two, and filling the pool takes one vault per place.
+    // responder could not get in. When full, a connection of a vault with no
+    // live case goes first (a vault is made with a case, which costs a proof
+    // of work and a place in the waiting room; once its cases are dismissed
+    // or closed it holds no place against one that has a case). Then the
+    // vault holding the most connections gives up its oldest, so every vault
+    // gets one place before any gets two: filling the pool takes one vault,
+    // with a live case, per place.
     const std::size_t survivor_room = limits_.max_connections - reserve();
     if (!responder && survivors_ >= survivor_room) {
       auto victim = entries_.end();
       std::size_t most = 1;
       for (auto e = entries_.begin(); e != entries_.end(); ++e) {
         if (e->second.pool != Pool::kSurvivor || e->second.asked_to_close) continue;
+        if (!e->second.live_case) {
+          victim = e;
+          break;
+        }
         auto p = parties_.find(e->second.party);
         if (p != parties_.end() && p->second > most) {
           most = p->second;
@@ -242,6 +250,7 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party) 
       adjust(it->second.pool, +1);
       ++parties_[key];
       it->second.party = std::move(key);
+      it->second.live_case = responder || live_case;
       admitted = true;
     }
     publish();
@@ -249,6 +258,13 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party) 
   for (auto& [closer, reason] : closers)
     if (closer) closer(reason);
   return admitted;
+}
+
+void Admission::set_live_case(Ticket& ticket, bool live_case) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(ticket.id_);
+  if (ticket.owner_ != this || it == entries_.end()) return;
+  it->second.live_case = live_case;
 }
 
 void Admission::protect(Ticket& ticket, Shield shield) {

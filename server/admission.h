@@ -23,8 +23,10 @@
 //                 anonymous connection to evict.
 //   survivor   -- logged into a vault (vault_login or open_case); at most
 //                 max_connections minus the responder reserve. When full, the
-//                 vault holding the most connections (if more than one) gives
-//                 up its oldest (1013), else the login is refused (1013).
+//                 oldest connection of a vault without a live (not closed)
+//                 case gives way (1013); failing that, the vault holding the
+//                 most connections, if more than one, gives up its oldest;
+//                 else the login is refused (1013).
 //   responder  -- after responder_login.
 // Per party: at most max_connections_per_vault connections of one vault and
 // max_connections_per_responder of one responder id; a newer login past it
@@ -118,11 +120,16 @@ class Admission {
   // anonymous -> survivor or responder, for `party` (the vault's login key,
   // or the responder id; kept in memory only while the connection lives).
   // When the party already holds its cap, its oldest connection is asked to
-  // close (kReplaced). A survivor finding the pool full makes the vault with
-  // the most connections give up its oldest (kMadeWay) when that vault holds
-  // more than one; otherwise false (nothing changes): the survivor would take
-  // the responders' reserve.
-  bool promote(Ticket& ticket, bool responder, std::string_view party);
+  // close (kReplaced). A survivor finding the pool full makes way for itself
+  // (kMadeWay): the oldest connection of a vault without a live case, else
+  // the oldest of the vault holding the most connections when that holds
+  // more than one; otherwise false (nothing changes): the survivor would
+  // take the responders' reserve.
+  // `live_case`: the vault has a case not closed (see set_live_case).
+  bool promote(Ticket& ticket, bool responder, std::string_view party, bool live_case = true);
+  // A survivor connection's vault has a case not closed (true), or none: a
+  // full survivor pool takes places from the second kind first.
+  void set_live_case(Ticket& ticket, bool live_case);
   // The anonymous connection asked for a login challenge (kLoggingIn) or was
   // given a route for a valid proof (kPaid): not evicted for
   // anonymous_protection. Each kind is granted once per connection; past the
@@ -154,6 +161,7 @@ class Admission {
     bool granted_paid = false;
     // Survivor or responder: "s" or "r" + the party (see promote).
     std::string party;
+    bool live_case = true;  // survivor: its vault has a case not closed
   };
   void erase(std::uint64_t id);
   // Takes `it` out of its pool at once (it is closing) and returns its closer.

@@ -163,6 +163,11 @@ class WsSession final : public Connection {
     }
   }
 
+  void cases_changed() override {
+    if (promoted_ && !is_responder())
+      services_.admission.set_live_case(ticket_, vault_has_live_case());
+  }
+
   // Closes the HTTP side after a reply (TLS: close_notify).
   boost::asio::awaitable<void> shutdown_send() {
     boost::system::error_code ec;
@@ -454,7 +459,8 @@ class WsSession final : public Connection {
       if (!promoted_ && logged_in()) {
         promoted_ = true;
         lifetime_timer_.cancel();
-        if (!services_.admission.promote(ticket_, is_responder(), party())) {
+        if (!services_.admission.promote(ticket_, is_responder(), party(),
+                                         is_responder() || vault_has_live_case())) {
           // Survivors would take the room kept for responders.
           services_.metrics.survivors_refused.fetch_add(1);
           log::logger().warn("survivor_refused_reserve");

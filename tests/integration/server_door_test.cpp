@@ -151,6 +151,50 @@ TEST_CASE("a full survivor pool gives a new vault the place of a vault holding s
   CHECK(hearthd.terminate() == 0);
 }
 
+TEST_CASE("a full survivor pool takes places from vaults without a live case first",
+          "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter", "legal"}, std::nullopt, std::nullopt, 10);
+  auto& sam = org.add_responder("sam", {"supervisor"});
+  // 10 places, 4 kept for responders: survivors hold at most 6.
+  HearthdProcess hearthd(
+      org, json{{"limits", {{"max_connections", 10}, {"reserved_responder_connections", 4}}}});
+  hearthd.start();
+  auto ana_ws = responder_online(hearthd, ana);
+  auto sam_ws = responder_online(hearthd, sam);
+  // A vault whose only case a supervisor dismisses (what fake cases come to).
+  auto fake = WsClient::connect(hearthd.port());
+  auto routed = route(*fake, envelope_for(protocol::Need::kLegal));
+  REQUIRE(error_code(routed) == "");
+  TestSurvivor dismissed = TestSurvivor::make();
+  REQUIRE(error_code(open_case(*fake, routed, &dismissed, "intake")) == "");
+  REQUIRE(error_code(sam_ws->call(
+              protocol::DismissWaitingRequest{std::nullopt, std::nullopt, "legal", false})) == "");
+  auto case_closed = [&] {
+    for (const auto& e : fake->events)
+      if (e.value("ev", "") == "case_closed") return true;
+    return false;
+  };
+  auto deadline = Clock::now() + seconds(10);
+  while (!case_closed() && Clock::now() < deadline) REQUIRE(answers(*fake));
+  REQUIRE(case_closed());
+  // Five more places held by vaults with a live case, two of them by one vault.
+  TestSurvivor b = TestSurvivor::make();
+  std::vector<std::unique_ptr<WsClient>> held;
+  held.push_back(new_vault(hearthd, b));
+  held.push_back(logged_into(hearthd, b));
+  for (int i = 0; i < 3; ++i) held.push_back(new_vault(hearthd, TestSurvivor::make()));
+  REQUIRE(metric(hearthd, "hearth_survivors_open") == 6);
+  // The newcomer takes the place of the vault without a case, not one of b's.
+  auto newcomer = new_vault(hearthd, TestSurvivor::make());
+  CHECK(fake->wait_closed() == 1013);
+  CHECK(answers(*newcomer));
+  CHECK(answers(*held[0]));
+  CHECK(answers(*held[1]));
+  CHECK(metric(hearthd, "hearth_survivors_made_way_total") == 1);
+  CHECK(hearthd.terminate() == 0);
+}
+
 TEST_CASE("a route paid for with proof of work is not evicted by idle anonymous sockets",
           "[integration]") {
   TestOrg org;
