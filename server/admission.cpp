@@ -41,6 +41,28 @@ std::size_t Admission::reserve() const {
   return std::min(limits_.reserved_responder_connections, limits_.max_connections / 2);
 }
 
+std::size_t Admission::shield_cap() const {
+  // At most a quarter of the anonymous pool per kind: at least half of it
+  // stays unprotected, so an idle flood always has its own to evict.
+  return std::min(limits_.max_protected_anonymous, limits_.max_anonymous_connections / 4);
+}
+
+bool Admission::shielded(const Entry& e, TimePoint now) const {
+  return e.shield != Shield::kNone && e.shield_until > now;
+}
+
+Admission::Closer Admission::take_out(std::map<std::uint64_t, Entry>::iterator it) {
+  it->second.asked_to_close = true;
+  adjust(it->second.pool, -1);
+  it->second.pool = Pool::kNone;
+  if (!it->second.party.empty()) {
+    auto p = parties_.find(it->second.party);
+    if (p != parties_.end() && --p->second == 0) parties_.erase(p);
+    it->second.party.clear();
+  }
+  return it->second.closer;
+}
+
 void Admission::adjust(Pool pool, int delta) {
   std::size_t* n = nullptr;
   switch (pool) {
@@ -93,7 +115,9 @@ Admission::Ticket Admission::enter(Closer closer) {
       }
     }
     std::uint64_t id = next_id_++;
-    entries_.emplace(id, Entry{Pool::kHandshake, std::move(closer), 0, 0, false});
+    Entry entry;
+    entry.closer = std::move(closer);
+    entries_.emplace(id, std::move(entry));
     ++handshakes_;
     publish();
     ticket.owner_ = this;
@@ -119,12 +143,25 @@ bool Admission::upgrade(Ticket& ticket) {
     };
     if (!has_room()) {
       // The oldest anonymous connection has had the longest to log in; it
-      // makes way (a client told 1013 may come back).
-      if (auto it = oldest(Pool::kAnonymous); it != entries_.end()) {
-        it->second.asked_to_close = true;
-        it->second.pool = Pool::kNone;
-        --anonymous_;
-        evict = it->second.closer;
+      // makes way (a client told 1013 may come back). Unprotected ones go
+      // first: a login in flight and a paid route are not pushed out by a
+      // flood of idle sockets. Only when every one is protected does a
+      // protection yield (logging in, which is free to claim, before paid),
+      // so the upgrade is refused only when logged-in connections hold every
+      // place.
+      const TimePoint now = std::chrono::steady_clock::now();
+      auto victim = entries_.end();
+      int victim_rank = 3;
+      for (auto e = entries_.begin(); e != entries_.end() && victim_rank > 0; ++e) {
+        if (e->second.pool != Pool::kAnonymous || e->second.asked_to_close) continue;
+        int rank = !shielded(e->second, now) ? 0 : e->second.shield == Shield::kLoggingIn ? 1 : 2;
+        if (rank < victim_rank) {
+          victim = e;
+          victim_rank = rank;
+        }
+      }
+      if (victim != entries_.end()) {
+        evict = take_out(victim);
         metrics_.anonymous_evicted.fetch_add(1);
       }
     }
@@ -151,19 +188,119 @@ void Admission::leave_handshake(Ticket& ticket) {
   publish();
 }
 
-bool Admission::promote(Ticket& ticket, bool responder) {
+bool Admission::promote(Ticket& ticket, bool responder, std::string_view party, bool live_case) {
+  std::vector<std::pair<Closer, Reason>> closers;
+  bool admitted = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(ticket.id_);
+    if (ticket.owner_ != this || it == entries_.end() || it->second.pool != Pool::kAnonymous)
+      return false;
+    std::string key = responder ? "r" : "s";
+    key.append(party);
+    auto of_party = [this](const std::string& k) {
+      return std::find_if(entries_.begin(), entries_.end(), [&k](const auto& e) {
+        return e.second.party == k && !e.second.asked_to_close;
+      });
+    };
+    // One party at its cap: its oldest connection goes (often a socket
+    // left half-dead by a network change), the newest login stays.
+    const std::size_t cap =
+        responder ? limits_.max_connections_per_responder : limits_.max_connections_per_vault;
+    for (auto p = parties_.find(key); p != parties_.end() && p->second >= cap;
+         p = parties_.find(key)) {
+      auto victim = of_party(key);
+      if (victim == entries_.end()) break;
+      closers.emplace_back(take_out(victim), Reason::kReplaced);
+      metrics_.logins_replaced[responder ? 1 : 0].fetch_add(1);
+    }
+    // Survivors stay below max_connections minus the reserve: past it a
+    // responder could not get in. When full, a connection of a vault with no
+    // live case goes first (a vault is made with a case, which costs a proof
+    // of work and a place in the waiting room; once its cases are dismissed
+    // or closed it holds no place against one that has a case). Then the
+    // vault holding the most connections gives up its oldest, so every vault
+    // gets one place before any gets two: filling the pool takes one vault,
+    // with a live case, per place.
+    const std::size_t survivor_room = limits_.max_connections - reserve();
+    if (!responder && survivors_ >= survivor_room) {
+      auto victim = entries_.end();
+      std::size_t most = 1;
+      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
+        if (e->second.pool != Pool::kSurvivor || e->second.asked_to_close) continue;
+        if (!e->second.live_case) {
+          victim = e;
+          break;
+        }
+        auto p = parties_.find(e->second.party);
+        if (p != parties_.end() && p->second > most) {
+          most = p->second;
+          victim = e;
+        }
+      }
+      if (victim != entries_.end()) {
+        closers.emplace_back(take_out(victim), Reason::kMadeWay);
+        metrics_.survivors_made_way.fetch_add(1);
+      }
+    }
+    if (responder || survivors_ < survivor_room) {
+      --anonymous_;
+      it->second.pool = responder ? Pool::kResponder : Pool::kSurvivor;
+      it->second.shield = Shield::kNone;
+      adjust(it->second.pool, +1);
+      ++parties_[key];
+      it->second.party = std::move(key);
+      it->second.live_case = responder || live_case;
+      admitted = true;
+    }
+    publish();
+  }
+  for (auto& [closer, reason] : closers)
+    if (closer) closer(reason);
+  return admitted;
+}
+
+void Admission::set_live_case(Ticket& ticket, bool live_case) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(ticket.id_);
-  if (ticket.owner_ != this || it == entries_.end() || it->second.pool != Pool::kAnonymous)
-    return false;
-  // Survivors stay below max_connections minus the reserve: past it a
-  // responder could not get in.
-  if (!responder && survivors_ >= limits_.max_connections - reserve()) return false;
-  --anonymous_;
-  it->second.pool = responder ? Pool::kResponder : Pool::kSurvivor;
-  adjust(it->second.pool, +1);
-  publish();
-  return true;
+  if (ticket.owner_ != this || it == entries_.end()) return;
+  it->second.live_case = live_case;
+}
+
+void Admission::protect(Ticket& ticket, Shield shield) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(ticket.id_);
+  if (ticket.owner_ != this || it == entries_.end() || shield == Shield::kNone) return;
+  Entry& self = it->second;
+  if (self.pool != Pool::kAnonymous || self.asked_to_close) return;
+  // Once per kind per connection: asking for challenge after challenge does
+  // not keep a socket protected.
+  bool& granted = shield == Shield::kPaid ? self.granted_paid : self.granted_logging_in;
+  if (granted) return;
+  granted = true;
+  const TimePoint now = std::chrono::steady_clock::now();
+  if (shield == Shield::kLoggingIn && self.shield == Shield::kPaid && shielded(self, now)) return;
+  const std::size_t cap = shield_cap();
+  if (cap == 0) return;
+  // Past the kind's cap its oldest protection ends: claiming them all takes
+  // a steady stream of new connections, and each lasts anonymous_protection.
+  std::size_t live = 0;
+  auto oldest_shield = entries_.end();
+  for (auto e = entries_.begin(); e != entries_.end(); ++e) {
+    const Entry& x = e->second;
+    if (x.pool != Pool::kAnonymous || x.asked_to_close || x.shield != shield || !shielded(x, now))
+      continue;
+    ++live;
+    if (oldest_shield == entries_.end() || x.shield_order < oldest_shield->second.shield_order)
+      oldest_shield = e;
+  }
+  if (live >= cap && oldest_shield != entries_.end()) {
+    oldest_shield->second.shield = Shield::kNone;
+    metrics_.protections_displaced.fetch_add(1);
+  }
+  self.shield = shield;
+  self.shield_until = now + limits_.anonymous_protection;
+  self.shield_order = next_shield_order_++;
 }
 
 bool Admission::hold_read(Ticket& ticket, std::size_t bytes) {
@@ -221,6 +358,10 @@ void Admission::erase(std::uint64_t id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   adjust(it->second.pool, -1);
+  if (!it->second.party.empty()) {
+    auto p = parties_.find(it->second.party);
+    if (p != parties_.end() && --p->second == 0) parties_.erase(p);
+  }
   buffered_ -= it->second.read + it->second.queued;
   entries_.erase(it);
   publish();

@@ -11,15 +11,30 @@
 //   anonymous  -- an upgraded WebSocket not logged in. At most
 //                 max_anonymous_connections, and all WebSockets together at
 //                 most max_connections; when there is no room the oldest
-//                 anonymous connection is closed (1013), so a responder or
-//                 survivor arriving now gets in and logs in before it could be
-//                 pushed out in turn.
+//                 unprotected anonymous connection is closed (1013), so a
+//                 responder or survivor arriving now gets in. Protected for
+//                 anonymous_protection: one that asked for a login challenge
+//                 (logging in) and one that paid a proof of work for a route
+//                 (paid); they are evicted only when every anonymous
+//                 connection is protected (logging in first, then paid).
+//                 Each kind holds at most max_protected_anonymous (and a
+//                 quarter of the pool); a newer protection ends its kind's
+//                 oldest. The upgrade is refused (503) only when there is no
+//                 anonymous connection to evict.
 //   survivor   -- logged into a vault (vault_login or open_case); at most
-//                 max_connections minus the responder reserve.
+//                 max_connections minus the responder reserve. When full, the
+//                 oldest connection of a vault without a live (not closed)
+//                 case gives way (1013); failing that, the vault holding the
+//                 most connections, if more than one, gives up its oldest;
+//                 else the login is refused (1013).
 //   responder  -- after responder_login.
+// Per party: at most max_connections_per_vault connections of one vault and
+// max_connections_per_responder of one responder id; a newer login past it
+// closes that party's oldest connection (4001).
 // A responder arrives anonymous; since survivors stay out of the reserve and
 // anonymous connections make way, a responder can always connect and log in
-// while responders hold fewer than the reserve.
+// while responders hold fewer than the reserve; its login in flight is
+// protected from a flood of idle anonymous connections.
 //
 // The byte budget: each ticket reports what its connection holds -- the
 // message being read and the write queue -- and the total is kept below
@@ -36,11 +51,14 @@
 // connection's strand.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "server/config.h"
 #include "server/metrics.h"
@@ -51,7 +69,15 @@ class Admission {
  public:
   enum class Pool { kHandshake, kAnonymous, kSurvivor, kResponder, kNone };
   // Why a connection is asked to close.
-  enum class Reason { kHandshakeEvicted, kAnonymousEvicted, kBufferBudget };
+  enum class Reason {
+    kHandshakeEvicted,
+    kAnonymousEvicted,
+    kBufferBudget,
+    kReplaced,  // a newer login of the same vault or responder, past its cap
+    kMadeWay,   // the survivor pool was full: this vault held the most
+  };
+  // What protects an anonymous connection from eviction (ranked: paid wins).
+  enum class Shield { kNone, kLoggingIn, kPaid };
   // Asks the connection to close; called from any thread, must only post.
   using Closer = std::function<void(Reason)>;
 
@@ -91,9 +117,24 @@ class Admission {
   // The upgrade, or the HTTP request, is over without a WebSocket: leaves the
   // handshake pool (an HTTP reply is being written; the ticket is kept).
   void leave_handshake(Ticket& ticket);
-  // anonymous -> survivor or responder. False (nothing changes) when a
-  // survivor would take the responders' reserve.
-  bool promote(Ticket& ticket, bool responder);
+  // anonymous -> survivor or responder, for `party` (the vault's login key,
+  // or the responder id; kept in memory only while the connection lives).
+  // When the party already holds its cap, its oldest connection is asked to
+  // close (kReplaced). A survivor finding the pool full makes way for itself
+  // (kMadeWay): the oldest connection of a vault without a live case, else
+  // the oldest of the vault holding the most connections when that holds
+  // more than one; otherwise false (nothing changes): the survivor would
+  // take the responders' reserve.
+  // `live_case`: the vault has a case not closed (see set_live_case).
+  bool promote(Ticket& ticket, bool responder, std::string_view party, bool live_case = true);
+  // A survivor connection's vault has a case not closed (true), or none: a
+  // full survivor pool takes places from the second kind first.
+  void set_live_case(Ticket& ticket, bool live_case);
+  // The anonymous connection asked for a login challenge (kLoggingIn) or was
+  // given a route for a valid proof (kPaid): not evicted for
+  // anonymous_protection. Each kind is granted once per connection; past the
+  // kind's cap its oldest protection ends (it becomes evictable again).
+  void protect(Ticket& ticket, Shield shield);
 
   // The message being read now holds `bytes`. True when it may: under the
   // budget, or at most kFreeReadBytes. False: nothing changed, wait and retry.
@@ -105,19 +146,33 @@ class Admission {
   std::size_t buffered() const;
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Entry {
     Pool pool = Pool::kHandshake;
     Closer closer;
     std::size_t read = 0;
     std::size_t queued = 0;
     bool asked_to_close = false;
+    // Anonymous: the protection held, until when, and its order of grant.
+    Shield shield = Shield::kNone;
+    TimePoint shield_until{};
+    std::uint64_t shield_order = 0;
+    bool granted_logging_in = false;
+    bool granted_paid = false;
+    // Survivor or responder: "s" or "r" + the party (see promote).
+    std::string party;
+    bool live_case = true;  // survivor: its vault has a case not closed
   };
   void erase(std::uint64_t id);
+  // Takes `it` out of its pool at once (it is closing) and returns its closer.
+  Closer take_out(std::map<std::uint64_t, Entry>::iterator it);  // mu_ held
+  bool shielded(const Entry& e, TimePoint now) const;
   void adjust(Pool pool, int delta);  // mu_ held
   void publish();                     // gauges into metrics_; mu_ held
   // The oldest entry in `pool` not asked to close yet, or end().
   std::map<std::uint64_t, Entry>::iterator oldest(Pool pool);
   std::size_t reserve() const;
+  std::size_t shield_cap() const;
 
   const Limits& limits_;
   Metrics& metrics_;
@@ -129,6 +184,9 @@ class Admission {
   std::size_t survivors_ = 0;
   std::size_t responders_ = 0;
   std::size_t buffered_ = 0;
+  std::uint64_t next_shield_order_ = 1;
+  // Live logged-in connections per party key (Entry::party).
+  std::map<std::string, std::size_t, std::less<>> parties_;
 };
 
 }  // namespace hearth::server

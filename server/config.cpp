@@ -165,6 +165,10 @@ Status read_limits(const json& root, Limits& l) {
                          "max_anonymous_connections",
                          "reserved_responder_connections",
                          "anonymous_lifetime_seconds",
+                         "anonymous_protection_seconds",
+                         "max_protected_anonymous",
+                         "max_connections_per_vault",
+                         "max_connections_per_responder",
                          "max_anonymous_frame_bytes",
                          "frame_deadline_seconds",
                          "read_bytes_per_second",
@@ -197,6 +201,11 @@ Status read_limits(const json& root, Limits& l) {
   HEARTH_TRY(read_int(o, p, "reserved_responder_connections", l.reserved_responder_connections, 0,
                       1000000));
   HEARTH_TRY(read_seconds(o, p, "anonymous_lifetime_seconds", l.anonymous_lifetime, 5, 86400));
+  HEARTH_TRY(read_seconds(o, p, "anonymous_protection_seconds", l.anonymous_protection, 1, 3600));
+  HEARTH_TRY(read_int(o, p, "max_protected_anonymous", l.max_protected_anonymous, 0, 1000000));
+  HEARTH_TRY(read_int(o, p, "max_connections_per_vault", l.max_connections_per_vault, 1, 1000));
+  HEARTH_TRY(
+      read_int(o, p, "max_connections_per_responder", l.max_connections_per_responder, 1, 1000));
   HEARTH_TRY(read_int(o, p, "max_anonymous_frame_bytes", l.max_anonymous_frame_bytes, 1024,
                       16 * 1024 * 1024));
   HEARTH_TRY(read_seconds(o, p, "frame_deadline_seconds", l.frame_deadline, 1, 3600));

@@ -84,6 +84,20 @@ struct Limits {
   std::size_t reserved_responder_connections = 100;
   // An anonymous WebSocket must log in (or open its case) within this.
   std::chrono::seconds anonymous_lifetime{120};
+  // An anonymous connection that asked for a login challenge, or paid a proof
+  // of work and got a route, is not evicted for this long (then it is an
+  // ordinary anonymous one again, and anonymous_lifetime still holds).
+  std::chrono::seconds anonymous_protection{30};
+  // At most this many protected connections of each kind (logging in; paid)
+  // at once, and never more than a quarter of max_anonymous_connections: a
+  // newer protection of a kind displaces that kind's oldest. Anonymous
+  // connections without protection therefore always remain to be evicted.
+  std::size_t max_protected_anonymous = 64;
+  // Live connections logged into one vault, and as one responder: a newer
+  // login past it closes that party's oldest connection (4001), so one
+  // vault key cannot fill the survivor pool.
+  std::size_t max_connections_per_vault = 3;
+  std::size_t max_connections_per_responder = 8;
   // Largest message before login, unless the connection holds a route (then
   // max_frame_bytes, for open_case and its vault).
   std::size_t max_anonymous_frame_bytes = 32 * 1024;

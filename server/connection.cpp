@@ -268,6 +268,7 @@ void Connection::push_case_closed(const CaseId& case_id, protocol::CloseReason r
     // sent before the close are still theirs to read.
     if (self->role_ == Role::kResponder || reason != protocol::CloseReason::kClosed)
       self->unwatch_case(case_id);
+    if (self->role_ == Role::kSurvivor) self->cases_changed();
     self->send_event(
         protocol::CaseClosedEvent{Bytes(case_id.bytes.begin(), case_id.bytes.end()), reason});
   });
@@ -902,6 +903,7 @@ asio::awaitable<Connection::Outcome> Connection::on_open_case(
   services_.hub.track_case(opened_case, arrived);
   after_reply_.push_back([this, new_vault] {
     if (new_vault) services_.hub.register_survivor(login_key_, shared_from_this());
+    cases_changed();
     services_.hub.refresh();
   });
   co_return ok(protocol::OpenCaseReply{opened->vault_version});
@@ -1147,6 +1149,7 @@ asio::awaitable<Connection::Outcome> Connection::on_delete_case(
   auto removed = services_.hub.remove_case(*id);
   services_.hub.untrack_case(*id);
   unwatch_case(*id);
+  after_reply_.push_back([this] { cases_changed(); });
   if (removed) {
     after_reply_.push_back([this, id = *id, holder = removed->record.claimed_by] {
       constexpr auto kDeleted = protocol::CloseReason::kDeleted;

@@ -47,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -129,6 +130,26 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   bool logged_in() const { return role_ != Role::kAnonymous; }
   bool is_responder() const { return role_ == Role::kResponder; }
   bool holds_route() const { return !routes_.empty(); }
+  // A survivor's vault has a case not closed (a scan of the hub's cases).
+  bool vault_has_live_case() const {
+    for (const auto& c : services_.hub.cases_of_vault(login_key_))
+      if (!c.record.closed) return true;
+    return false;
+  }
+  // A case of this survivor's vault was opened, closed or deleted: the
+  // transport tells admission (a full survivor pool takes places from
+  // vaults without a live case first).
+  virtual void cases_changed() {}
+  // Asked for a login challenge and has not used it yet.
+  bool awaiting_login() const { return challenge_.has_value(); }
+  // Logged in: who, for the per-party connection cap (the vault's login key,
+  // or the responder id). In memory only, like the fields it is made of.
+  std::string_view party() const {
+    return role_ == Role::kResponder
+               ? std::string_view(responder_id_)
+               : std::string_view(reinterpret_cast<const char*>(login_key_.data()),
+                                  login_key_.size());
+  }
   // Called when the session ends (both loops done): unregisters from the hub.
   void finished();
 

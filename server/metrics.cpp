@@ -173,6 +173,21 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
   counter(out, "hearth_survivors_refused_total",
           "Survivor logins closed (1013): survivors would take the responders' reserve.",
           survivors_refused.load());
+  header(out, "hearth_logins_replaced_total", "counter",
+         "Connections closed (4001) by a newer login of the same vault or responder past its cap.");
+  constexpr const char* kReplacedKinds[] = {"vault", "responder"};
+  static_assert(std::size(kReplacedKinds) == std::tuple_size_v<decltype(logins_replaced)>);
+  for (std::size_t i = 0; i < logins_replaced.size(); ++i) {
+    out += "hearth_logins_replaced_total{kind=\"";
+    out += kReplacedKinds[i];
+    out += "\"} " + std::to_string(logins_replaced[i].load()) + "\n";
+  }
+  counter(out, "hearth_survivors_made_way_total",
+          "Survivor connections closed (1013) so another vault's login got a place.",
+          survivors_made_way.load());
+  counter(out, "hearth_protections_displaced_total",
+          "Anonymous protections taken back from the oldest at max_protected_anonymous.",
+          protections_displaced.load());
   counter(out, "hearth_frames_cut_off_total",
           "Connections closed (1008) for a message not finished within frame_deadline.",
           frames_cut_off.load());

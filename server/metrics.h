@@ -76,6 +76,13 @@ class Metrics {
   std::atomic<std::uint64_t> anonymous_evicted{0};
   std::atomic<std::uint64_t> anonymous_expired{0};
   std::atomic<std::uint64_t> survivors_refused{0};
+  // Connections closed for a newer login of the same party past its cap
+  // (4001): [0] a vault, [1] a responder.
+  std::array<std::atomic<std::uint64_t>, 2> logins_replaced{};
+  // Survivor connections closed (1013) so another vault's login got in.
+  std::atomic<std::uint64_t> survivors_made_way{0};
+  // Anonymous protections taken back from the oldest at max_protected_anonymous.
+  std::atomic<std::uint64_t> protections_displaced{0};
   std::atomic<std::uint64_t> frames_cut_off{0};
   std::atomic<std::uint64_t> read_throttled_waits{0};
   std::atomic<std::uint64_t> buffer_waits{0};

@@ -58,6 +58,9 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // 1013 (try again later): closed to make room for another connection.
 inline constexpr std::uint16_t kCloseTryAgainLater = 1013;
+// 4001 (private use): a newer login of the same vault or responder took this
+// connection's place (limits.max_connections_per_vault / _per_responder).
+inline constexpr std::uint16_t kCloseReplaced = 4001;
 
 // The seam for tests and fuzzing: a stream without a socket or a deadline
 // (Beast's in-memory test::stream) works too; sockets and deadlines are used
@@ -158,10 +161,22 @@ class WsSession final : public Connection {
     if (reason == Admission::Reason::kAnonymousEvicted) {
       log::logger().info("anonymous_evicted");
       begin_close(kCloseTryAgainLater, /*flush=*/false);
+    } else if (reason == Admission::Reason::kReplaced) {
+      // What was queued stays in storage (unacknowledged) for the newer login.
+      log::logger().info("login_replaced");
+      begin_close(kCloseReplaced, /*flush=*/false);
+    } else if (reason == Admission::Reason::kMadeWay) {
+      log::logger().info("survivor_made_way");
+      begin_close(kCloseTryAgainLater, /*flush=*/false);
     } else {
       log::logger().warn("buffer_budget_close", {{"queued_bytes", out_bytes_}});
       begin_close(kClosePolicyViolation, /*flush=*/false);
     }
+  }
+
+  void cases_changed() override {
+    if (promoted_ && !is_responder())
+      services_.admission.set_live_case(ticket_, vault_has_live_case());
   }
 
   // Closes the HTTP side after a reply (TLS: close_notify).
@@ -502,13 +517,23 @@ class WsSession final : public Connection {
         reply = co_await handle_text(text);
         handling_ = false;
       }
+      // Before its reply goes out: a login in flight, or a route paid for
+      // with proof of work, is not pushed out by a flood of idle sockets.
+      if (!logged_in()) {
+        if (holds_route()) {
+          services_.admission.protect(ticket_, Admission::Shield::kPaid);
+        } else if (awaiting_login()) {
+          services_.admission.protect(ticket_, Admission::Shield::kLoggingIn);
+        }
+      }
       (void)services_.admission.hold_read(ticket_, 0);
       enqueue(std::move(reply));
       run_after_reply();
       if (!promoted_ && logged_in()) {
         promoted_ = true;
         lifetime_timer_.cancel();
-        if (!services_.admission.promote(ticket_, is_responder())) {
+        if (!services_.admission.promote(ticket_, is_responder(), party(),
+                                         is_responder() || vault_has_live_case())) {
           // Survivors would take the room kept for responders.
           services_.metrics.survivors_refused.fetch_add(1);
           log::logger().warn("survivor_refused_reserve");

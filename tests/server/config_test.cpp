@@ -91,6 +91,8 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
                "route_ttl_seconds": 60, "max_routes_per_connection": 2,
                "max_handshakes": 16, "max_anonymous_connections": 8,
                "reserved_responder_connections": 2, "anonymous_lifetime_seconds": 30,
+               "anonymous_protection_seconds": 7, "max_protected_anonymous": 3,
+               "max_connections_per_vault": 2, "max_connections_per_responder": 5,
                "max_anonymous_frame_bytes": 4096, "frame_deadline_seconds": 4,
                "read_bytes_per_second": 2048, "read_burst_bytes": 8192,
                "max_buffered_bytes": 2097152},
@@ -132,6 +134,10 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->limits.max_anonymous_connections == 8);
   CHECK(c->limits.reserved_responder_connections == 2);
   CHECK(c->limits.anonymous_lifetime == std::chrono::seconds(30));
+  CHECK(c->limits.anonymous_protection == std::chrono::seconds(7));
+  CHECK(c->limits.max_protected_anonymous == 3);
+  CHECK(c->limits.max_connections_per_vault == 2);
+  CHECK(c->limits.max_connections_per_responder == 5);
   CHECK(c->limits.max_anonymous_frame_bytes == 4096);
   CHECK(c->limits.frame_deadline == std::chrono::seconds(4));
   CHECK(c->limits.read_bytes_per_second == 2048);
