@@ -1,0 +1,110 @@
+// The browser's protocol client (src/worker.js, bundled as the page gets it)
+// against a real hearthd and a real responder (hearth-console --plain):
+// first contact with proof-of-work, route, roster and bundle checks, X3DH,
+// open_case; the responder takes the case and replies; the survivor answers;
+// a second client resumes with the codename and sees the whole history; the
+// case is deleted. Runs in Node (WebSocket from --experimental-websocket); the
+// same code runs in the page's Web Worker.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { build } from 'esbuild';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wordlistPlugin } from '../wordlist.mjs';
+import { haveBinaries, startHearth, startResponder, until, buildDir } from './support/hearth.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+// The worker exactly as the page gets it (an IIFE bundle), each client run with
+// its own `self`, as each Web Worker has.
+async function bundleWorker() {
+  const r = await build({
+    entryPoints: [join(here, '..', 'src', 'worker.js')], bundle: true, format: 'iife', platform: 'browser',
+    write: false, plugins: [wordlistPlugin()], logLevel: 'warning', external: ['fs', 'path', 'crypto', 'url', 'worker_threads'],
+  });
+  return r.outputFiles[0].text;
+}
+
+async function client(code, hearth) {
+  const events = [];
+  const handler = { postMessage: (m) => events.push(m) };
+  // eslint-disable-next-line no-new-func
+  new Function('self', code)(handler);
+  const c = {
+    events,
+    send(m) { handler.onmessage({ data: m }); },
+    waitFor(pred, what, ms = 60000) { return until(() => events.find(pred), ms, what); },
+    errors() { return events.filter((e) => e.t === 'error'); },
+  };
+  c.send({ t: 'init', orgRoot: hearth.orgRoot, wsUrl: hearth.wsUrl });
+  await c.waitFor((e) => e.t === 'ready', 'libsodium');
+  return c;
+}
+
+test('survivor client against a real hearthd and hearth-console', { skip: !haveBinaries() && `no Hearth binaries in ${buildDir}`, timeout: 180000 }, async () => {
+  if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm test does)');
+  const file = await bundleWorker();
+  const hearth = await startHearth();
+  let responder = null;
+  try {
+    responder = await startResponder(hearth);
+    const s = await client(file, hearth);
+    s.send({ t: 'prepare' });
+    s.send({ t: 'start', envelope: { needs: ['shelter'], urgency: 'today', languages: ['en'], mode: 'live' }, text: 'I need a safe place tonight.' });
+    const cn = await s.waitFor((e) => e.t === 'codename' || e.t === 'error', 'the case to open');
+    assert.equal(cn.t, 'codename', JSON.stringify(s.errors()));
+    assert.equal(cn.codename.split(' ').length, 7);
+    await s.waitFor((e) => e.t === 'status', 'a place in line');
+
+    await responder.waitFor('waiting');
+    responder.send('/next');
+    await responder.waitFor('I need a safe place tonight.');
+    responder.send('You reached the shelter team.');
+    await s.waitFor((e) => e.t === 'claimed', 'the claim');
+    const got = await s.waitFor((e) => e.t === 'message', 'the reply');
+    assert.equal(got.item.text, 'You reached the shelter team.');
+    assert.equal(got.item.author, 'them');
+
+    s.send({ t: 'send', text: 'Thank you. By bus.' });
+    await s.waitFor((e) => e.t === 'sent' || e.t === 'error', 'the send');
+    assert.deepEqual(s.errors(), []);
+    await responder.waitFor('Thank you. By bus.');
+    s.send({ t: 'wipe' });
+
+    // Another device: the codename alone brings the conversation back.
+    const r = await client(file, hearth);
+    r.send({ t: 'resume', codename: `  ${cn.codename.toUpperCase()} ` });
+    const res = await r.waitFor((e) => e.t === 'resumed' || e.t === 'error', 'the login');
+    assert.equal(res.t, 'resumed', JSON.stringify(r.errors()));
+    r.send({ t: 'history' });
+    const h = await r.waitFor((e) => e.t === 'history', 'the history');
+    assert.deepEqual(h.items.map((i) => [i.author, i.text]), [
+      ['me', 'I need a safe place tonight.'], ['them', 'You reached the shelter team.'], ['me', 'Thank you. By bus.']]);
+    assert.equal(h.claimed, true);
+
+    // A wrong word is named by its position.
+    const w = await client(file, hearth);
+    const words = cn.codename.split(' ');
+    words[2] = 'zzzz';
+    w.send({ t: 'resume', codename: words.join(' ') });
+    const bad = await w.waitFor((e) => e.t === 'error', 'the refusal');
+    assert.equal(bad.code, 'codename');
+    assert.equal(bad.position, 3);
+
+    r.send({ t: 'delete' });
+    await r.waitFor((e) => e.t === 'deleted' || e.t === 'error', 'the delete');
+    assert.deepEqual(r.errors(), []);
+    await responder.waitFor('deleted');
+    r.send({ t: 'wipe' });
+
+    // The vault went with its last case: the codename opens nothing now.
+    const gone = await client(file, hearth);
+    gone.send({ t: 'resume', codename: cn.codename });
+    const g = await gone.waitFor((e) => e.t === 'error' || e.t === 'resumed', 'the refusal');
+    assert.equal(g.code, 'auth_failed');
+    gone.send({ t: 'wipe' });
+  } finally {
+    if (responder) await responder.stop();
+    await hearth.stop();
+  }
+});

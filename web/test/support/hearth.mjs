@@ -1,0 +1,118 @@
+// A real Hearth on loopback for the web tests: `hearth-admin demo` makes an org
+// with one responder (ana), hearthd serves it, and hearth-console --plain is
+// the responder, driven line by line. Binaries come from $HEARTH_BUILD_DIR or
+// ../build/release. Nothing here is a stand-in: the real server, the real
+// responder client.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const buildDir = resolve(process.env.HEARTH_BUILD_DIR || join(here, '..', '..', '..', 'build', 'release'));
+export const bin = {
+  hearthd: join(buildDir, 'server', 'hearthd'),
+  admin: join(buildDir, 'admin', 'hearth-admin'),
+  console: join(buildDir, 'clients', 'hearth-console'),
+};
+export const haveBinaries = () => Object.values(bin).every((p) => existsSync(p));
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+// Waits until check() returns a truthy value, polling; fails after `ms`.
+export async function until(check, ms = 30000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Starts hearthd for a fresh demo org. opts.webRoot: a directory to serve as
+// web.root (needs a hearthd that has it). Returns {port, url, wsUrl, orgRoot, dir, stop()}.
+export async function startHearth(opts = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-web-'));
+  let lastError = null;
+  for (let attempt = 0; attempt < 5; ++attempt) {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const demo = join(dir, `demo${attempt}`);
+    execFileSync(bin.admin, ['demo', demo, '--port', String(port), '--metrics-port', String(metricsPort)], { stdio: 'pipe' });
+    const cfgPath = join(demo, 'server', 'hearthd.json');
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
+    if (opts.webRoot) cfg.web = { ...(cfg.web || {}), root: opts.webRoot };
+    if (opts.configure) opts.configure(cfg);
+    writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+    const proc = spawn(bin.hearthd, ['--config', cfgPath], { cwd: join(demo, 'server'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    proc.stdout.on('data', (d) => { log += d; });
+    proc.stderr.on('data', (d) => { log += d; });
+    let exited = false;
+    proc.on('exit', () => { exited = true; });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await until(async () => {
+        if (exited) throw new Error(`hearthd exited: ${log}`);
+        try { return (await fetch(`${url}/healthz`)).ok; } catch { return false; }
+      }, 20000, 'hearthd to listen');
+    } catch (e) {
+      lastError = e;
+      proc.kill('SIGKILL');
+      continue;
+    }
+    const orgRoot = readFileSync(join(demo, 'org', 'root.pub'), 'utf8').trim();
+    return {
+      port, metricsPort, url, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, orgRoot, dir: demo, proc,
+      log: () => log,
+      async metrics() { return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(); },
+      async stop() {
+        if (!exited) {
+          proc.kill('SIGTERM');
+          await until(() => exited, 15000, 'hearthd to stop').catch(() => proc.kill('SIGKILL'));
+        }
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  throw lastError;
+}
+
+// hearth-console --plain as ana: send(line), waitFor(text), output().
+export async function startResponder(hearth) {
+  const proc = spawn(bin.console, ['--plain', '--data', join(hearth.dir, 'responder-ana'),
+    '--passphrase-file', join(hearth.dir, 'responder-ana.passphrase'), '--server', hearth.wsUrl],
+  { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  let exited = false;
+  proc.on('exit', () => { exited = true; });
+  const r = {
+    output: () => out,
+    send(line) { proc.stdin.write(`${line}\n`); },
+    waitFor(text, ms = 30000, from = 0) {
+      return until(() => {
+        if (exited) throw new Error(`hearth-console exited: ${out}`);
+        return out.indexOf(text, from) >= 0;
+      }, ms, `console to print ${JSON.stringify(text)}`);
+    },
+    async stop() {
+      if (!exited) {
+        proc.stdin.write('/quit\n');
+        await until(() => exited, 10000, 'console to quit').catch(() => proc.kill('SIGKILL'));
+      }
+    },
+  };
+  await r.waitFor('Logged in as ana');
+  return r;
+}
