@@ -315,3 +315,4 @@ async function loadConfig() {
 const configLoaded = loadConfig();
 installQuickExit();
 bind();
+document.documentElement.dataset.ready = '1'; // the first screen answers taps from here on
