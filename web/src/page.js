@@ -6,7 +6,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   lang: 'en', t: {}, config: null, worker: null, workerReady: false,
-  danger: null, need: null, when: null, codename: null, items: [], claimed: false, closed: false,
+  danger: null, need: null, when: null, codename: null, items: [], claimed: false, closed: false, status: '',
   exiting: false,
 };
 
@@ -92,6 +92,14 @@ function startWorker() {
   state.worker.postMessage({ t: 'init', orgRoot: root, wsUrl: wsUrl() });
 }
 const post = (m) => state.worker && state.worker.postMessage(m);
+function resetWorker() {
+  if (state.worker) {
+    state.worker.postMessage({ t: 'wipe' });
+    state.worker.terminate();
+    state.worker = null;
+  }
+  startWorker();
+}
 
 function errorText(code) {
   const known = { network: 'err_network', no_responder: 'err_no_responder', unavailable: 'err_unavailable', limit_exceeded: 'err_limit', not_claimed: 'not_claimed' };
@@ -115,6 +123,7 @@ function onWorker(m) {
       state.items = [m.item];
       state.claimed = false;
       state.closed = false;
+      state.status = '';
       break;
     case 'resumed':
       setText('resume-progress', '');
@@ -129,7 +138,10 @@ function onWorker(m) {
       if (state.closed) setText('chat-status', tr('closed_closed'));
       break;
     case 'status':
-      if (!state.claimed) setText('chat-status', `${tr('waiting', { n: m.position })} ${tr(`band_${m.band}`)}`);
+      if (!state.claimed) {
+        state.status = `${tr('waiting', { n: m.position })} ${tr(`band_${m.band}`)}`;
+        setText('chat-status', state.status);
+      }
       break;
     case 'claimed':
       state.claimed = true;
@@ -148,6 +160,8 @@ function onWorker(m) {
       break;
     case 'deleted':
       state.items = [];
+      state.status = '';
+      resetWorker(); // a new conversation starts from a new client: new codename, new socket
       show('deleted');
       break;
     case 'error': onError(m); break;
@@ -192,7 +206,7 @@ function appendItem(item) {
 function renderChat() {
   $('chat-log').textContent = '';
   for (const item of state.items) appendItem(item);
-  setText('chat-status', state.closed ? tr('closed_closed') : state.claimed ? tr('claimed') : '');
+  setText('chat-status', state.closed ? tr('closed_closed') : state.claimed ? tr('claimed') : state.status);
 }
 
 // ------------------------------------------------------------ flow

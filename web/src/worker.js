@@ -401,7 +401,7 @@ self.onmessage = (ev) => {
     case 'prepare': prepare().catch((e) => report(e, 'prepare')); break;
     case 'start': run('start', () => start(m.envelope, m.text)); break;
     case 'resume': run('resume', () => resume(m.codename)); break;
-    case 'history': post(historyMessage()); break;
+    case 'history': run('history', async () => post(historyMessage())); break;
     case 'send': run('send', () => send(m.text)); break;
     case 'delete': run('delete', () => deleteCase()); break;
     case 'wipe': wipe(); break;
