@@ -1,5 +1,8 @@
 // Builds the survivor's page into a directory:
-//   node web/build.mjs --out build/release/web
+//   node web/build.mjs --out build/release/web [--org-root HEX|FILE] [--exit-url URL] [--title TEXT]
+// --org-root (64 hex digits, or a file holding them such as demo/org/root.pub),
+// --exit-url and --title fill config.json; without them it is copied as it is
+// (no org root: the page says it is not set up).
 // index.html, style.css, config.json and i18n/*.json are copied as they are
 // (an org edits config.json and the catalogues in the output without
 // rebuilding); app.js (the page, a few KiB) and worker.js (the protocol
@@ -22,6 +25,7 @@ if (outIndex < 0 || !args[outIndex + 1]) {
   process.exit(2);
 }
 const out = resolve(args[outIndex + 1]);
+const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 
 const common = {
   bundle: true,
@@ -49,6 +53,28 @@ const files = new Map();
 files.set('app.js', page.outputFiles[0].contents);
 files.set('worker.js', worker.outputFiles[0].contents);
 for (const f of ['index.html', 'style.css', 'config.json']) files.set(f, readFileSync(join(here, 'static', f)));
+if (option('--org-root') !== undefined || option('--exit-url') !== undefined || option('--title') !== undefined) {
+  const config = JSON.parse(readFileSync(join(here, 'static', 'config.json'), 'utf8'));
+  const rootArg = option('--org-root');
+  if (rootArg !== undefined) {
+    const hex = /^[0-9a-f]{64}$/.test(rootArg) ? rootArg : readFileSync(rootArg, 'utf8').trim();
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      console.error('build: --org-root needs 64 hex digits or a file holding them');
+      process.exit(2);
+    }
+    config.org_root = hex;
+  }
+  const exitUrl = option('--exit-url');
+  if (exitUrl !== undefined) {
+    if (!/^https?:\/\//.test(exitUrl)) {
+      console.error('build: --exit-url must be an http(s) address');
+      process.exit(2);
+    }
+    config.exit_url = exitUrl;
+  }
+  if (option('--title') !== undefined) config.title = option('--title');
+  files.set('config.json', Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
+}
 for (const f of readdirSync(join(here, 'static', 'i18n')).filter((n) => n.endsWith('.json')).sort()) {
   const text = readFileSync(join(here, 'static', 'i18n', f));
   JSON.parse(text); // a broken catalogue fails the build, not the survivor
