@@ -2,8 +2,9 @@
 // against a real hearthd and a real responder (hearth-console --plain):
 // first contact with proof-of-work, route, roster and bundle checks, X3DH,
 // open_case; the responder takes the case and replies; the survivor answers;
-// a second client resumes with the codename and sees the whole history; the
-// case is deleted. Runs in Node (WebSocket from --experimental-websocket); the
+// a second client resumes with the codename and sees the whole history;
+// hearth-survivor (C++) reads the vault the browser wrote, and the browser's
+// client reads one hearth-survivor wrote; the case is deleted. Runs in Node (WebSocket from --experimental-websocket); the
 // same code runs in the page's Web Worker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { build } from 'esbuild';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wordlistPlugin } from '../wordlist.mjs';
-import { haveBinaries, startHearth, startResponder, until, buildDir } from './support/hearth.mjs';
+import { existsSync } from 'node:fs';
+import { haveBinaries, startHearth, startResponder, until, buildDir, bin, runSurvivor } from './support/hearth.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -82,6 +84,14 @@ test('survivor client against a real hearthd and hearth-console', { skip: !haveB
       ['me', 'I need a safe place tonight.'], ['them', 'You reached the shelter team.'], ['me', 'Thank you. By bus.']]);
     assert.equal(h.claimed, true);
 
+    // The C++ client reads the vault the browser's client wrote.
+    if (existsSync(bin.survivor)) {
+      const cpp = await runSurvivor(hearth, ['--resume'], `${cn.codename}\n/quit\n`);
+      for (const t of ['you: I need a safe place tonight.', 'You reached the shelter team.', 'you: Thank you. By bus.']) {
+        assert.ok(cpp.out.includes(t), `hearth-survivor shows ${t}: ${cpp.out}`);
+      }
+    }
+
     // A wrong word is named by its position.
     const w = await client(file, hearth);
     const words = cn.codename.split(' ');
@@ -103,6 +113,23 @@ test('survivor client against a real hearthd and hearth-console', { skip: !haveB
     const g = await gone.waitFor((e) => e.t === 'error' || e.t === 'resumed', 'the refusal');
     assert.equal(g.code, 'auth_failed');
     gone.send({ t: 'wipe' });
+
+    // And the other way: a case the C++ client opened, resumed by the browser's client.
+    if (existsSync(bin.survivor)) {
+      const made = await runSurvivor(hearth, [], '2\n2\nen\nhello from the terminal\n\n/quit\n');
+      const m = /codename is the only way back[^\n]*\n\s*\n\s*([a-z- ]+?)\s*\n/.exec(made.out);
+      assert.ok(m, `a codename in: ${made.out}`);
+      const js = await client(file, hearth);
+      js.send({ t: 'resume', codename: m[1] });
+      const ok = await js.waitFor((e) => e.t === 'resumed' || e.t === 'error', 'the login');
+      assert.equal(ok.t, 'resumed', JSON.stringify(js.errors()));
+      js.send({ t: 'history' });
+      const hist = await js.waitFor((e) => e.t === 'history', 'the history');
+      assert.deepEqual(hist.items.map((i) => [i.author, i.text]), [['me', 'hello from the terminal']]);
+      js.send({ t: 'delete' });
+      await js.waitFor((e) => e.t === 'deleted', 'the delete');
+      js.send({ t: 'wipe' });
+    }
   } finally {
     if (responder) await responder.stop();
     await hearth.stop();

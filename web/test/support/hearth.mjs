@@ -16,8 +16,23 @@ export const bin = {
   hearthd: join(buildDir, 'server', 'hearthd'),
   admin: join(buildDir, 'admin', 'hearth-admin'),
   console: join(buildDir, 'clients', 'hearth-console'),
+  survivor: join(buildDir, 'clients', 'hearth-survivor'),
 };
-export const haveBinaries = () => Object.values(bin).every((p) => existsSync(p));
+export const haveBinaries = () => [bin.hearthd, bin.admin, bin.console].every((p) => existsSync(p));
+
+// hearth-survivor (the C++ client) with `input` on stdin; resolves with its output.
+export function runSurvivor(hearth, args, input) {
+  return new Promise((resolveRun, rejectRun) => {
+    const proc = spawn(bin.survivor, ['--org-root', hearth.orgRoot, '--server', hearth.wsUrl, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60000);
+    proc.on('error', rejectRun);
+    proc.on('exit', (code) => { clearTimeout(timer); resolveRun({ code, out }); });
+    proc.stdin.end(input);
+  });
+}
 
 export function freePort() {
   return new Promise((res, rej) => {
