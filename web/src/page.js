@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   lang: 'en', t: {}, config: null, worker: null, workerReady: false,
   danger: null, need: null, when: null, codename: null, items: [], claimed: false, closed: false, status: '',
-  exiting: false,
+  exiting: false, pendingHandoff: null,
 };
 
 // ------------------------------------------------------------ quick exit
@@ -136,6 +136,7 @@ function onWorker(m) {
       renderChat();
       show('chat');
       if (state.closed) setText('chat-status', tr('closed_closed'));
+      askHandoff();
       break;
     case 'status':
       if (!state.claimed) {
@@ -164,6 +165,20 @@ function onWorker(m) {
       resetWorker(); // a new conversation starts from a new client: new codename, new socket
       show('deleted');
       break;
+    case 'handoff':
+      // Never before "is it safe to talk now?" has been answered: kept until the chat shows.
+      state.pendingHandoff = m.queue;
+      if (!$('s-chat').hidden) askHandoff();
+      break;
+    case 'handoff_done':
+      if (m.moved) {
+        state.claimed = false;
+        state.status = tr('handoff_moved');
+      }
+      renderChat();
+      show('chat');
+      if (!m.moved) setText('chat-status', tr('handoff_stayed'));
+      break;
     case 'error': onError(m); break;
     default: break;
   }
@@ -183,10 +198,22 @@ function onError(m) {
   } else if (m.where === 'send') {
     setBusy('reply-form', false);
     setText('chat-status', errorText(m.code));
+  } else if (m.where === 'handoff') {
+    renderChat();
+    show('chat');
+    setText('chat-status', errorText(m.code));
   } else if (m.where === 'delete') {
     setText('chat-status', errorText(m.code));
     show('chat');
   }
+}
+
+function askHandoff() {
+  const queue = state.pendingHandoff;
+  if (queue === null) return;
+  state.pendingHandoff = null;
+  setText('handoff-title', tr('handoff_q', { queue: state.t[`need_${queue}`] ?? queue }));
+  show('handoff');
 }
 
 function setBusy(formId, busy) {
@@ -291,6 +318,9 @@ function bind() {
     post({ t: 'send', text });
   });
   $('delete-yes').addEventListener('click', () => post({ t: 'delete' }));
+  for (const b of document.querySelectorAll('[data-share]')) {
+    b.addEventListener('click', () => post({ t: 'handoff', share: b.dataset.share === 'stay' ? null : b.dataset.share }));
+  }
   $('resume-form').addEventListener('submit', (e) => {
     e.preventDefault();
     if (!state.config || !/^[0-9a-f]{64}$/.test(state.config.org_root ?? '')) {

@@ -253,8 +253,17 @@ async function resume(typed) {
   }
   const info = listed.get(toB64(c.caseId));
   st.closed = info.closed;
+  if (c.claimedBy !== null && !info.claimed_by) {
+    // A finished handoff whose second vault write was lost (client-formats.md).
+    c.sessions = c.sessions.filter((s) => !equal(s.certificateHash, c.claimedBy));
+    st.ratchets.delete(hexKey(c, c.claimedBy));
+    c.claimedBy = null;
+    c.queue = info.queue;
+    await putVault();
+  }
   if (info.claimed_by && c.claimedBy === null) await onClaimed(fromB64(info.claimed_by));
   post({ t: 'resumed' });
+  if (info.handoff_queue && !info.closed) post({ t: 'handoff', queue: info.handoff_queue });
 }
 
 function historyMessage() {
@@ -279,6 +288,9 @@ async function onEvent(f) {
     case 'case_closed':
       st.closed = true;
       post({ t: 'closed', reason: f.reason });
+      break;
+    case 'handoff_proposed':
+      post({ t: 'handoff', queue: f.queue });
       break;
     default:
       break;
@@ -370,6 +382,85 @@ async function deleteCase() {
   post({ t: 'deleted' });
 }
 
+// ---------------------------------------------------------------- handoff
+// share: 'new-only' | 'history' (a summary needs a text box the page does not have yet), or
+// null to decline. client-formats.md "Handoff plaintext" and "Survivor vault contents".
+async function handoff(share) {
+  const c = currentCase();
+  if (c === null) return;
+  const caseB64 = toB64(c.caseId);
+  if (share === null) {
+    await call('handoff_decline', { case: caseB64 });
+    post({ t: 'handoff_done', moved: false });
+    return;
+  }
+  const offer = await call('handoff_offer', { case: caseB64 });
+  const now = nowSeconds();
+  const verified = trust.verifyRoster(cfg.orgRoot, trust.decodeRoster(fromB64(offer.roster)), now, st.vault.pin);
+  const identity = new DhKey(c.identityPrivate);
+  const bundles = [];
+  for (const b of offer.bundles) {
+    try {
+      bundles.push({
+        certificate: trust.decodeCert(fromB64(b.certificate)),
+        signedPrekey: trust.decodeSpk(fromB64(b.signed_prekey)),
+        oneTimePrekey: b.one_time_prekey ? trust.decodeOpk(fromB64(b.one_time_prekey)) : null,
+      });
+    } catch { /* an unverifiable bundle gets no copy */ }
+  }
+  // Every copy must fit in one frame beside the others: bound the plaintext.
+  const limit = Math.min(65535, Math.floor(150000 / Math.max(1, bundles.length)) - 400);
+  let plaintext;
+  if (share === 'new-only') {
+    plaintext = Uint8Array.of(vault.KIND_HANDOFF, 1);
+  } else {
+    const entries = c.transcript.slice();
+    for (;;) {
+      plaintext = concatBytes(Uint8Array.of(vault.KIND_HANDOFF, 3), vault.encodeTranscriptBytes(entries));
+      if (plaintext.length <= limit || entries.length === 0) break;
+      entries.shift();
+    }
+  }
+  const fresh = [];
+  const intake = [];
+  for (const bundle of bundles) {
+    try {
+      const init = x3dhInitiate(verified, bundle, offer.queue, identity, c.caseId, now);
+      const ratchet = Ratchet.initInitiator(init.sharedKey, init.associatedData, init.responderRatchetKey);
+      const message = ratchet.encrypt(plaintext);
+      intake.push({ certificate_hash: toB64(bundle.certificate.hash), body: toB64(vault.encodeIntakeBody(init.header, message)) });
+      fresh.push({ certificateHash: bundle.certificate.hash, ratchet });
+    } catch { /* not verified: no copy */ }
+  }
+  if (intake.length === 0) throw new ProtoError('no_verified', 'no responder of the new team could be verified');
+  // First write: the new team's sessions beside the current responder's.
+  const keep = c.sessions.filter((s) => c.claimedBy !== null && equal(s.certificateHash, c.claimedBy));
+  for (const k of [...st.ratchets.keys()]) {
+    if (k.startsWith(`${caseB64}/`) && !keep.some((s) => k === hexKey(c, s.certificateHash))) st.ratchets.delete(k);
+  }
+  c.sessions = keep.concat(fresh.map((f) => ({ certificateHash: f.certificateHash, state: f.ratchet.serialize() })));
+  for (const f of fresh) st.ratchets.set(hexKey(c, f.certificateHash), f.ratchet);
+  st.vault.pin = { epoch: verified.roster.contents.epoch, hash: verified.hash };
+  await putVault();
+  await call('handoff_accept', { case: caseB64, share, intake });
+  // Second write: the old responder's session goes, the case waits in the new queue.
+  if (c.claimedBy !== null) {
+    st.ratchets.delete(hexKey(c, c.claimedBy));
+    c.sessions = c.sessions.filter((s) => !equal(s.certificateHash, c.claimedBy));
+  }
+  c.claimedBy = null;
+  c.queue = offer.queue;
+  await putVault().catch(() => { /* finished at the next login (resume) */ });
+  post({ t: 'handoff_done', moved: true });
+}
+
+function concatBytes(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 // ---------------------------------------------------------------- wipe
 function wipe() {
   if (st.ws !== null) {
@@ -404,6 +495,7 @@ self.onmessage = (ev) => {
     case 'history': run('history', async () => post(historyMessage())); break;
     case 'send': run('send', () => send(m.text)); break;
     case 'delete': run('delete', () => deleteCase()); break;
+    case 'handoff': run('handoff', () => handoff(m.share)); break;
     case 'wipe': wipe(); break;
     default: break;
   }

@@ -135,3 +135,59 @@ test('survivor client against a real hearthd and hearth-console', { skip: !haveB
     await hearth.stop();
   }
 });
+
+test('a handoff to another team, accepted with the conversation', { skip: !haveBinaries() && `no Hearth binaries in ${buildDir}`, timeout: 180000 }, async () => {
+  const file = await bundleWorker();
+  const hearth = await startHearth({ responders: [{ id: 'bo', queues: ['legal'], languages: ['en'] }] });
+  let ana = null;
+  let bo = null;
+  try {
+    ana = await startResponder(hearth, 'ana');
+    bo = await startResponder(hearth, 'bo');
+    const s = await client(file, hearth);
+    s.send({ t: 'start', envelope: { needs: ['shelter'], urgency: 'today', languages: ['en'], mode: 'live' }, text: 'My employer has my passport.' });
+    const cn = await s.waitFor((e) => e.t === 'codename' || e.t === 'error', 'the case to open');
+    assert.equal(cn.t, 'codename', JSON.stringify(s.errors()));
+    await ana.waitFor('waiting');
+    ana.send('/next');
+    await ana.waitFor('My employer has my passport.');
+    ana.send('Legal aid can help with that.');
+    await s.waitFor((e) => e.t === 'message', 'ana\'s reply');
+    ana.send('/handoff 1 legal');
+    const proposal = await s.waitFor((e) => e.t === 'handoff', 'the proposal');
+    assert.equal(proposal.queue, 'legal');
+    s.send({ t: 'handoff', share: 'history' });
+    const done = await s.waitFor((e) => e.t === 'handoff_done' || e.t === 'error', 'the handoff');
+    assert.equal(done.t, 'handoff_done', JSON.stringify(s.errors()));
+    assert.equal(done.moved, true);
+    await ana.waitFor('accepted the handoff');
+    await bo.waitFor('waiting');
+    bo.send('/next');
+    // bo's console shows the shared conversation, then bo writes.
+    await bo.waitFor('My employer has my passport.');
+    await bo.waitFor('Legal aid can help with that.');
+    bo.send('This is the legal team.');
+    await s.waitFor((e) => e.t === 'message' && e.item.text === 'This is the legal team.', 'bo\'s message');
+    assert.equal(s.events.filter((e) => e.t === 'claimed').length, 2, 'claimed by ana, then by bo');
+    s.send({ t: 'send', text: 'Thank you, legal team.' });
+    await s.waitFor((e) => e.t === 'sent' || e.t === 'error', 'the send');
+    assert.deepEqual(s.errors(), []);
+    await bo.waitFor('Thank you, legal team.');
+    s.send({ t: 'wipe' });
+
+    const r = await client(file, hearth);
+    r.send({ t: 'resume', codename: cn.codename });
+    await r.waitFor((e) => e.t === 'resumed' || e.t === 'error', 'the login');
+    r.send({ t: 'history' });
+    const h = await r.waitFor((e) => e.t === 'history', 'the history');
+    assert.deepEqual(h.items.map((i) => i.text), ['My employer has my passport.', 'Legal aid can help with that.',
+      'This is the legal team.', 'Thank you, legal team.']);
+    r.send({ t: 'delete' });
+    await r.waitFor((e) => e.t === 'deleted', 'the delete');
+    r.send({ t: 'wipe' });
+  } finally {
+    if (ana) await ana.stop();
+    if (bo) await bo.stop();
+    await hearth.stop();
+  }
+});

@@ -116,6 +116,7 @@ export function trimTranscript(entries) {
   let bytes = entries.reduce((n, e) => n + e.payload.length, 0);
   while (entries.length > TRANSCRIPT_MAX_ENTRIES || bytes > TRANSCRIPT_MAX_BYTES) bytes -= entries.shift().payload.length;
 }
+export function encodeTranscriptBytes(entries) { return encodeTranscript(entries); }
 function encodeTranscript(entries) {
   return concat(u32(entries.length), ...entries.map((e) => concat(u8(e.author), u64(e.minute), u8(e.kind), lp(e.payload))));
 }

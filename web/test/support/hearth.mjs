@@ -63,6 +63,7 @@ export async function startHearth(opts = {}) {
     const metricsPort = await freePort();
     const demo = join(dir, `demo${attempt}`);
     execFileSync(bin.admin, ['demo', demo, '--port', String(port), '--metrics-port', String(metricsPort)], { stdio: 'pipe' });
+    for (const r of opts.responders || []) addResponder(demo, r);
     const cfgPath = join(demo, 'server', 'hearthd.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
     if (opts.webRoot) cfg.web = { ...(cfg.web || {}), root: opts.webRoot };
@@ -102,10 +103,25 @@ export async function startHearth(opts = {}) {
   throw lastError;
 }
 
-// hearth-console --plain as ana: send(line), waitFor(text), output().
-export async function startResponder(hearth) {
-  const proc = spawn(bin.console, ['--plain', '--data', join(hearth.dir, 'responder-ana'),
-    '--passphrase-file', join(hearth.dir, 'responder-ana.passphrase'), '--server', hearth.wsUrl],
+// Enrols one more responder in a demo org, the way docs/hearth-admin.md says
+// (key request, certificate, install, roster), before hearthd starts.
+// r = {id, queues: [...], languages: [...]}.
+function addResponder(demo, r) {
+  const pass = join(demo, `responder-${r.id}.passphrase`);
+  writeFileSync(pass, `passphrase-of-${r.id}\n`);
+  const data = join(demo, `responder-${r.id}`);
+  const request = join(demo, `${r.id}.request`);
+  const cert = join(demo, `${r.id}.cert`);
+  execFileSync(bin.console, ['enroll', '--data', data, '--id', r.id, '--request', request, '--passphrase-file', pass], { stdio: 'pipe' });
+  execFileSync(bin.admin, ['responder', 'enroll', demo, request, '--queues', r.queues.join(','), '--languages', r.languages.join(','), '--out', cert], { stdio: 'pipe' });
+  execFileSync(bin.console, ['enroll', '--data', data, '--certificate', cert, '--org-root', join(demo, 'org', 'root.pub'), '--passphrase-file', pass], { stdio: 'pipe' });
+  execFileSync(bin.admin, ['roster', 'sign', demo], { stdio: 'pipe' });
+}
+
+// hearth-console --plain as `id` (default ana): send(line), waitFor(text), output().
+export async function startResponder(hearth, id = 'ana') {
+  const proc = spawn(bin.console, ['--plain', '--data', join(hearth.dir, `responder-${id}`),
+    '--passphrase-file', join(hearth.dir, `responder-${id}.passphrase`), '--server', hearth.wsUrl],
   { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -128,6 +144,6 @@ export async function startResponder(hearth) {
       }
     },
   };
-  await r.waitFor('Logged in as ana');
+  await r.waitFor(`Logged in as ${id}`);
   return r;
 }
