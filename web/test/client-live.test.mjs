@@ -30,9 +30,19 @@ async function bundleWorker() {
 async function client(code, hearth) {
   const events = [];
   const handler = { postMessage: (m) => events.push(m) };
+  const traffic = { sent: 0, received: 0, frames: 0 };
+  // The real WebSocket, counting the text it carries (the byte figures of docs/web.md).
+  class CountingWebSocket extends WebSocket {
+    constructor(url) {
+      super(url);
+      this.addEventListener('message', (e) => { traffic.received += Buffer.byteLength(e.data); traffic.frames += 1; });
+    }
+    send(data) { traffic.sent += Buffer.byteLength(data); traffic.frames += 1; super.send(data); }
+  }
   // eslint-disable-next-line no-new-func
-  new Function('self', code)(handler);
+  new Function('self', 'WebSocket', code)(handler, CountingWebSocket);
   const c = {
+    traffic,
     events,
     send(m) { handler.onmessage({ data: m }); },
     waitFor(pred, what, ms = 60000) { return until(() => events.find(pred), ms, what); },
@@ -43,7 +53,7 @@ async function client(code, hearth) {
   return c;
 }
 
-test('survivor client against a real hearthd and hearth-console', { skip: !haveBinaries() && `no Hearth binaries in ${buildDir}`, timeout: 180000 }, async () => {
+test('survivor client against a real hearthd and hearth-console', { skip: !haveBinaries() && `no Hearth binaries in ${buildDir}`, timeout: 180000 }, async (t) => {
   if (typeof WebSocket === 'undefined') throw new Error('run with node --experimental-websocket (npm test does)');
   const file = await bundleWorker();
   const hearth = await startHearth();
@@ -56,6 +66,7 @@ test('survivor client against a real hearthd and hearth-console', { skip: !haveB
     const cn = await s.waitFor((e) => e.t === 'codename' || e.t === 'error', 'the case to open');
     assert.equal(cn.t, 'codename', JSON.stringify(s.errors()));
     assert.equal(cn.codename.split(' ').length, 7);
+    t.diagnostic(`first contact over the WebSocket: ${s.traffic.sent} bytes sent, ${s.traffic.received} received, ${s.traffic.frames} frames (one responder)`);
     await s.waitFor((e) => e.t === 'status', 'a place in line');
 
     await responder.waitFor('waiting');
