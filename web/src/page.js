@@ -111,7 +111,7 @@ function onWorker(m) {
     case 'ready': state.workerReady = true; break;
     case 'progress': {
       const line = document.querySelector('.screen:not([hidden]) .progress');
-      if (line) line.textContent = tr(`progress_${m.stage}`);
+      if (line) line.textContent = m.stage === 'done' ? '' : tr(`progress_${m.stage}`);
       break;
     }
     case 'codename':

@@ -144,6 +144,7 @@ function prepare() {
   st.keysPromise = sodiumReady.then(() => {
     st.codename = vault.drawCodename();
     st.keys = deriveKeys(st.codename);
+    post({ t: 'progress', stage: 'done' });
     return st.keys;
   });
   return st.keysPromise;
