@@ -127,6 +127,7 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await page.click('[data-when="today"]');
       await screen(page, lang, 'message');
       const first = `first message in ${lang}`;
+      const mark = responder.output().length;
       await page.fill('#first-message', first);
       await page.click('#message-form button[type=submit]');
       await screen(page, lang, 'codename');
@@ -144,8 +145,7 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await page.waitForFunction(() => document.querySelector('#chat-status').textContent.trim() !== '');
 
       // The responder takes the case and replies; the page shows it live.
-      const mark = responder.output().length;
-      await responder.waitFor('waiting', 30000, 0);
+      await responder.waitFor('waiting', 30000, mark);
       responder.send('/next');
       await responder.waitFor(first, 30000, mark);
       const reply = `reply to ${lang}`;
