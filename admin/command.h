@@ -7,6 +7,7 @@
 //   org_commands.cpp      init, responder enroll|list, revoke, roster sign|renew
 //   database_commands.cpp backup, restore, stats export, purge
 //   directory_commands.cpp directory validate
+//   web_commands.cpp      web-hash
 //
 // Exit codes for every command: 0 done, 1 it failed (the message says why and
 // what to do), 2 a bad command line.
@@ -47,6 +48,7 @@ void add_routing_commands(CLI::App& app, Commands& commands);
 void add_org_commands(CLI::App& app, Commands& commands);
 void add_database_commands(CLI::App& app, Commands& commands);
 void add_directory_commands(CLI::App& app, Commands& commands);
+void add_web_commands(CLI::App& app, Commands& commands);
 
 // "hearth-admin: WHAT: MESSAGE" on stderr; returns 1.
 int fail(const std::string& what, const Status& status);

@@ -32,7 +32,7 @@ const std::vector<std::string> kQueues = {
 // the responder's key request, the admin's certificate, the responder's
 // install, and a signed roster.
 int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
-         const std::string& responder_id) {
+         const std::string& responder_id, const std::string& web_root) {
   crypto::ensure_initialized();
   const UnixSeconds now = SystemClock().now();
   if (fs::exists(dir / "org"))
@@ -44,6 +44,7 @@ int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
   options.port = port;
   options.metrics_port = metrics_port;
   options.pow_effort = effort;
+  if (!web_root.empty()) options.web_root = fs::absolute(web_root).lexically_normal().string();
   auto org = Org::init(dir, options, now);
   if (!org.is_ok()) return fail(dir.string(), org.status());
   auto root = org->root_public_key();
@@ -100,6 +101,10 @@ int demo(const fs::path& dir, int port, int metrics_port, std::uint32_t effort,
       "  responder-%s/   %s's encrypted keystore (passphrase in responder-%s.passphrase)\n",
       dir.c_str(), crypto::fingerprint(*root).c_str(), root_hex.c_str(), responder_id.c_str(),
       responder_id.c_str(), responder_id.c_str());
+  if (options.web_root) {
+    std::printf("  the survivor's page   served from %s at http://%s:%d/\n",
+                options.web_root->c_str(), options.address.c_str(), port);
+  }
   return 0;
 }
 
@@ -112,6 +117,7 @@ void add_demo_command(CLI::App& app, Commands& commands) {
     int metrics_port = 8751;
     std::uint32_t effort = 20000;
     std::string responder_id = "ana";
+    std::string web_root;
   };
   auto o = std::make_shared<DemoOptions>();
   auto* cmd = app.add_subcommand(
@@ -127,8 +133,11 @@ void add_demo_command(CLI::App& app, Commands& commands) {
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--responder", o->responder_id, "the demo responder's id")->capture_default_str();
-  commands.add(cmd,
-               [o] { return demo(o->dir, o->port, o->metrics_port, o->effort, o->responder_id); });
+  cmd->add_option("--web-root", o->web_root,
+                  "serve the survivor's page from this directory (hearthd's web.root)");
+  commands.add(cmd, [o] {
+    return demo(o->dir, o->port, o->metrics_port, o->effort, o->responder_id, o->web_root);
+  });
 }
 
 }  // namespace hearth::admin

@@ -161,6 +161,7 @@ std::string hearthd_config_json(const InitOptions& o, const std::string& org_roo
   j["listen"] = {{"address", o.address}, {"port", o.port}};
   j["metrics"] = {{"address", "127.0.0.1"}, {"port", o.metrics_port}};
   j["pow"] = {{"effort", o.pow_effort}};
+  if (o.web_root) j["web"] = {{"root", *o.web_root}};
   return j.dump(2) + "\n";
 }
 

@@ -55,6 +55,8 @@ struct InitOptions {
   int port = 8750;
   int metrics_port = 8751;
   std::uint32_t pow_effort = 20000;
+  // web.root in hearthd.json (an absolute path), when the page is served.
+  std::optional<std::string> web_root;
 };
 
 // One certificate the org issued (a responder re-enrolled after a revocation

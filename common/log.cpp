@@ -112,6 +112,14 @@ void LogField::append_to(std::string& out) const {
     out += ",\"message\":";
     append_json_string(out, (*st)->message());
     out.push_back('}');
+  } else if (const auto* d = std::get_if<const PublicDigest*>(&value_)) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (std::uint8_t byte : (*d)->bytes) {
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0xf]);
+    }
+    out.push_back('"');
   }
 }
 

@@ -17,6 +17,7 @@
 // at start-up, before other threads log.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -54,6 +55,13 @@ std::string_view level_name(Level level);
 // Parses a level name; nullopt for anything else.
 std::optional<Level> parse_level(std::string_view name);
 
+// A digest meant to be published (the web site's SHA-256, which an org
+// prints and posts), written as 64 lower-case hex digits. Explicit and of
+// exactly 32 bytes: no address fits, and building one is a deliberate act.
+struct PublicDigest {
+  std::array<std::uint8_t, 32> bytes;
+};
+
 // One key and its value. Implicit constructors let call sites write
 // {"port", 8750} or {"reason", "timeout"}.
 class LogField {
@@ -74,6 +82,7 @@ class LogField {
       : key_(key), value_(Millis{std::chrono::duration<double, std::milli>(value).count()}) {}
   // Written as {"code":"<code name>","message":"<message>"}.
   LogField(LogText key, const Status& status) : key_(key), value_(&status) {}
+  LogField(LogText key, const PublicDigest& digest) : key_(key), value_(&digest) {}
 
   // Appends `"key":value` to `out`.
   void append_to(std::string& out) const;
@@ -86,8 +95,9 @@ class LogField {
     double value;
   };
   LogText key_;
-  std::variant<LogText, std::int64_t, std::uint64_t, Bool, Millis, const Status*> value_ =
-      std::int64_t{0};
+  std::variant<LogText, std::int64_t, std::uint64_t, Bool, Millis, const Status*,
+               const PublicDigest*>
+      value_ = std::int64_t{0};
 };
 
 class Logger {

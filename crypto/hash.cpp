@@ -31,6 +31,16 @@ Bytes blake2b(ByteView message, std::size_t out_len, ByteView key) {
   return out;
 }
 
+Bytes sha256(std::span<const ByteView> parts) {
+  ensure_initialized();
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  for (ByteView part : parts) crypto_hash_sha256_update(&state, non_null(part), part.size());
+  Bytes out(crypto_hash_sha256_BYTES);
+  crypto_hash_sha256_final(&state, out.data());
+  return out;
+}
+
 Bytes hash_labelled(std::string_view label, ByteView message, std::size_t out_len) {
   Bytes input;
   append_lp(input, as_bytes(label));

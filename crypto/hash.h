@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -23,6 +24,11 @@ Bytes blake2b(ByteView message, std::size_t out_len, ByteView key = {});
 // BLAKE2b of length-prefixed `label` followed by `message`: domain-separated
 // hashing for fingerprints, certificate hashes and roster hashes.
 Bytes hash_labelled(std::string_view label, ByteView message, std::size_t out_len = 32);
+
+// SHA-256 (FIPS 180-4) of the concatenation of `parts`, 32 bytes: for
+// digests others must reproduce with common tools (the web site's hash,
+// docs/operations.md "The page's hash").
+Bytes sha256(std::span<const ByteView> parts);
 
 // HMAC-SHA-256 with a key of any length (RFC 2104 / 4231).
 SecretBytes hmac_sha256(ByteView key, ByteView message);

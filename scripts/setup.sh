@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package Hearth needs to build, test and run.
+# (nodejs, npm and chromium are for the survivor's page in web/: its build,
+# scripts/web.sh, and its browser tests; hearthd itself never needs them.)
 # Idempotent and non-interactive; run as root on Debian bookworm.
 set -euo pipefail
 
@@ -10,6 +12,7 @@ packages=(
   libboost-dev libboost-system-dev libboost-coroutine-dev
   libssl-dev nlohmann-json3-dev catch2 libcli11-dev
   libncurses-dev diceware tmux
+  nodejs npm chromium
 )
 
 missing=()

@@ -17,6 +17,18 @@ cmake --build build/release -j "$jobs"
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$jobs"
 
+# The survivor's page (web/): built into build/release/web and tested by its
+# own npm scripts (Node tests, Playwright on Debian's chromium against the
+# release hearthd). Skipped until web/package.json exists.
+if [[ -f web/package.json ]]; then
+  step "web build and tests (web/)"
+  bash scripts/web.sh build/release
+  HEARTH_BUILD_DIR="$PWD/build/release" HEARTH_WEB_ROOT="$PWD/build/release/web" \
+    npm test --prefix web
+else
+  step "web tests: web/package.json does not exist yet, skipped"
+fi
+
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON >/dev/null
 cmake --build build/asan -j "$jobs"

@@ -247,6 +247,16 @@ Status read_tls(const json& root, const std::filesystem::path& base_dir,
   return Status::ok();
 }
 
+Status read_web(const json& root, const std::filesystem::path& base_dir,
+                std::optional<std::filesystem::path>& out) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "web"));
+  if (obj == nullptr) return Status::ok();
+  HEARTH_TRY(check_keys(*obj, "web", {"root"}));
+  HEARTH_ASSIGN_OR_RETURN(out, read_path(*obj, "web", "root", base_dir));
+  if (!out) return field_error("web.root", "required when web is given");
+  return Status::ok();
+}
+
 }  // namespace
 
 bool is_loopback_address(std::string_view address) {
@@ -268,7 +278,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   HEARTH_TRY(
       check_keys(root, "",
                  {"data_dir", "database", "key_file", "org_root_key", "roster_file", "rules_file",
-                  "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow"}));
+                  "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow", "web"}));
   Config c;
 
   HEARTH_ASSIGN_OR_RETURN(auto data_dir, read_path(root, "", "data_dir", base_dir));
@@ -303,6 +313,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   HEARTH_TRY(read_limits(root, c.limits));
   HEARTH_TRY(read_pow(root, c.pow));
+  HEARTH_TRY(read_web(root, base_dir, c.web_root));
   if (c.limits.write_queue_bytes < c.limits.max_frame_bytes)
     return field_error("limits.write_queue_bytes", "must be at least limits.max_frame_bytes");
   if (c.metrics_enabled && c.metrics.port != 0 && c.metrics.port == c.listen.port &&

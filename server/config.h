@@ -137,6 +137,9 @@ struct Config {
   log::Level log_level = log::Level::kInfo;
   Limits limits;
   PowConfig pow;
+  // web.root: the survivor's page, served on the public listener
+  // (docs/operations.md "The survivor's page"). Absent: no page (404).
+  std::optional<std::filesystem::path> web_root;
 };
 
 // Parses and validates `text`; relative paths resolve against `base_dir`.

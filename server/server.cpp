@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,6 +25,7 @@
 #include "server/relay_hub.h"
 #include "server/retention.h"
 #include "server/services.h"
+#include "server/static_site.h"
 #include "server/ws_session.h"
 #include "storage/storage.h"
 #include "storage/storage_thread.h"
@@ -173,6 +175,7 @@ struct Server::Impl {
   crypto::SigningPublicKey org_root;
   std::unique_ptr<storage::StorageThread> storage;
   std::unique_ptr<Services> services;
+  std::optional<StaticSite> site;  // web.root, loaded once; outlives io's sessions
 
   asio::io_context io;
   // The server's own objects below (acceptors, signals, timers) are not
@@ -195,6 +198,7 @@ struct Server::Impl {
 
   Status start();
   Status load_state();
+  Status load_site();
   Status setup_tls();
   asio::awaitable<void> accept_public();
   asio::awaitable<void> accept_metrics();
@@ -238,6 +242,7 @@ Status Server::Impl::start() {
                responder_login_failures, vault_login_failures, admission});
 
   HEARTH_TRY(load_state());
+  HEARTH_TRY(load_site());
   HEARTH_TRY(setup_tls());
 
   HEARTH_TRY(bind(public_acceptor, config.listen, "listen"));
@@ -316,6 +321,20 @@ Status Server::Impl::load_state() {
   // The waiting room: unclaimed cases wait again (their survivors away until
   // they log in), claimed ones count towards their responder's load.
   for (const auto& c : cases) hub.track_case(c);
+  return Status::ok();
+}
+
+Status Server::Impl::load_site() {
+  if (!config.web_root) return Status::ok();
+  HEARTH_ASSIGN_OR_RETURN(StaticSite loaded, StaticSite::load(*config.web_root));
+  site.emplace(std::move(loaded));
+  services->site = &*site;
+  // The hash `hearth-admin web-hash` prints: an org compares it with the one
+  // it published. No path is logged.
+  log::PublicDigest digest{};
+  std::copy(site->hash().begin(), site->hash().end(), digest.bytes.begin());
+  logger().info("web_root_loaded",
+                {{"files", site->file_count()}, {"bytes", site->total_bytes()}, {"hash", digest}});
   return Status::ok();
 }
 

@@ -24,6 +24,7 @@
 #include "server/metrics.h"
 #include "server/prekey_reservations.h"
 #include "server/relay_hub.h"
+#include "server/static_site.h"
 #include "storage/storage_thread.h"
 
 namespace hearth::server {
@@ -144,6 +145,8 @@ struct Services {
   FailedLoginBudget& responder_login_failures;
   FailedLoginBudget& vault_login_failures;
   Admission& admission;  // connection pools and the byte budget
+  // The survivor's page (web.root), or null when none is configured.
+  const StaticSite* site = nullptr;
 };
 
 }  // namespace hearth::server

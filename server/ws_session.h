@@ -1,5 +1,6 @@
-// WsSession: one public connection — optional TLS handshake, one HTTP request
-// (GET /healthz, the /v1/ws upgrade, or 404), then the WebSocket: a reader
+// WsSession: one public connection — optional TLS handshake, HTTP requests
+// (GET/HEAD /healthz, the survivor's page's files, or 404; keep-alive) until
+// the /v1/ws upgrade, then the WebSocket: a reader
 // loop (rate-limited, one request at a time) and a writer loop draining the
 // bounded write queue. The same code serves plain TCP and TLS: it is
 // templated on the stream (beast::tcp_stream or beast::ssl_stream of one).
@@ -37,11 +38,13 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "protocol/codec.h"
 #include "server/admission.h"
 #include "server/connection.h"
+#include "server/static_site.h"
 #include "server/token_bucket.h"
 
 namespace hearth::server {
@@ -124,6 +127,14 @@ class WsSession final : public Connection {
   // buffer of this size (websocket::stream's tcp_frame_size): request and
   // early frames together must fit.
   static constexpr std::size_t kMaxEarlyUpgradeBytes = 1536;
+  // Requests one keep-alive HTTP connection may make: a page load is a
+  // handful (document, style, scripts, worker, wasm, catalogue).
+  static constexpr unsigned kMaxHttpRequests = 64;
+  // A response gets handshake_timeout plus its size at this rate to be
+  // written: 400 kbit/s (50 KB/s) gets the page's bundle, a reader slower
+  // than this loses its place.
+  static constexpr std::size_t kMinSendBytesPerSecond = 8 * 1024;
+  static constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
 
   void abort_transport() override {
     auto& lowest = beast::get_lowest_layer(ws_);
@@ -180,71 +191,133 @@ class WsSession final : public Connection {
       if (ec) co_return;
     }
     beast::flat_buffer buffer;
-    http::request_parser<http::empty_body> parser;
-    parser.header_limit(8 * 1024);  // a hostile header block must not cost memory
-    parser.body_limit(0);
-    co_await http::async_read(ws_.next_layer(), buffer, parser,
-                              boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    if (ec) co_return;
-    auto& req = parser.get();
+    // HTTP/1.1 keep-alive: a browser fetches the page's files one after the
+    // other on one connection. All of it happens in the handshake pool (the
+    // oldest is closed when it is full), each request must arrive within
+    // handshake_timeout, and a connection makes at most kMaxHttpRequests.
+    for (unsigned served = 0;; ++served) {
+      if (served > 0) {
+        if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(lowest)>>)
+          lowest.expires_after(limits.handshake_timeout);
+      }
+      http::request_parser<http::empty_body> parser;
+      parser.header_limit(8 * 1024);  // a hostile header block must not cost memory
+      parser.body_limit(0);
+      co_await http::async_read(ws_.next_layer(), buffer, parser,
+                                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      if (ec) co_return;
+      auto& req = parser.get();
 
-    if (services_.draining.load()) {
-      services_.admission.leave_handshake(ticket_);
-      services_.metrics.connections_refused.fetch_add(1);
-      co_await respond(req, http::status::service_unavailable, "busy\n");
-      co_return;
-    }
-    if (websocket::is_upgrade(req)) {
-      if (req.target() !=
-          beast::string_view(protocol::kWebSocketPath.data(), protocol::kWebSocketPath.size())) {
+      if (services_.draining.load()) {
         services_.admission.leave_handshake(ticket_);
-        co_await respond(req, http::status::not_found, "not found\n");
-        co_return;
-      }
-      // Frames sent in the upgrade's own write (before our 101) are already
-      // in `buffer`: they are handed to the WebSocket with the request when
-      // they fit Beast's buffer, and refused visibly when not.
-      std::string early;
-      if (buffer.size() > 0) {
-        std::ostringstream head;
-        head << req;
-        early = head.str() + beast::buffers_to_string(buffer.data());
-        if (early.size() > kMaxEarlyUpgradeBytes) {
-          services_.admission.leave_handshake(ticket_);
-          co_await respond(req, http::status::bad_request,
-                           "wait for the 101 response before sending frames\n");
-          co_return;
-        }
-      }
-      if (!services_.admission.upgrade(ticket_)) {
         services_.metrics.connections_refused.fetch_add(1);
         co_await respond(req, http::status::service_unavailable, "busy\n");
         co_return;
       }
-      upgraded_ = true;
-      co_await run_websocket(req, early);
-      co_return;
+      if (websocket::is_upgrade(req)) {
+        if (req.target() !=
+            beast::string_view(protocol::kWebSocketPath.data(), protocol::kWebSocketPath.size())) {
+          services_.admission.leave_handshake(ticket_);
+          co_await respond(req, http::status::not_found, "not found\n");
+          co_return;
+        }
+        // Frames sent in the upgrade's own write (before our 101) are already
+        // in `buffer`: they are handed to the WebSocket with the request when
+        // they fit Beast's buffer, and refused visibly when not.
+        std::string early;
+        if (buffer.size() > 0) {
+          std::ostringstream head;
+          head << req;
+          early = head.str() + beast::buffers_to_string(buffer.data());
+          if (early.size() > kMaxEarlyUpgradeBytes) {
+            services_.admission.leave_handshake(ticket_);
+            co_await respond(req, http::status::bad_request,
+                             "wait for the 101 response before sending frames\n");
+            co_return;
+          }
+        }
+        if (!services_.admission.upgrade(ticket_)) {
+          services_.metrics.connections_refused.fetch_add(1);
+          co_await respond(req, http::status::service_unavailable, "busy\n");
+          co_return;
+        }
+        upgraded_ = true;
+        co_await run_websocket(req, early);
+        co_return;
+      }
+      bool keep_alive = req.keep_alive() && served + 1 < kMaxHttpRequests;
+      if (!co_await serve_http(req, keep_alive)) co_return;
     }
-    services_.admission.leave_handshake(ticket_);
-    if (req.method() == http::verb::get && req.target() == "/healthz") {
-      co_await respond(req, http::status::ok, "ok\n");
-      co_return;
+  }
+
+  // Answers a request that is not an upgrade: /healthz, a file of the
+  // survivor's page (server/static_site.h), or 404. GET and HEAD only. True
+  // when the connection stays open for another request.
+  boost::asio::awaitable<bool> serve_http(const http::request<http::empty_body>& req,
+                                          bool keep_alive) {
+    const bool head = req.method() == http::verb::head;
+    std::string_view target(req.target().data(), req.target().size());
+    http::status status = http::status::ok;
+    std::string_view type = kPlainText;
+    std::string_view body;
+    const StaticFile* file = nullptr;
+    if (req.method() != http::verb::get && !head) {
+      status = http::status::method_not_allowed;
+      body = "method not allowed\n";
+      keep_alive = false;
+    } else if (target.substr(0, target.find('?')) == "/healthz") {
+      body = "ok\n";
+    } else if (services_.site != nullptr && (file = services_.site->find(target)) != nullptr) {
+      type = file->content_type;
+      body = file->body;
+    } else {
+      status = http::status::not_found;
+      body = "not found\n";
     }
-    co_await respond(req, http::status::not_found, "not found\n");
+    const Limits& limits = services_.config.limits;
+    auto& lowest = beast::get_lowest_layer(ws_);
+    if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(lowest)>>) {
+      // A slow link still gets the page; a reader slower than
+      // kMinSendBytesPerSecond loses its place.
+      lowest.expires_after(limits.handshake_timeout +
+                           std::chrono::seconds(body.size() / kMinSendBytesPerSecond));
+    }
+    boost::system::error_code ec;
+    co_await write_response(req, status, type, head ? std::string_view() : body, body.size(),
+                            keep_alive, ec);
+    if (ec) co_return false;
+    if (!keep_alive) {
+      co_await shutdown_send();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // Writes one response with the public listener's headers (no-store, CSP,
+  // ...; static_site.h) and no Server, cookie, ETag or Last-Modified header.
+  // `length` is the Content-Length (the body's, also for HEAD's empty one).
+  boost::asio::awaitable<void> write_response(const http::request<http::empty_body>& req,
+                                              http::status status, std::string_view type,
+                                              std::string_view body, std::size_t length,
+                                              bool keep_alive, boost::system::error_code& ec) {
+    http::response<http::span_body<const char>> res{status, req.version()};
+    for (const auto& [name, value] : public_response_headers())
+      res.set(beast::string_view(name.data(), name.size()),
+              beast::string_view(value.data(), value.size()));
+    res.set(http::field::content_type, beast::string_view(type.data(), type.size()));
+    if (status == http::status::method_not_allowed) res.set(http::field::allow, "GET, HEAD");
+    res.keep_alive(keep_alive);
+    res.body() = boost::beast::span<const char>(body.data(), body.size());
+    res.content_length(length);
+    co_await http::async_write(ws_.next_layer(), res,
+                               boost::asio::redirect_error(boost::asio::use_awaitable, ec));
   }
 
   boost::asio::awaitable<void> respond(const http::request<http::empty_body>& req,
                                        http::status status, const char* body) {
-    http::response<http::string_body> res{status, req.version()};
-    res.set(http::field::server, "hearthd");
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.set(http::field::cache_control, "no-store");
-    res.keep_alive(false);
-    res.body() = body;
-    res.prepare_payload();
     boost::system::error_code ec;
-    co_await http::async_write(ws_.next_layer(), res,
-                               boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    std::string_view text(body);
+    co_await write_response(req, status, kPlainText, text, text.size(), /*keep_alive=*/false, ec);
     co_await shutdown_send();
   }
 

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_routing_commands(app, commands);
   add_directory_commands(app, commands);
   add_database_commands(app, commands);
+  add_web_commands(app, commands);
   if (auto code = hearth::cli::parse_command_line(app, argc, argv)) return *code;
   return commands.run_parsed();
 }

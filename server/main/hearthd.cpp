@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "server/static_site.h"
 
 namespace {
 
@@ -42,6 +43,13 @@ int run(const std::string& config_path, bool check_only,
     if (!rules.is_ok()) {
       std::fprintf(stderr, "hearthd: %s\n", rules.status().message().c_str());
       return 2;
+    }
+    if (config->web_root) {
+      auto site = server::StaticSite::load(*config->web_root);
+      if (!site.is_ok()) {
+        std::fprintf(stderr, "hearthd: %s\n", site.status().message().c_str());
+        return 2;
+      }
     }
     std::printf("hearthd: config ok (routing rules version %llu)%s\n",
                 static_cast<unsigned long long>(rules->version),

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "crypto/aead.h"
 #include "crypto/hash.h"
@@ -349,6 +350,19 @@ TEST_CASE("KAT: BLAKE2b-512 of \"abc\" (RFC 7693 Appendix A)", "[crypto]") {
   CHECK(to_hex(blake2b(as_bytes("abc"), 64)) ==
         "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
         "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923");
+}
+
+// ---------------------------------------------------------------------------
+// SHA-256: FIPS 180-4 examples (NIST CSRC "SHA256.pdf"), split into parts
+// ---------------------------------------------------------------------------
+
+TEST_CASE("KAT: SHA-256 of \"abc\" and the two-block message, in parts (FIPS 180-4)", "[crypto]") {
+  std::vector<ByteView> abc{as_bytes("abc")};
+  CHECK(to_hex(sha256(abc)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::vector<ByteView> two{as_bytes("abcdbcdecdefdefgefghfghighijhijk"), ByteView{},
+                            as_bytes("ijkljklmklmnlmnomnopnopq")};
+  CHECK(to_hex(sha256(two)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(to_hex(sha256({})) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 // ---------------------------------------------------------------------------

@@ -50,6 +50,19 @@ TEST_CASE("fields take literals, integers, durations, booleans and a Status", "[
   CHECK(lines[0].find('\n') == lines[0].size() - 1);
 }
 
+TEST_CASE("a public digest is written as 64 hex digits", "[server]") {
+  ManualClock clock(0);
+  std::vector<std::string> lines;
+  Logger logger(
+      Level::kInfo, [&](std::string_view line) { lines.emplace_back(line); }, &clock);
+  PublicDigest digest{};
+  digest.bytes[0] = 0xab;
+  digest.bytes[31] = 0x0f;
+  logger.info("web_root_loaded", {{"hash", digest}});
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("\"hash\":\"ab" + std::string(60, '0') + "0f\"}") != std::string::npos);
+}
+
 TEST_CASE("levels below the minimum are dropped", "[server]") {
   std::vector<std::string> lines;
   Logger logger(Level::kWarn, [&](std::string_view line) { lines.emplace_back(line); });

@@ -1,0 +1,248 @@
+#include "server/static_site.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "crypto/hash.h"
+
+namespace hearth::server {
+
+namespace {
+
+// docs/operations.md "The page's hash": the manifest starts with this line.
+constexpr std::string_view kManifestMagic = "hearth-web-site-v1\n";
+constexpr std::size_t kMaxNameBytes = 128;
+
+Status site_error(Code code, std::string_view relative, std::string_view what) {
+  std::string message = "web.root: ";
+  if (!relative.empty()) message += std::string(relative) + ": ";
+  return error(code, message + std::string(what));
+}
+
+// Closes a descriptor on every path.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameBytes || name.front() == '.') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string join(std::string_view prefix, std::string_view name) {
+  return prefix.empty() ? std::string(name) : std::string(prefix) + "/" + std::string(name);
+}
+
+struct Loader {
+  std::size_t max_total_bytes;
+  std::map<std::string, StaticFile, std::less<>> files;
+  std::size_t total = 0;
+
+  // Reads `name` (a regular file, opened without following a link) in `dir`.
+  Status read_file(int dir, const std::string& name, const std::string& relative) {
+    std::string_view type = content_type_for(name);
+    if (type.empty())
+      return site_error(Code::kInvalidArgument, relative,
+                        "extension not served (html, js, mjs, css, json, wasm, svg, png, ico, "
+                        "txt, webmanifest)");
+    if (files.size() >= StaticSite::kMaxFiles)
+      return site_error(Code::kLimitExceeded, relative,
+                        "more than " + std::to_string(StaticSite::kMaxFiles) + " files");
+    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (fd.get() < 0) return site_error(Code::kUnavailable, relative, "cannot be opened");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return site_error(Code::kInvalidArgument, relative, "not a regular file");
+    auto size = static_cast<std::size_t>(st.st_size);
+    if (size > max_total_bytes || total + size > max_total_bytes)
+      return site_error(Code::kLimitExceeded, relative,
+                        "the site is larger than " + std::to_string(max_total_bytes) + " bytes");
+    std::string body(size, '\0');
+    std::size_t got = 0;
+    while (got < size) {
+      ssize_t n = ::read(fd.get(), body.data() + got, size - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return site_error(Code::kUnavailable, relative, "short read");
+      got += static_cast<std::size_t>(n);
+    }
+    total += size;
+    files.emplace(relative, StaticFile{relative, std::string(type), std::move(body)});
+    return Status::ok();
+  }
+
+  // Walks the directory `dir` (takes ownership) whose path is `prefix`.
+  Status walk(int dir_fd, const std::string& prefix, int depth) {
+    if (depth > StaticSite::kMaxDepth)
+      return site_error(Code::kLimitExceeded, prefix,
+                        "nested deeper than " + std::to_string(StaticSite::kMaxDepth));
+    DIR* dir = ::fdopendir(dir_fd);
+    if (dir == nullptr) {
+      ::close(dir_fd);
+      return site_error(Code::kUnavailable, prefix, "directory cannot be read");
+    }
+    std::vector<std::string> names;
+    errno = 0;
+    while (dirent* entry = ::readdir(dir)) {
+      std::string_view name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      names.emplace_back(name);
+    }
+    int read_errno = errno;
+    Status st = Status::ok();
+    if (read_errno != 0) st = site_error(Code::kUnavailable, prefix, "directory cannot be read");
+    for (std::size_t i = 0; st.is_ok() && i < names.size(); ++i) {
+      const std::string& name = names[i];
+      std::string relative = join(prefix, name);
+      if (!valid_name(name)) {
+        st = site_error(Code::kInvalidArgument, relative,
+                        "names may hold only A-Z a-z 0-9 . _ - and not start with '.'");
+        break;
+      }
+      struct stat link {};
+      if (::fstatat(::dirfd(dir), name.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) {
+        st = site_error(Code::kUnavailable, relative, "cannot be read");
+      } else if (S_ISLNK(link.st_mode)) {
+        // A link could point outside the root: refused, not followed.
+        st = site_error(Code::kInvalidArgument, relative, "a symbolic link (not served)");
+      } else if (S_ISDIR(link.st_mode)) {
+        int sub =
+            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        st = sub < 0 ? site_error(Code::kUnavailable, relative, "directory cannot be opened")
+                     : walk(sub, relative, depth + 1);
+      } else if (S_ISREG(link.st_mode)) {
+        st = read_file(::dirfd(dir), name, relative);
+      } else {
+        st = site_error(Code::kInvalidArgument, relative, "not a regular file");
+      }
+    }
+    ::closedir(dir);
+    return st;
+  }
+};
+
+void append_be(Bytes& out, std::uint64_t value, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+// SHA-256 over the manifest, fed in parts: the bodies are not copied.
+Bytes site_hash(const std::map<std::string, StaticFile, std::less<>>& files) {
+  std::vector<Bytes> heads;
+  heads.reserve(files.size());
+  std::vector<ByteView> parts;
+  parts.reserve(1 + 2 * files.size());
+  parts.push_back(as_bytes(kManifestMagic));
+  for (const auto& [path, file] : files) {
+    Bytes head;
+    append_be(head, path.size(), 4);
+    head.insert(head.end(), path.begin(), path.end());
+    append_be(head, file.body.size(), 8);
+    heads.push_back(std::move(head));
+  }
+  std::size_t i = 0;
+  for (const auto& [path, file] : files) {
+    parts.push_back(heads[i++]);
+    parts.push_back(as_bytes(file.body));
+  }
+  return crypto::sha256(parts);
+}
+
+}  // namespace
+
+std::string_view content_type_for(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kTypes{{
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".wasm", "application/wasm"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".webmanifest", "application/manifest+json"},
+  }};
+  for (const auto& [extension, type] : kTypes) {
+    if (name.size() > extension.size() && name.ends_with(extension)) return type;
+  }
+  return {};
+}
+
+const std::vector<std::pair<std::string_view, std::string_view>>& public_response_headers() {
+  // 'self' in connect-src covers the page's own ws:// and wss:// origin (CSP
+  // Level 3; checked in Chromium by web/'s tests): no host is written here.
+  static const std::vector<std::pair<std::string_view, std::string_view>> kHeaders{
+      {"Cache-Control", "no-store"},
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+       "style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; "
+       "manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+      {"Referrer-Policy", "no-referrer"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Cross-Origin-Opener-Policy", "same-origin"},
+      {"Cross-Origin-Resource-Policy", "same-origin"},
+      {"Permissions-Policy",
+       "camera=(), microphone=(), geolocation=(), display-capture=(), usb=(), serial=(), "
+       "bluetooth=(), hid=(), midi=(), payment=(), publickey-credentials-get=(), "
+       "screen-wake-lock=(), xr-spatial-tracking=(), accelerometer=(), gyroscope=(), "
+       "magnetometer=(), browsing-topics=(), interest-cohort=()"},
+      {"X-Frame-Options", "DENY"},
+  };
+  return kHeaders;
+}
+
+Result<StaticSite> StaticSite::load(const std::filesystem::path& root,
+                                    std::size_t max_total_bytes) {
+  // The root itself may be a link (a deploy switching versions); below it, no link is followed.
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return site_error(errno == ENOENT ? Code::kNotFound : Code::kUnavailable, "",
+                      "not a readable directory: " + root.string());
+  Loader loader{max_total_bytes, {}, 0};
+  HEARTH_TRY(loader.walk(fd, "", 0));
+  if (loader.files.find(std::string_view("index.html")) == loader.files.end())
+    return site_error(Code::kNotFound, "", "no index.html at the top of " + root.string());
+  StaticSite site;
+  site.files_ = std::move(loader.files);
+  site.total_bytes_ = loader.total;
+  site.hash_ = site_hash(site.files_);
+  return site;
+}
+
+const StaticFile* StaticSite::find(std::string_view target) const {
+  target = target.substr(0, target.find('?'));
+  if (target == "/") target = "/index.html";
+  if (target.size() < 2 || target.front() != '/') return nullptr;
+  auto it = files_.find(target.substr(1));
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+std::vector<const StaticFile*> StaticSite::files() const {
+  std::vector<const StaticFile*> out;
+  out.reserve(files_.size());
+  for (const auto& [path, file] : files_) out.push_back(&file);
+  return out;
+}
+
+}  // namespace hearth::server
