@@ -9,7 +9,7 @@
 // client with libsodium and the word list) are bundled by esbuild.
 // Reproducible: the same sources, lock file and word list give the same bytes
 // (no timestamps, no absolute paths, files written in a fixed order).
-// SHA256SUMS lists every file so an org can publish the hashes.
+// SHA256SUMS.txt lists every file so an org can publish the hashes.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
@@ -85,6 +85,6 @@ for (const [name, bytes] of [...files.entries()].sort(([a], [b]) => (a < b ? -1 
   writeFileSync(join(out, name), bytes);
   sums.push(`${createHash('sha256').update(bytes).digest('hex')}  ${name}`);
 }
-writeFileSync(join(out, 'SHA256SUMS'), sums.join('\n') + '\n');
+writeFileSync(join(out, 'SHA256SUMS.txt'), sums.join('\n') + '\n');
 for (const line of sums) console.log(line);
 console.log(`build: wrote ${files.size} files to ${relative(process.cwd(), out) || '.'}`);

@@ -22,8 +22,11 @@ const CHROMIUM = process.env.HEARTH_CHROMIUM || '/usr/bin/chromium';
 const out = mkdtempSync(join(tmpdir(), 'hearth-measure-'));
 const webRoot = join(out, 'web');
 execFileSync(process.execPath, [join(here, '..', 'build.mjs'), '--out', webRoot], { stdio: 'pipe' });
-const hearth = await startHearth({ webRoot });
-writeFileSync(join(webRoot, 'config.json'), JSON.stringify({ title: 'Help', exit_url: 'https://www.wikipedia.org/', org_root: hearth.orgRoot }));
+const hearth = await startHearth({
+  webRoot,
+  beforeStart: ({ orgRoot }) => writeFileSync(join(webRoot, 'config.json'),
+    JSON.stringify({ title: 'Help', exit_url: 'https://www.wikipedia.org/', org_root: orgRoot })),
+});
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 try {
   const context = await browser.newContext({ viewport: { width: 360, height: 740 } });

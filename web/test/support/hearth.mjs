@@ -68,6 +68,8 @@ export async function startHearth(opts = {}) {
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
     if (opts.webRoot) cfg.web = { ...(cfg.web || {}), root: opts.webRoot };
     if (opts.configure) opts.configure(cfg);
+    // hearthd reads web.root at start: the page's settings are written first.
+    if (opts.beforeStart) opts.beforeStart({ dir: demo, orgRoot: readFileSync(join(demo, 'org', 'root.pub'), 'utf8').trim() });
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
     const proc = spawn(bin.hearthd, ['--config', cfgPath], { cwd: join(demo, 'server'), stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
