@@ -15,7 +15,7 @@ import * as trust from './proto/trust.js';
 import { x3dhInitiate } from './proto/x3dh.js';
 import { Ratchet } from './proto/ratchet.js';
 import * as vault from './proto/vault.js';
-import { proveForRoute } from './proto/pow.js';
+import { proveForRoute, POW_RETRY_CODES } from './proto/pow.js';
 import WORDS from 'hearth:wordlist';
 
 const post = (m) => self.postMessage(m);
@@ -154,10 +154,7 @@ function prepare() {
 async function start(envelope, text) {
   await prepare();
   await connect();
-  post({ t: 'progress', stage: 'pow' });
-  const pow = await withPowRetry(envelope);
-  post({ t: 'progress', stage: 'route' });
-  const route = await call('route', { envelope, pow });
+  const route = await routeWithProof(envelope);
   const now = nowSeconds();
   const verified = trust.verifyRoster(cfg.orgRoot, trust.decodeRoster(fromB64(route.roster)), now);
   const caseId = fromB64(route.case);
@@ -207,12 +204,16 @@ async function start(envelope, text) {
   post({ t: 'opened', item: itemOf(c.transcript[0]) });
 }
 
-async function withPowRetry(envelope) {
+// pow_challenge, solve, route; a stale or spent challenge is asked for again (three tries).
+async function routeWithProof(envelope) {
   for (let attempt = 0; ; ++attempt) {
+    post({ t: 'progress', stage: 'pow' });
+    const pow = await proveForRoute(call, envelope);
+    post({ t: 'progress', stage: 'route' });
     try {
-      return await proveForRoute(call, envelope);
+      return await call('route', { envelope, pow });
     } catch (e) {
-      if (e.code !== 'pow_stale' || attempt >= 2) throw e;
+      if (!POW_RETRY_CODES.includes(e.code) || attempt >= 2) throw e;
     }
   }
 }

@@ -79,4 +79,10 @@ test('proof-of-work: canonical text and a solved proof meets its effort', () => 
   assert.ok(!meetsEffort(0xffffffff, 2));
   assert.ok(meetsEffort(0xffffffff, 1));
   assert.equal(toHex(rh).length, 64);
+  // The 93-byte layout of docs/protocol.md "Proof-of-work".
+  const laid = powInput(seed, 'route', 20000, rh);
+  assert.equal(laid.input.length, 93);
+  assert.equal(laid.nonceOffset, 45);
+  assert.equal(toHex(laid.input.subarray(32, 45)), '00000005726f75746500004e20');
+  assert.deepEqual(laid.input.subarray(61), rh);
 });

@@ -1,10 +1,17 @@
 // Application proof-of-work before `route` — the whole of it lives here, so a
-// change to the PoW protocol (the per-connection challenge of branch `pow`)
-// touches only this file. This is main's version (docs/protocol.md
-// "Proof-of-work", docs/crypto.md "Application proof-of-work"):
-//   pow_challenge -> {seed, effort}; request_hash = BLAKE2b-256(canonical route text);
-//   R = LE32(BLAKE2b-256(personal "HL1-pow", seed ‖ u32 len("route") ‖ "route" ‖ u32 E ‖ N ‖ request_hash))
-//   valid iff R × E ≤ 2^32 − 1; route carries pow: {seed, nonce}.
+// change to the PoW protocol touches only this file.
+//
+// The hash is the same in both versions (docs/crypto.md "Application
+// proof-of-work"): request_hash = BLAKE2b-256(canonical route text);
+//   R = LE32(BLAKE2b-256(personal "HL1-pow", X ‖ u32 len("route") ‖ "route" ‖ u32 E ‖ N ‖ request_hash))
+//   valid iff R × E ≤ 2^32 − 1   (93 bytes hashed per attempt)
+// What X is and how it is asked for differs:
+// - per-connection challenges (branch `pow`, docs/protocol.md "Proof-of-work"):
+//   pow_challenge {urgency} -> {challenge, effort, expires_in}; X = challenge;
+//   route carries pow: {challenge, nonce}; every route spends the challenge.
+// - main before it: pow_challenge {} -> {seed, effort}; X = seed; pow: {seed, nonce}.
+// The client asks the new way; a server that answers `unknown_field` is the older
+// one, asked again the old way. Drop the fallback once every server has the new one.
 import { concat, lp, u32, utf8, toB64, fromB64 } from './bytes.js';
 import { blake2b, blake2bPersonal } from './primitives.js';
 import { randomBytes } from './random.js';
@@ -17,8 +24,8 @@ export function powRequestHash(env) { return blake2b(utf8(canonicalRouteText(env
 
 export function meetsEffort(r, effort) { return effort >= 1 && r * effort <= 0xffffffff; }
 
-export function powInput(seed, action, effort, requestHash) {
-  const prefix = concat(seed, lp(action), u32(effort));
+export function powInput(x, action, effort, requestHash) {
+  const prefix = concat(x, lp(action), u32(effort));
   const input = concat(prefix, new Uint8Array(16), requestHash);
   return { input, nonceOffset: prefix.length };
 }
@@ -28,8 +35,8 @@ export function powHash(input) {
 }
 
 // Solves for the route request; onProgress(hashes) is called now and then.
-export function solvePow(seed, effort, requestHash, action = 'route', onProgress = null) {
-  const { input, nonceOffset } = powInput(seed, action, effort, requestHash);
+export function solvePow(x, effort, requestHash, action = 'route', onProgress = null) {
+  const { input, nonceOffset } = powInput(x, action, effort, requestHash);
   input.set(randomBytes(16), nonceOffset);
   for (let tries = 1; ; ++tries) {
     if (meetsEffort(powHash(input), effort)) return input.slice(nonceOffset, nonceOffset + 16);
@@ -44,8 +51,18 @@ export function solvePow(seed, effort, requestHash, action = 'route', onProgress
 // The client's side of the exchange: ask, solve, and return the `pow` field of `route`.
 // call(op, fields) sends a request and resolves with its reply.
 export async function proveForRoute(call, envelope, onProgress = null) {
-  const ch = await call('pow_challenge', {});
-  const seed = fromB64(ch.seed);
-  const nonce = solvePow(seed, ch.effort, powRequestHash(envelope), 'route', onProgress);
-  return { seed: ch.seed, nonce: toB64(nonce) };
+  let ch;
+  try {
+    ch = await call('pow_challenge', { urgency: envelope.urgency });
+  } catch (e) {
+    if (e.code !== 'unknown_field') throw e;
+    ch = await call('pow_challenge', {}); // a server from before per-connection challenges
+  }
+  const perConnection = typeof ch.challenge === 'string';
+  const x = perConnection ? ch.challenge : ch.seed;
+  const nonce = toB64(solvePow(fromB64(x), ch.effort, powRequestHash(envelope), 'route', onProgress));
+  return perConnection ? { challenge: x, nonce } : { seed: x, nonce };
 }
+
+// Errors of `route` after which a new challenge and a new proof are the answer.
+export const POW_RETRY_CODES = ['pow_stale', 'pow_replayed'];

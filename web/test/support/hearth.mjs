@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 export const buildDir = resolve(process.env.HEARTH_BUILD_DIR || join(here, '..', '..', '..', 'build', 'release'));
 export const bin = {
-  hearthd: join(buildDir, 'server', 'hearthd'),
+  hearthd: process.env.HEARTH_HEARTHD || join(buildDir, 'server', 'hearthd'),
   admin: join(buildDir, 'admin', 'hearth-admin'),
   console: join(buildDir, 'clients', 'hearth-console'),
   survivor: join(buildDir, 'clients', 'hearth-survivor'),
