@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   lang: 'en', t: {}, config: null, worker: null, workerReady: false,
   danger: null, need: null, when: null, codename: null, items: [], claimed: false, closed: false, status: '',
-  exiting: false, pendingHandoff: null,
+  exiting: false, pendingHandoff: null, chatShown: false,
 };
 
 // ------------------------------------------------------------ quick exit
@@ -162,6 +162,7 @@ function onWorker(m) {
     case 'deleted':
       state.items = [];
       state.status = '';
+      state.chatShown = false;
       resetWorker(); // a new conversation starts from a new client: new codename, new socket
       show('deleted');
       break;
@@ -178,6 +179,17 @@ function onWorker(m) {
       renderChat();
       show('chat');
       if (!m.moved) setText('chat-status', tr('handoff_stayed'));
+      break;
+    case 'socket':
+      if (!m.open && state.chatShown && !state.exiting) setText('chat-status', tr('reconnecting'));
+      break;
+    case 'refreshed':
+      // After a reconnect: the conversation as the vault has it, only where it is already shown.
+      if (!state.chatShown) break;
+      state.items = m.items;
+      state.claimed = m.claimed;
+      state.closed = m.closed;
+      renderChat();
       break;
     case 'error': onError(m); break;
     default: break;
@@ -231,6 +243,7 @@ function appendItem(item) {
   $('chat-log').append(li);
 }
 function renderChat() {
+  state.chatShown = true;
   $('chat-log').textContent = '';
   for (const item of state.items) appendItem(item);
   setText('chat-status', state.closed ? tr('closed_closed') : state.claimed ? tr('claimed') : state.status);

@@ -30,6 +30,7 @@ function fresh() {
   return {
     ws: null, nextId: 1, pending: new Map(), codename: null, keys: null, keysPromise: null,
     vault: null, version: 0, caseIdx: -1, ratchets: new Map(), closed: false, writing: Promise.resolve(),
+    reconnecting: false,
   };
 }
 
@@ -48,6 +49,8 @@ function connect() {
     for (const p of st.pending.values()) p.reject(new ProtoError('network', 'connection closed'));
     st.pending.clear();
     post({ t: 'socket', open: false });
+    // A phone's connection drops: once logged in, log in again by itself.
+    if (st.keys !== null && st.vault !== null && st.version > 0 && !st.reconnecting) scheduleReconnect(st);
   };
   ws.onmessage = (ev) => onFrame(ev.data);
   return st.wsOpen;
@@ -461,6 +464,46 @@ function concatBytes(a, b) {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+// ---------------------------------------------------------------- reconnect
+// Backs off 1, 2, 4 … 30 s. The vault is read again from the server (a send whose
+// reply was lost may have committed), then the page gets the conversation again.
+function scheduleReconnect(owner, attempt = 0) {
+  owner.reconnecting = true;
+  const delay = Math.min(30000, 1000 * 2 ** attempt) * (0.75 + Math.random() / 2);
+  setTimeout(() => {
+    if (st !== owner || st.ws !== null) return; // wiped, or already back
+    st.writing = st.writing.then(() => relogin()).then(() => {
+      owner.reconnecting = false;
+      if (st === owner) post({ ...historyMessage(), t: 'refreshed' });
+    }).catch((e) => {
+      if (st !== owner) return;
+      if (e.code === 'auth_failed') { // the vault is gone (deleted from another device)
+        owner.reconnecting = false;
+        post({ t: 'closed', reason: 'deleted' });
+        return;
+      }
+      if (st.ws !== null) { try { st.ws.close(); } catch { /* closing */ } st.ws = null; }
+      scheduleReconnect(owner, attempt + 1);
+    });
+  }, delay);
+}
+
+async function relogin() {
+  await connect();
+  const ch = await call('challenge', {});
+  const r = await call('vault_login', { login_id: toB64(st.keys.loginId), signature: toB64(vault.signLogin(st.keys, fromB64(ch.challenge))) });
+  const caseId = currentCase() ? toB64(currentCase().caseId) : null;
+  st.version = r.version;
+  st.vault = vault.decodeVaultContents(vault.openVault(st.keys, fromB64(r.blob)).contents);
+  loadRatchets();
+  st.caseIdx = st.vault.cases.findIndex((c) => toB64(c.caseId) === caseId);
+  const info = r.cases.find((c) => c.case === caseId);
+  if (info) {
+    st.closed = info.closed;
+    if (info.claimed_by && currentCase().claimedBy === null) await onClaimed(fromB64(info.claimed_by));
+  }
 }
 
 // ---------------------------------------------------------------- wipe

@@ -78,6 +78,13 @@ test('survivor client against a real hearthd and hearth-console', { skip: !haveB
     assert.equal(got.item.text, 'You reached the shelter team.');
     assert.equal(got.item.author, 'them');
 
+    // hearthd restarts: the client logs in again by itself, and live delivery goes on.
+    const before = s.events.length;
+    await hearth.restart();
+    await until(() => s.events.slice(before).some((e) => e.t === 'refreshed'), 60000, 'the client to log in again').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(s.events.slice(before))}`); });
+    const refreshed = s.events.slice(before).find((e) => e.t === 'refreshed');
+    assert.deepEqual(refreshed.items.map((i) => i.text), ['I need a safe place tonight.', 'You reached the shelter team.']);
+    await responder.waitFor('Logged in as ana', 60000, responder.output().lastIndexOf('Logged in as ana') + 1);
     s.send({ t: 'send', text: 'Thank you. By bus.' });
     await s.waitFor((e) => e.t === 'sent' || e.t === 'error', 'the send');
     assert.deepEqual(s.errors(), []);

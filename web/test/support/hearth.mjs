@@ -71,33 +71,43 @@ export async function startHearth(opts = {}) {
     // hearthd reads web.root at start: the page's settings are written first.
     if (opts.beforeStart) opts.beforeStart({ dir: demo, orgRoot: readFileSync(join(demo, 'org', 'root.pub'), 'utf8').trim() });
     writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
-    const proc = spawn(bin.hearthd, ['--config', cfgPath], { cwd: join(demo, 'server'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let proc = null;
     let log = '';
-    proc.stdout.on('data', (d) => { log += d; });
-    proc.stderr.on('data', (d) => { log += d; });
     let exited = false;
-    proc.on('exit', () => { exited = true; });
     const url = `http://127.0.0.1:${port}`;
-    try {
+    const launch = async () => {
+      proc = spawn(bin.hearthd, ['--config', cfgPath], { cwd: join(demo, 'server'), stdio: ['ignore', 'pipe', 'pipe'] });
+      exited = false;
+      proc.stdout.on('data', (d) => { log += d; });
+      proc.stderr.on('data', (d) => { log += d; });
+      proc.on('exit', () => { exited = true; });
       await until(async () => {
         if (exited) throw new Error(`hearthd exited: ${log}`);
         try { return (await fetch(`${url}/healthz`)).ok; } catch { return false; }
       }, 20000, 'hearthd to listen');
+    };
+    const halt = async () => {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        await until(() => exited, 15000, 'hearthd to stop').catch(() => proc.kill('SIGKILL'));
+      }
+    };
+    try {
+      await launch();
     } catch (e) {
       lastError = e;
-      proc.kill('SIGKILL');
+      if (proc && !exited) proc.kill('SIGKILL');
       continue;
     }
     const orgRoot = readFileSync(join(demo, 'org', 'root.pub'), 'utf8').trim();
     return {
-      port, metricsPort, url, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, orgRoot, dir: demo, proc,
+      port, metricsPort, url, wsUrl: `ws://127.0.0.1:${port}/v1/ws`, orgRoot, dir: demo,
       log: () => log,
+      // Stops hearthd (it drains) and starts it again on the same port and data.
+      async restart() { await halt(); await launch(); },
       async metrics() { return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(); },
       async stop() {
-        if (!exited) {
-          proc.kill('SIGTERM');
-          await until(() => exited, 15000, 'hearthd to stop').catch(() => proc.kill('SIGKILL'));
-        }
+        await halt();
         rmSync(dir, { recursive: true, force: true });
       },
     };
