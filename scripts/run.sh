@@ -33,6 +33,10 @@ elif [[ ${#web_args[@]} -gt 0 ]]; then
   page="(this demo predates the page: remove $demo/ to get a demo that serves it)"
 fi
 root=$(cat "$demo/org/root.pub")
+# The page pins the demo's org root (config.json in the served directory).
+if [[ -f $bin/web/index.html ]]; then
+  node web/build.mjs --out "$bin/web" --org-root "$demo/org/root.pub" >/dev/null
+fi
 "$bin/server/hearthd" --config "$demo/server/hearthd.json" --check-config
 
 cat <<EOF
