@@ -181,7 +181,9 @@ function onWorker(m) {
       if (!m.moved) setText('chat-status', tr('handoff_stayed'));
       break;
     case 'socket':
-      if (!m.open && state.chatShown && !state.exiting) setText('chat-status', tr('reconnecting'));
+      if (!m.open && state.chatShown && !state.exiting) {
+        setText('chat-status', tr(m.replaced ? 'replaced' : 'reconnecting'));
+      }
       break;
     case 'refreshed':
       // After a reconnect: the conversation as the vault has it, only where it is already shown.

@@ -43,14 +43,17 @@ function connect() {
     ws.onopen = () => { post({ t: 'socket', open: true }); resolve(); };
     ws.onerror = () => reject(new ProtoError('network', 'cannot connect'));
   });
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     if (st.ws !== ws) return;
     st.ws = null;
     for (const p of st.pending.values()) p.reject(new ProtoError('network', 'connection closed'));
     st.pending.clear();
-    post({ t: 'socket', open: false });
+    // 4001: a newer login of this vault (another tab or device) took its place.
+    // Reconnecting by itself would push that one out in turn (docs/protocol.md).
+    const replaced = ev.code === 4001;
+    post({ t: 'socket', open: false, replaced });
     // A phone's connection drops: once logged in, log in again by itself.
-    if (st.keys !== null && st.vault !== null && st.version > 0 && !st.reconnecting) scheduleReconnect(st);
+    if (!replaced && st.keys !== null && st.vault !== null && st.version > 0 && !st.reconnecting) scheduleReconnect(st);
   };
   ws.onmessage = (ev) => onFrame(ev.data);
   return st.wsOpen;
