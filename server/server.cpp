@@ -143,7 +143,8 @@ Status check_roster_file(const Config& config, bool* expired) {
 struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
-        pow(config.pow, config.limits.max_waiting_cases, clock, &metrics),
+        pow(config.pow, config.limits.max_waiting_cases, room_limits(config.limits).reserved_urgent,
+            clock, &metrics),
         responder_login_failures(config.limits.failed_logins_per_second,
                                  config.limits.failed_login_burst,
                                  std::chrono::steady_clock::now().time_since_epoch()),
