@@ -39,6 +39,27 @@ TEST_CASE("PoW hash matches an independent computation", "[crypto]") {
   REQUIRE(*r == 4172478825u);  // digest 69f9b2f8...: bytes 69 f9 b2 f8 read little-endian
 }
 
+TEST_CASE("the route PoW known answer in docs/protocol.md", "[crypto]") {
+  // The browser client reimplements this hash from protocol.md "Proof-of-work":
+  // the vector printed there must be what the server computes.
+  const Bytes request_hash =
+      pow_request_hash(as_bytes("needs=shelter;urgency=danger-now;languages=en;mode=live;region="));
+  REQUIRE(to_hex(request_hash) ==
+          "8306ece13dbade4206de846ff80baec17d8490ab0ddf4a2cc5ec139024632cb1");
+  const PowChallenge challenge{iota_bytes(32, 0x00), 20000};
+  auto r = pow_hash(challenge, "route", request_hash, iota_bytes(16, 0xa0));
+  REQUIRE(r.is_ok());
+  CHECK(*r == 658950192u);
+  CHECK_FALSE(pow_hash_meets_effort(*r, 20000));
+  Bytes proof = iota_bytes(16, 0xa0);
+  proof[0] = 0x6e;
+  proof[1] = 0xe5;
+  auto p = pow_hash(challenge, "route", request_hash, proof);
+  REQUIRE(p.is_ok());
+  CHECK(*p == 37585u);
+  CHECK(verify_pow(challenge, "route", request_hash, PowSolution{proof}).is_ok());
+}
+
 TEST_CASE("the effort predicate is a 64-bit product (P18)", "[crypto]") {
   // effort 1 accepts every hash value.
   for (std::uint32_t r : {0u, 1u, 0x7FFFFFFFu, 0x80000000u, kMaxEffort})
