@@ -498,9 +498,8 @@ void Server::Impl::wait_drained(std::chrono::steady_clock::time_point deadline) 
 }
 
 void Server::Impl::schedule_pow_rotation() {
-  // PowState rotates by its own clock whenever it is asked; this tick only
-  // makes rotations, the retiring of a previous seed and the metrics happen
-  // without traffic too.
+  // PowState forgets expired challenges whenever it is asked; this tick only
+  // makes that, and the metrics, happen without traffic too.
   pow_timer.expires_after(std::chrono::seconds(5));
   pow_timer.async_wait([this](boost::system::error_code ec) {
     if (ec || draining) return;
