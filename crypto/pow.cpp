@@ -1,7 +1,6 @@
 #include "crypto/pow.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "crypto/blake2b_personal.h"
 #include "crypto/hash.h"
@@ -101,64 +100,6 @@ Status verify_pow(const PowChallenge& challenge, std::string_view action, ByteVi
   if (!pow_hash_meets_effort(r, challenge.effort))
     return error(Code::kAuthFailed, "proof of work does not meet the effort");
   return Status::ok();
-}
-
-PowReplayGuard::PowReplayGuard(ByteView current_seed, std::size_t max_entries)
-    : per_seed_(std::max<std::size_t>(max_entries / 2, 1)) {
-  if (current_seed.size() != kPowSeedBytes) std::abort();  // documented precondition
-  std::copy(current_seed.begin(), current_seed.end(), current_.seed.begin());
-  current_.in_use = true;
-}
-
-Status PowReplayGuard::check_and_remember(ByteView seed, ByteView nonce) {
-  if (seed.size() != kPowSeedBytes)
-    return error(Code::kInvalidArgument, "PoW seed must be 32 bytes");
-  if (nonce.size() != kPowNonceBytes)
-    return error(Code::kInvalidArgument, "PoW nonce must be 16 bytes");
-  Nonce key{};
-  std::copy(nonce.begin(), nonce.end(), key.begin());
-
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto matches = [&](const SeedNonces& s) {
-    return s.in_use && std::equal(seed.begin(), seed.end(), s.seed.begin());
-  };
-  SeedNonces* set = matches(current_) ? &current_ : matches(previous_) ? &previous_ : nullptr;
-  if (set == nullptr) return error(Code::kExpired, "PoW seed is not current");
-  if (set->nonces.contains(key)) return error(Code::kReplay, "PoW nonce already used");
-  if (set->nonces.size() >= per_seed_)
-    return error(Code::kLimitExceeded, "PoW replay budget for this seed used up");
-  set->nonces.insert(key);
-  return Status::ok();
-}
-
-Status PowReplayGuard::rotate(ByteView new_seed) {
-  if (new_seed.size() != kPowSeedBytes)
-    return error(Code::kInvalidArgument, "PoW seed must be 32 bytes");
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const SeedNonces* s : {&current_, &previous_}) {
-    if (s->in_use && std::equal(new_seed.begin(), new_seed.end(), s->seed.begin()))
-      return error(Code::kInvalidArgument, "PoW seed reused");
-  }
-  previous_ = std::move(current_);
-  current_ = SeedNonces{};
-  std::copy(new_seed.begin(), new_seed.end(), current_.seed.begin());
-  current_.in_use = true;
-  return Status::ok();
-}
-
-void PowReplayGuard::retire_previous() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  previous_ = SeedNonces{};
-}
-
-bool PowReplayGuard::current_full() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return current_.nonces.size() >= per_seed_;
-}
-
-std::size_t PowReplayGuard::size() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return current_.nonces.size() + previous_.nonces.size();
 }
 
 }  // namespace hearth::crypto

@@ -159,13 +159,18 @@ void fields(V& v, Like<ProtocolError> auto& s) {
   v.field("message", s.message, TextKind{kMaxErrorMessageBytes});
 }
 template <class V>
+void fields(V& v, Like<PowChallengeRequest> auto& s) {
+  v.field("urgency", s.urgency, EnumKind<Urgency>{parse_urgency, urgency_name, "urgency"});
+}
+template <class V>
 void fields(V& v, Like<PowChallengeReply> auto& s) {
-  v.field("seed", s.seed, exactly(kPowSeedBytes));
+  v.field("challenge", s.challenge, exactly(kPowChallengeBytes));
   v.field("effort", s.effort, IntKind{1, kU32Max});
+  v.field("expires_in", s.expires_in, IntKind{1, kU32Max});
 }
 template <class V>
 void fields(V& v, Like<PowProof> auto& s) {
-  v.field("seed", s.seed, exactly(kPowSeedBytes));
+  v.field("challenge", s.challenge, exactly(kPowChallengeBytes));
   v.field("nonce", s.nonce, exactly(kPowNonceBytes));
 }
 template <class V>

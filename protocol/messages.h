@@ -57,7 +57,7 @@ inline constexpr std::size_t kChallengeBytes = 32;  // server challenges
 inline constexpr std::size_t kLoginIdBytes = 32;    // crypto/vault.h kLoginIdBytes
 inline constexpr std::size_t kPublicKeyBytes = 32;
 inline constexpr std::size_t kSignatureBytes = 64;
-inline constexpr std::size_t kPowSeedBytes = 32;
+inline constexpr std::size_t kPowChallengeBytes = 32;
 inline constexpr std::size_t kPowNonceBytes = 16;
 
 // ---- Errors ----
@@ -80,8 +80,8 @@ enum class ErrorCode {
   kRevoked,      // "revoked": the certificate is revoked
   kCertificateExpired,  // "certificate_expired": outside the certificate's validity
   kPowInsufficient,     // "pow_insufficient": the proof does not meet the effort
-  kPowReplayed,         // "pow_replayed": this proof was already spent
-  kPowStale,            // "pow_stale": the seed is no longer accepted; ask for a new challenge
+  kPowReplayed,         // "pow_replayed": the pow challenge was just spent by this connection
+  kPowStale,            // "pow_stale": no usable pow challenge; ask for a new one
   kLimitExceeded,       // "limit_exceeded": a configured limit (open cases per vault, ...)
   kNoResponder,         // "no_responder": nobody can take this request's queue
   kNotClaimed,          // "not_claimed": no responder has taken this case yet
@@ -144,16 +144,22 @@ std::string canonical_route_text(const RouteEnvelope& envelope);
 // Each request struct has a static `kOp` (its wire "op"); each reply pairs with
 // one request. Unless said otherwise a request may be sent by anyone.
 
-// "pow_challenge": the current proof-of-work seed and the effort asked for.
-struct PowChallengeRequest {};
+// "pow_challenge" (anonymous or survivor): a fresh single-use proof-of-work
+// challenge for this connection's next route with `urgency`, its effort fixed
+// now from the load. Replaces the connection's previous one. Errors:
+// kForbidden (a responder).
+struct PowChallengeRequest {
+  Urgency urgency = Urgency::kToday;  // of the route it is for
+};
 struct PowChallengeReply {
-  Bytes seed;  // kPowSeedBytes
+  Bytes challenge;  // kPowChallengeBytes, issued to this connection only
   std::uint32_t effort = 1;
+  std::uint32_t expires_in = 1;  // seconds it stays usable
 };
 
 struct PowProof {
-  Bytes seed;   // the seed the proof was solved for
-  Bytes nonce;  // kPowNonceBytes
+  Bytes challenge;  // the connection's challenge the proof was solved for
+  Bytes nonce;      // kPowNonceBytes
 };
 
 // "route" (anonymous or survivor): triage a new request. Needs a proof-of-work
@@ -161,8 +167,10 @@ struct PowProof {
 // queue, allocates a case id, claims one one-time prekey per eligible responder
 // and returns the roster and their bundles. The route is remembered on this
 // connection only, for a few minutes, until open_case uses it.
-// Errors: kPowInsufficient, kPowReplayed, kPowStale, kNoResponder, kLimitExceeded
-// (too many unused routes on this connection).
+// Spends the connection's pow challenge whatever the outcome. Errors:
+// kPowStale (no usable challenge), kPowReplayed (the one just spent),
+// kPowInsufficient, kNoResponder, kLimitExceeded (too many unused routes on
+// this connection), kUnavailable (the waiting room is full).
 struct RouteRequest {
   RouteEnvelope envelope;
   PowProof pow;

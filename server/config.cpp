@@ -222,8 +222,8 @@ Status read_pow(const json& root, PowConfig& pow) {
   if (obj == nullptr) return Status::ok();
   const char* p = "pow";
   HEARTH_TRY(check_keys(*obj, p,
-                        {"effort", "max_effort", "proofs_per_minute", "seed_rotation_seconds",
-                         "previous_seed_grace_seconds", "effort_step_seconds", "replay_budget"}));
+                        {"effort", "max_effort", "danger_now_max_effort", "proofs_per_minute",
+                         "challenge_ttl_seconds"}));
   constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
   HEARTH_TRY(read_int(*obj, p, "effort", pow.effort, 1, kMaxU32));
   // Absent, the ceiling is at least the floor: a config that only raises
@@ -234,12 +234,14 @@ Status read_pow(const json& root, PowConfig& pow) {
     if (pow.max_effort < pow.effort)
       return field_error("pow.max_effort", "must be at least pow.effort");
   }
+  pow.danger_now_max_effort = std::max(pow.danger_now_max_effort, pow.max_effort);
+  if (obj->contains("danger_now_max_effort")) {
+    HEARTH_TRY(read_int(*obj, p, "danger_now_max_effort", pow.danger_now_max_effort, 1, kMaxU32));
+    if (pow.danger_now_max_effort < pow.effort)
+      return field_error("pow.danger_now_max_effort", "must be at least pow.effort");
+  }
   HEARTH_TRY(read_int(*obj, p, "proofs_per_minute", pow.proofs_per_minute, 1, 1000000));
-  HEARTH_TRY(read_seconds(*obj, p, "seed_rotation_seconds", pow.seed_rotation, 10, 604800));
-  HEARTH_TRY(
-      read_seconds(*obj, p, "previous_seed_grace_seconds", pow.previous_seed_grace, 1, 3600));
-  HEARTH_TRY(read_seconds(*obj, p, "effort_step_seconds", pow.effort_step, 0, 3600));
-  HEARTH_TRY(read_int(*obj, p, "replay_budget", pow.replay_budget, 2, 4194304));
+  HEARTH_TRY(read_seconds(*obj, p, "challenge_ttl_seconds", pow.challenge_ttl, 10, 600));
   return Status::ok();
 }
 

@@ -110,28 +110,23 @@ struct Limits {
   std::size_t max_buffered_bytes = 256 * 1024 * 1024;
 };
 
-// Route proof-of-work (docs/operations.md "Proof-of-work under load"). The
-// effort asked rises with the rate of spent proofs and with the waiting room's
-// fill, from `effort` up to `max_effort`; each seed keeps the effort it was
-// issued with, so a change of effort is a seed rotation.
+// Route proof-of-work (docs/operations.md "Proof-of-work under load"). Each
+// challenge is issued to one connection for one route, its effort fixed at
+// issue from the load then: from `effort` up to `max_effort`, or up to
+// `danger_now_max_effort` for a danger-now route.
 struct PowConfig {
   std::uint32_t effort = 20000;        // asked when the server is quiet: the floor
   std::uint32_t max_effort = 1000000;  // the ceiling load can raise it to (>= effort)
-  // Spent proofs per minute the server takes as normal: past it the effort
-  // doubles each time the rate doubles.
+  // The ceiling for danger-now challenges, which pay more as the places only
+  // they may use fill up (>= effort; absent: the larger of 4000000 and max_effort).
+  std::uint32_t danger_now_max_effort = 4000000;
+  // Proofs per minute the server takes as normal (accepted in the last 60 s
+  // plus challenges outstanding): past it the effort doubles each time the
+  // rate doubles.
   std::uint32_t proofs_per_minute = 60;
-  // Seeds rotate this often even when nothing changes, so a proof cannot be
-  // solved far ahead of its use.
-  std::chrono::seconds seed_rotation{300};
-  // How long a replaced seed is still accepted: the time a client has to
-  // solve and send after asking.
-  std::chrono::seconds previous_seed_grace{60};
-  // The least time between two rotations for a change of effort (not for a
-  // full replay set, which rotates at once). Only two seeds are live, so a
-  // client that solves slower than this may have to ask again.
-  std::chrono::seconds effort_step{20};
-  // Spent (seed, nonce) pairs remembered, for both live seeds together.
-  std::size_t replay_budget = 262144;
+  // How long a challenge stays usable: the time a client has to solve and
+  // send, and the furthest ahead a proof can be solved.
+  std::chrono::seconds challenge_ttl{90};
 };
 
 struct Config {

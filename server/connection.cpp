@@ -119,6 +119,7 @@ void Connection::finished() {
   held_.clear();
   // Whatever this connection still reserved goes back at once.
   drop_routes([](const PendingRoute&) { return true; });
+  if (pow_challenge_) services_.pow.release(*std::exchange(pow_challenge_, std::nullopt));
   writer_wake_.cancel_forever();
   room_.cancel_forever();
   stall_timer_.cancel();
@@ -605,41 +606,60 @@ void Connection::drop_routes(const std::function<bool(const PendingRoute&)>& dro
   if (!released.empty()) services_.reservations.release(released);
 }
 
-// pow_challenge: anyone.
+// pow_challenge: anonymous or survivor. One live challenge per connection,
+// priced now: a new one replaces (and releases) the previous.
 asio::awaitable<Connection::Outcome> Connection::on_pow_challenge(
-    const protocol::PowChallengeRequest&) {
-  crypto::PowChallenge c = services_.pow.challenge(services_.hub.waiting_count());
-  co_return ok(protocol::PowChallengeReply{std::move(c.seed), c.effort});
+    const protocol::PowChallengeRequest& req) {
+  if (auto e = require_not_responder()) co_return *e;
+  if (pow_challenge_) services_.pow.release(*std::exchange(pow_challenge_, std::nullopt));
+  pow_challenge_ = services_.pow.issue(req.urgency == protocol::Urgency::kDangerNow,
+                                       services_.hub.waiting_count());
+  const auto ttl = static_cast<std::uint32_t>(services_.config.pow.challenge_ttl.count());
+  co_return ok(protocol::PowChallengeReply{pow_challenge_->challenge, pow_challenge_->effort, ttl});
+}
+
+std::optional<ProtocolError> Connection::spend_pow_challenge(const protocol::RouteRequest& req) {
+  auto refused = [&](std::size_t reason, ErrorCode code, std::string_view message) {
+    services_.metrics.pow_refused[reason].fetch_add(1, std::memory_order_relaxed);
+    return std::optional<ProtocolError>(perr(code, std::string(message)));
+  };
+  // Taken out first: whatever happens below, this route spends it.
+  std::optional<PowState::Issued> issued = std::exchange(pow_challenge_, std::nullopt);
+  const bool same = issued && issued->challenge == req.pow.challenge;
+  if (!same) {
+    if (issued) services_.pow.release(*issued);
+    if (!spent_pow_challenge_.empty() && spent_pow_challenge_ == req.pow.challenge)
+      return refused(1, ErrorCode::kPowReplayed, "this challenge was already spent");
+    return refused(0, ErrorCode::kPowStale, "no such challenge here; ask for a new one");
+  }
+  spent_pow_challenge_ = issued->challenge;
+  const bool danger_now = req.envelope.urgency == protocol::Urgency::kDangerNow;
+  if (services_.clock.now() >= issued->expires || danger_now != issued->danger_now) {
+    services_.pow.release(*issued);
+    return refused(0, ErrorCode::kPowStale,
+                   "the challenge expired or was asked for another urgency; ask again");
+  }
+  Bytes request_hash =
+      crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(req.envelope)));
+  Status pow = services_.pow.spend(*issued, req.pow.nonce, "route", request_hash);
+  if (pow.is_ok()) return std::nullopt;
+  if (pow.code() == Code::kAuthFailed)
+    return refused(2, ErrorCode::kPowInsufficient, "the proof of work does not meet the effort");
+  return perr(ErrorCode::kBadField, "pow: malformed");
 }
 
 // route: anonymous or survivor.
 asio::awaitable<Connection::Outcome> Connection::on_route(const protocol::RouteRequest& req) {
   if (auto e = require_not_responder()) co_return *e;
+  // The challenge is spent first, whatever the outcome: one challenge buys
+  // one attempt, never a proof kept for later.
+  if (auto e = spend_pow_challenge(req)) co_return *e;
   expire_routes();
   if (routes_.size() >= services_.config.limits.max_routes_per_connection)
     co_return perr(ErrorCode::kLimitExceeded, "too many unused routes on this connection");
   // Checked again when the case commits (open_case); here it spares the
-  // proof and the prekeys. danger-now may use the reserved share.
+  // prekeys. danger-now may use the reserved share.
   if (!services_.hub.has_room(req.envelope)) co_return room_full();
-
-  Bytes request_hash =
-      crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(req.envelope)));
-  Status pow = services_.pow.check(req.pow.seed, req.pow.nonce, "route", request_hash,
-                                   services_.hub.waiting_count());
-  if (!pow.is_ok()) {
-    switch (pow.code()) {
-      case Code::kAuthFailed:
-        co_return perr(ErrorCode::kPowInsufficient, "the proof of work does not meet the effort");
-      case Code::kReplay:
-        co_return perr(ErrorCode::kPowReplayed, "this proof of work was already spent");
-      case Code::kExpired:
-        co_return perr(ErrorCode::kPowStale, "the seed is no longer accepted; ask for a new one");
-      case Code::kLimitExceeded:
-        co_return perr(ErrorCode::kRateLimited, "too many requests; try again later");
-      default:
-        co_return perr(ErrorCode::kBadField, "pow: malformed");
-    }
-  }
 
   auto roster = services_.hub.roster();
   UnixSeconds now = services_.clock.now();

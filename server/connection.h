@@ -240,6 +240,9 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   // One handler per op, in the order of protocol::Op.
   boost::asio::awaitable<Outcome> on_pow_challenge(const protocol::PowChallengeRequest& req);
   boost::asio::awaitable<Outcome> on_route(const protocol::RouteRequest& req);
+  // Spends this connection's pow challenge on `req`: nullopt when its proof
+  // holds, else the error to answer (pow_stale, pow_replayed, pow_insufficient).
+  std::optional<protocol::ProtocolError> spend_pow_challenge(const protocol::RouteRequest& req);
   boost::asio::awaitable<Outcome> on_open_case(const protocol::OpenCaseRequest& req);
   boost::asio::awaitable<Outcome> on_challenge(const protocol::ChallengeRequest& req);
   boost::asio::awaitable<Outcome> on_vault_login(const protocol::VaultLoginRequest& req);
@@ -334,6 +337,11 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
 
   Role role_ = Role::kAnonymous;
   std::optional<Bytes> challenge_;
+  // The route proof-of-work challenge issued to this connection, until a
+  // route spends it (or a newer one replaces it), and the last one spent, so
+  // a replay is named as such.
+  std::optional<PowState::Issued> pow_challenge_;
+  Bytes spent_pow_challenge_;
   // Survivor: the vault. The login id is a bearer identifier: kept in memory
   // for this connection only, never logged.
   Bytes login_id_;

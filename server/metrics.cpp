@@ -138,21 +138,26 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
           prekeys_consumed.load());
   gauge(out, "hearth_open_cases", "Cases open now.", open_cases);
 
-  gauge(out, "hearth_pow_effort", "Effort (expected hashes) the current route seed asks for.",
+  gauge(out, "hearth_pow_effort",
+        "Effort (expected hashes) a route challenge issued now would get (not danger-now).",
         pow_effort.load());
-  gauge(out, "hearth_pow_replay_entries", "Spent route proofs remembered (both live seeds).",
-        pow_replay_entries.load());
-  gauge(out, "hearth_pow_replay_capacity", "The most spent route proofs that can be remembered.",
-        pow_replay_capacity.load());
+  gauge(out, "hearth_pow_danger_now_effort",
+        "Effort (expected hashes) a danger-now route challenge issued now would get.",
+        pow_danger_now_effort.load());
+  gauge(out, "hearth_pow_challenges_outstanding",
+        "Route challenges issued and not yet spent, replaced or expired.",
+        pow_challenges_outstanding.load());
   gauge(out, "hearth_pow_proofs_last_minute", "Route proofs accepted in the last 60 seconds.",
         pow_proofs_last_minute.load());
-  header(out, "hearth_pow_seed_rotations_total", "counter", "Route seed rotations, by reason.");
-  constexpr const char* kRotationReasons[] = {"timer", "load", "full"};
-  static_assert(std::size(kRotationReasons) == std::tuple_size_v<decltype(pow_rotations)>);
-  for (std::size_t i = 0; i < pow_rotations.size(); ++i) {
-    out += "hearth_pow_seed_rotations_total{reason=\"";
-    out += kRotationReasons[i];
-    out += "\"} " + std::to_string(pow_rotations[i].load()) + "\n";
+  counter(out, "hearth_pow_challenges_issued_total", "Route challenges issued.",
+          pow_challenges_issued.load());
+  header(out, "hearth_pow_refused_total", "counter", "Routes refused for their proof, by reason.");
+  constexpr const char* kRefusalReasons[] = {"stale", "replayed", "insufficient"};
+  static_assert(std::size(kRefusalReasons) == std::tuple_size_v<decltype(pow_refused)>);
+  for (std::size_t i = 0; i < pow_refused.size(); ++i) {
+    out += "hearth_pow_refused_total{reason=\"";
+    out += kRefusalReasons[i];
+    out += "\"} " + std::to_string(pow_refused[i].load()) + "\n";
   }
   gauge(out, "hearth_handshakes_open", "Connections in their TLS/HTTP/upgrade handshake now.",
         handshakes_open.load());

@@ -58,14 +58,16 @@ class Metrics {
   std::atomic<std::uint64_t> prekeys_reserved{0};
   std::atomic<std::uint64_t> prekeys_consumed{0};
   std::atomic<std::int64_t> storage_jobs_in_flight{0};  // submitted by sessions, not yet done
-  // Route proof-of-work (PowState keeps these current): the current seed's
-  // effort, spent proofs remembered and the most that can be, proofs spent in
-  // the last minute, and seed rotations by reason (timer, load, full).
+  // Route proof-of-work (PowState keeps these current): the effort a challenge
+  // issued now would get (other urgencies, danger-now), challenges outstanding,
+  // proofs accepted in the last minute, challenges issued, and routes refused
+  // by reason (stale, replayed, insufficient).
   std::atomic<std::int64_t> pow_effort{0};
-  std::atomic<std::int64_t> pow_replay_entries{0};
-  std::atomic<std::int64_t> pow_replay_capacity{0};
+  std::atomic<std::int64_t> pow_danger_now_effort{0};
+  std::atomic<std::int64_t> pow_challenges_outstanding{0};
   std::atomic<std::int64_t> pow_proofs_last_minute{0};
-  std::array<std::atomic<std::uint64_t>, 3> pow_rotations{};
+  std::atomic<std::uint64_t> pow_challenges_issued{0};
+  std::array<std::atomic<std::uint64_t>, 3> pow_refused{};
   // The front door (server/admission.h): pools, evictions and the byte budget.
   std::atomic<std::int64_t> handshakes_open{0};
   std::atomic<std::int64_t> anonymous_open{0};

@@ -145,7 +145,8 @@ Status check_roster_file(const Config& config, bool* expired) {
 struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
-        pow(config.pow, config.limits.max_waiting_cases, clock, &metrics),
+        pow(config.pow, config.limits.max_waiting_cases, room_limits(config.limits).reserved_urgent,
+            clock, &metrics),
         responder_login_failures(config.limits.failed_logins_per_second,
                                  config.limits.failed_login_burst,
                                  std::chrono::steady_clock::now().time_since_epoch()),
@@ -516,9 +517,8 @@ void Server::Impl::wait_drained(std::chrono::steady_clock::time_point deadline) 
 }
 
 void Server::Impl::schedule_pow_rotation() {
-  // PowState rotates by its own clock whenever it is asked; this tick only
-  // makes rotations, the retiring of a previous seed and the metrics happen
-  // without traffic too.
+  // PowState forgets expired challenges whenever it is asked; this tick only
+  // makes that, and the metrics, happen without traffic too.
   pow_timer.expires_after(std::chrono::seconds(5));
   pow_timer.async_wait([this](boost::system::error_code ec) {
     if (ec || draining) return;

@@ -2,13 +2,10 @@
 
 #include <algorithm>
 
-#include "common/log.h"
 #include "crypto/random.h"
 
 namespace hearth::server {
 namespace {
-
-using log::logger;
 
 // Effort doublings are counted up to here: 2^31 times any effort >= 1 is past
 // every u32 ceiling already.
@@ -64,147 +61,132 @@ std::uint64_t SpendWindow::count(UnixSeconds now) {
   return total_;
 }
 
-PowState::PowState(const PowConfig& config, std::size_t max_waiting_cases, const Clock& clock,
-                   Metrics* metrics)
+PowState::PowState(const PowConfig& config, std::size_t max_waiting_cases,
+                   std::size_t reserved_places, const Clock& clock, Metrics* metrics)
     : config_(config),
       max_waiting_(max_waiting_cases),
+      reserved_(std::min(reserved_places, max_waiting_cases)),
       clock_(clock),
-      metrics_(metrics),
-      current_{crypto::random_bytes(crypto::kPowSeedBytes), std::max(config.effort, 1u),
-               clock.now()},
-      last_rotation_(current_.since),
-      guard_(current_.seed, config.replay_budget) {
+      metrics_(metrics) {
   std::lock_guard lock(mu_);
-  publish_locked();
+  publish_locked(clock_.now(), 0);
 }
 
-std::uint32_t PowState::effort_for_locked(UnixSeconds now, std::size_t waiting) {
+void PowState::expire_locked(UnixSeconds now) {
+  // A challenge is usable while now < expires: from its expiry second on it
+  // is no longer outstanding.
+  while (!outstanding_.empty() && outstanding_.begin()->first <= now) {
+    total_.all -= outstanding_.begin()->second.all;
+    total_.danger_now -= outstanding_.begin()->second.danger_now;
+    outstanding_.erase(outstanding_.begin());
+  }
+}
+
+void PowState::forget_locked(const Issued& issued, UnixSeconds now) {
+  expire_locked(now);
+  // Gone already when it expired. Each issued challenge is forgotten once
+  // (the Connection gives up its only copy), so the counts never underflow.
+  auto it = outstanding_.find(issued.expires);
+  if (it == outstanding_.end() || it->second.all == 0) return;
+  --it->second.all;
+  --total_.all;
+  if (issued.danger_now && it->second.danger_now > 0) {
+    --it->second.danger_now;
+    --total_.danger_now;
+  }
+  if (it->second.all == 0) outstanding_.erase(it);
+}
+
+std::uint32_t PowState::effort_for_locked(bool danger_now, UnixSeconds now, std::size_t waiting) {
+  expire_locked(now);
   const std::uint64_t floor = std::max(config_.effort, 1u);
-  const std::uint64_t ceiling = std::max<std::uint64_t>(config_.max_effort, floor);
-  const unsigned doublings =
-      std::min(kMaxDoublings, load_doublings(window_.count(now), config_.proofs_per_minute) +
-                                  room_doublings(waiting, max_waiting_));
-  return static_cast<std::uint32_t>(std::min(ceiling, floor << doublings));
+  const std::uint64_t ceiling = std::max<std::uint64_t>(
+      danger_now ? config_.danger_now_max_effort : config_.max_effort, floor);
+  unsigned doublings = load_doublings(window_.count(now) + total_.all, config_.proofs_per_minute);
+  // Outstanding challenges are places about to be taken. A danger-now price
+  // counts only danger-now ones: others cannot take the reserved places, so
+  // holding them must not raise what a survivor in danger pays.
+  const std::uint64_t occupied = std::min<std::uint64_t>(
+      waiting + (danger_now ? total_.danger_now : total_.all), max_waiting_);
+  doublings += room_doublings(occupied, max_waiting_);
+  if (danger_now && reserved_ > 0) {
+    const std::uint64_t free = max_waiting_ - occupied;
+    const std::uint64_t reserved_free = std::min<std::uint64_t>(free, reserved_);
+    doublings += room_doublings(reserved_ - reserved_free, reserved_);
+  }
+  return static_cast<std::uint32_t>(std::min(ceiling, floor << std::min(kMaxDoublings, doublings)));
 }
 
-std::uint32_t PowState::effort_for_load(std::size_t waiting) {
+std::uint32_t PowState::effort_for_load(bool danger_now, std::size_t waiting) {
   std::lock_guard lock(mu_);
-  return effort_for_locked(clock_.now(), waiting);
+  return effort_for_locked(danger_now, clock_.now(), waiting);
 }
 
-void PowState::rotate_locked(UnixSeconds now, std::uint32_t effort, Reason reason) {
-  Bytes next = crypto::random_bytes(crypto::kPowSeedBytes);
-  // A 32-byte random seed equal to one of the two live ones does not happen;
-  // if the guard refused it anyway, draw again rather than keep a full seed.
-  while (!guard_.rotate(next).is_ok()) next = crypto::random_bytes(crypto::kPowSeedBytes);
-  previous_ = LiveSeed{std::move(current_.seed), current_.effort, now};
-  current_ = LiveSeed{std::move(next), effort, now};
-  last_rotation_ = now;
-  ++rotations_;
-  switch (reason) {
-    case Reason::kTimer:
-      logger().debug("pow_seed_rotated", {{"reason", "timer"}, {"effort", effort}});
-      break;
-    case Reason::kLoad:
-      logger().debug("pow_seed_rotated", {{"reason", "load"}, {"effort", effort}});
-      break;
-    case Reason::kFull:
-      logger().debug("pow_seed_rotated", {{"reason", "full"}, {"effort", effort}});
-      break;
-  }
-  if (metrics_ != nullptr)
-    metrics_->pow_rotations[static_cast<std::size_t>(reason)].fetch_add(1,
-                                                                        std::memory_order_relaxed);
-}
-
-void PowState::maintain_locked(UnixSeconds now, std::size_t waiting) {
-  // A replaced seed past its grace is forgotten with its nonces: it is
-  // refused as stale from now on, so nothing it spent can be replayed.
-  if (previous_ && now - previous_->since >= config_.previous_seed_grace.count()) {
-    guard_.retire_previous();
-    previous_.reset();
-  }
-  const std::uint32_t effort = effort_for_locked(now, waiting);
-  if (guard_.current_full()) {
-    rotate_locked(now, effort, Reason::kFull);
-  } else if (now - current_.since >= config_.seed_rotation.count()) {
-    rotate_locked(now, effort, Reason::kTimer);
-  } else if (effort != current_.effort && now - last_rotation_ >= config_.effort_step.count()) {
-    rotate_locked(now, effort, Reason::kLoad);
-  }
-  publish_locked();
-}
-
-void PowState::publish_locked() {
+void PowState::publish_locked(UnixSeconds now, std::size_t waiting) {
+  last_waiting_ = waiting;
   if (metrics_ == nullptr) return;
-  metrics_->pow_effort.store(current_.effort, std::memory_order_relaxed);
-  metrics_->pow_replay_entries.store(static_cast<std::int64_t>(guard_.size()),
-                                     std::memory_order_relaxed);
-  metrics_->pow_replay_capacity.store(static_cast<std::int64_t>(guard_.capacity()),
-                                      std::memory_order_relaxed);
-  metrics_->pow_proofs_last_minute.store(static_cast<std::int64_t>(window_.count(clock_.now())),
+  metrics_->pow_effort.store(effort_for_locked(false, now, waiting), std::memory_order_relaxed);
+  metrics_->pow_danger_now_effort.store(effort_for_locked(true, now, waiting),
+                                        std::memory_order_relaxed);
+  metrics_->pow_challenges_outstanding.store(static_cast<std::int64_t>(total_.all),
+                                             std::memory_order_relaxed);
+  metrics_->pow_proofs_last_minute.store(static_cast<std::int64_t>(window_.count(now)),
                                          std::memory_order_relaxed);
 }
 
-crypto::PowChallenge PowState::challenge(std::size_t waiting) {
+PowState::Issued PowState::issue(bool danger_now, std::size_t waiting) {
   std::lock_guard lock(mu_);
-  maintain_locked(clock_.now(), waiting);
-  return {current_.seed, current_.effort};
+  const UnixSeconds now = clock_.now();
+  Issued issued;
+  issued.challenge = crypto::random_bytes(crypto::kPowSeedBytes);
+  issued.effort = effort_for_locked(danger_now, now, waiting);
+  issued.danger_now = danger_now;
+  issued.expires = now + config_.challenge_ttl.count();
+  Counts& at = outstanding_[issued.expires];
+  ++at.all;
+  ++total_.all;
+  if (danger_now) {
+    ++at.danger_now;
+    ++total_.danger_now;
+  }
+  if (metrics_ != nullptr) metrics_->pow_challenges_issued.fetch_add(1, std::memory_order_relaxed);
+  publish_locked(now, waiting);
+  return issued;
+}
+
+void PowState::release(const Issued& issued) {
+  std::lock_guard lock(mu_);
+  forget_locked(issued, clock_.now());
+}
+
+Status PowState::spend(const Issued& issued, ByteView nonce, std::string_view action,
+                       ByteView request_hash) {
+  // One hash, outside the lock. The effort is the one fixed at issue: a
+  // client that solved what it was asked is never refused because the load
+  // changed meanwhile, and a proof solved at a lower effort is no proof here.
+  crypto::PowChallenge challenge{issued.challenge, issued.effort};
+  Status verified = crypto::verify_pow(challenge, action, request_hash,
+                                       crypto::PowSolution{Bytes(nonce.begin(), nonce.end())});
+  std::lock_guard lock(mu_);
+  const UnixSeconds now = clock_.now();
+  forget_locked(issued, now);
+  if (verified.is_ok()) window_.add(now);
+  publish_locked(now, last_waiting_);
+  return verified;
 }
 
 void PowState::maintain(std::size_t waiting) {
   std::lock_guard lock(mu_);
-  maintain_locked(clock_.now(), waiting);
-}
-
-Status PowState::check(ByteView seed, ByteView nonce, std::string_view action,
-                       ByteView request_hash, std::size_t waiting) {
-  if (seed.size() != crypto::kPowSeedBytes || nonce.size() != crypto::kPowNonceBytes)
-    return error(Code::kInvalidArgument, "wrong proof-of-work lengths");
-  std::uint32_t effort = 0;
-  {
-    std::lock_guard lock(mu_);
-    maintain_locked(clock_.now(), waiting);
-    auto is = [&](const Bytes& s) { return std::equal(seed.begin(), seed.end(), s.begin()); };
-    if (is(current_.seed))
-      effort = current_.effort;
-    else if (previous_ && is(previous_->seed))
-      effort = previous_->effort;
-    else
-      return error(Code::kExpired, "PoW seed is not live");
-  }
-  // Verify first (one hash, outside the lock), so an invalid proof cannot use
-  // up the guard's budget. A seed's effort never changes, so a rotation in
-  // between cannot make this check the wrong effort; the guard then answers
-  // kExpired for a seed it no longer knows.
-  crypto::PowChallenge challenge{Bytes(seed.begin(), seed.end()), effort};
-  HEARTH_TRY(crypto::verify_pow(challenge, action, request_hash,
-                                crypto::PowSolution{Bytes(nonce.begin(), nonce.end())}));
-
-  std::lock_guard lock(mu_);
-  Status remembered = guard_.check_and_remember(seed, nonce);
-  // A seed whose share of the budget is used up is as good as gone: the
-  // current one was replaced when it filled, so asking again gets room.
-  if (remembered.code() == Code::kLimitExceeded)
-    return error(Code::kExpired, "PoW seed's replay budget used up");
-  if (!remembered.is_ok()) return remembered;
   const UnixSeconds now = clock_.now();
-  window_.add(now);
-  // Rotates at once if this proof filled the current seed's share, or if the
-  // spending rate now asks for another effort.
-  maintain_locked(now, waiting);
-  return Status::ok();
+  expire_locked(now);
+  publish_locked(now, waiting);
 }
 
-PowState::Stats PowState::stats() const {
+PowState::Stats PowState::stats() {
   std::lock_guard lock(mu_);
-  Stats s;
-  s.effort = current_.effort;
-  s.replay_entries = guard_.size();
-  s.replay_capacity = guard_.capacity();
-  s.proofs_last_minute = window_.count(clock_.now());
-  s.rotations = rotations_;
-  return s;
+  const UnixSeconds now = clock_.now();
+  expire_locked(now);
+  return {total_.all, total_.danger_now, window_.count(now)};
 }
 
 }  // namespace hearth::server

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,84 +51,91 @@ class SpendWindow {
   std::uint64_t total_ = 0;
 };
 
-// The route proof-of-work: the live seeds, the effort each was issued with,
-// and the spent-proof guard (docs/operations.md "Proof-of-work under load").
+// The route proof-of-work: prices and counts per-connection challenges
+// (docs/operations.md "Proof-of-work under load"). A Connection holds its one
+// live challenge; PowState knows only how many are outstanding, by expiry
+// second, and how many proofs were accepted in the last minute.
 //
-// The effort for a new seed is `pow.effort` doubled once for each doubling of
-// spent proofs per minute past `pow.proofs_per_minute`, and once for each
-// halving of the waiting room's free places, capped at `pow.max_effort`. Each
-// seed keeps the effort it was issued with: a proof is checked against its
-// seed's effort, so a client that solved what it was asked is never refused
-// because the effort rose meanwhile. The current seed is replaced
-//   - when it is `pow.seed_rotation` old (a proof cannot be solved far ahead),
-//   - when the effort for the load differs from its effort (at most once per
-//     `pow.effort_step`),
-//   - at once when its share of the replay budget is used up, so a full
-//     replay set never refuses routing;
-// the replaced seed is still accepted for `pow.previous_seed_grace`, until its
-// own share is used up, or until the next rotation, whichever comes first.
+// The effort of a challenge is fixed at issue from the load then:
+//   others:     pow.effort x 2^(load + room), at most pow.max_effort
+//   danger-now: pow.effort x 2^(load + room + reserve), at most
+//               pow.danger_now_max_effort
+// load: one doubling for each doubling of (proofs accepted in the last 60 s +
+// challenges outstanding) past pow.proofs_per_minute; room: one for each
+// halving of the waiting room's free places, counting outstanding challenges
+// (danger-now: only danger-now ones) as taken; reserve: one more for each
+// halving of the free places among the last `reserved` (those only danger-now
+// may use). A challenge cannot be stockpiled at a low price: each one
+// outstanding raises the price of the next until it is spent or expires.
 //
 // Thread safety: internally locked; safe from any thread.
 class PowState {
  public:
+  // A challenge as issued to one connection.
+  struct Issued {
+    Bytes challenge;  // crypto::kPowSeedBytes, random
+    std::uint32_t effort = 1;
+    bool danger_now = false;
+    UnixSeconds expires = 0;  // usable while now < expires
+  };
+
+  // `reserved_places`: the waiting room's places only danger-now may use.
   // `clock` and `metrics` (may be null) must outlive this.
-  PowState(const PowConfig& config, std::size_t max_waiting_cases, const Clock& clock,
-           Metrics* metrics = nullptr);
+  PowState(const PowConfig& config, std::size_t max_waiting_cases, std::size_t reserved_places,
+           const Clock& clock, Metrics* metrics = nullptr);
 
-  // The seed to solve for now and the effort bound to it. `waiting`: cases
-  // in the waiting room now. Rotates first when a rotation is due.
-  crypto::PowChallenge challenge(std::size_t waiting);
+  // A fresh challenge priced now, counted as outstanding until spent(),
+  // released() or its expiry. `waiting`: places taken in the waiting room now.
+  Issued issue(bool danger_now, std::size_t waiting);
 
-  // Ok when `nonce` solves `seed` at that seed's effort for `action` and
-  // `request_hash`, and was not spent before (it is now). kAuthFailed: does
-  // not meet the effort; kReplay: spent; kExpired: the seed is not live any
-  // more (unknown, past its grace, or its share of the budget used up: ask
-  // again); kInvalidArgument: wrong lengths. Never refuses for a full replay
-  // set: it rotates instead.
-  Status check(ByteView seed, ByteView nonce, std::string_view action, ByteView request_hash,
-               std::size_t waiting);
+  // The connection dropped `issued` unspent (replaced, refused, closed): it no
+  // longer counts as outstanding. A no-op once it has expired.
+  void release(const Issued& issued);
 
-  // Timer work: retires a previous seed past its grace and rotates when due,
-  // so memory is freed and the metrics are current without traffic.
+  // Ok when `nonce` solves `issued` for `action` and `request_hash` at its
+  // effort; either way it no longer counts as outstanding, and an accepted
+  // proof counts in the last minute's. kAuthFailed: does not meet the effort;
+  // kInvalidArgument: wrong lengths. The caller checks the challenge is the
+  // connection's, unspent and unexpired: this is one hash, no memory.
+  Status spend(const Issued& issued, ByteView nonce, std::string_view action,
+               ByteView request_hash);
+
+  // Timer work: forgets expired challenges and refreshes the metrics.
   void maintain(std::size_t waiting);
 
-  // The effort a seed issued now would get (no rotation). For tests and metrics.
-  std::uint32_t effort_for_load(std::size_t waiting);
+  // The effort a challenge issued now would get (nothing issued). For tests
+  // and metrics.
+  std::uint32_t effort_for_load(bool danger_now, std::size_t waiting);
 
   struct Stats {
-    std::uint32_t effort = 0;         // the current seed's
-    std::size_t replay_entries = 0;   // spent proofs remembered
-    std::size_t replay_capacity = 0;  // the most that can be remembered
+    std::uint64_t outstanding = 0;  // all urgencies
+    std::uint64_t outstanding_danger_now = 0;
     std::uint64_t proofs_last_minute = 0;
-    std::uint64_t rotations = 0;  // every reason
   };
-  Stats stats() const;
+  Stats stats();
 
  private:
-  enum class Reason { kTimer, kLoad, kFull };
-  struct LiveSeed {
-    Bytes seed;
-    std::uint32_t effort = 1;
-    UnixSeconds since = 0;  // issued (current) or replaced (previous)
+  struct Counts {
+    std::uint64_t all = 0;
+    std::uint64_t danger_now = 0;
   };
-
-  std::uint32_t effort_for_locked(UnixSeconds now, std::size_t waiting);
-  void maintain_locked(UnixSeconds now, std::size_t waiting);
-  void rotate_locked(UnixSeconds now, std::uint32_t effort, Reason reason);
-  void publish_locked();
+  void expire_locked(UnixSeconds now);
+  void forget_locked(const Issued& issued, UnixSeconds now);
+  std::uint32_t effort_for_locked(bool danger_now, UnixSeconds now, std::size_t waiting);
+  void publish_locked(UnixSeconds now, std::size_t waiting);
 
   const PowConfig config_;
   const std::size_t max_waiting_;
+  const std::size_t reserved_;
   const Clock& clock_;
   Metrics* const metrics_;
 
-  mutable std::mutex mu_;
-  LiveSeed current_;                  // guarded by mu_
-  std::optional<LiveSeed> previous_;  // guarded by mu_
-  UnixSeconds last_rotation_ = 0;     // guarded by mu_
-  std::uint64_t rotations_ = 0;       // guarded by mu_
-  mutable SpendWindow window_;        // guarded by mu_ (count() moves it)
-  crypto::PowReplayGuard guard_;
+  std::mutex mu_;
+  // Outstanding challenges by expiry second: at most challenge_ttl + 1 keys.
+  std::map<UnixSeconds, Counts> outstanding_;  // guarded by mu_
+  Counts total_;                               // guarded by mu_: the sum of outstanding_
+  SpendWindow window_;                         // guarded by mu_
+  std::size_t last_waiting_ = 0;               // guarded by mu_: for metrics after a spend
 };
 
 struct Services {

@@ -133,23 +133,27 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection,
                           Connection::connect(endpoint, connection_options(options)));
 
-  // Proof-of-work for this exact envelope, then the route. The server replaces
-  // its seed as load changes; pow_stale means it did so while we solved (or
-  // the seed's budget was used up): ask for a new one and solve again.
+  // Proof-of-work for this exact envelope, then the route. Each challenge is
+  // this connection's, for one route, priced when issued; pow_stale or
+  // pow_replayed means it expired or was spent meanwhile: ask for a new one
+  // and solve again.
   Bytes request_hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
   Result<protocol::RouteReply> routed = error(Code::kExpired, "no route attempt");
   for (int attempt = 0; attempt < kPowAttempts; ++attempt) {
     HEARTH_ASSIGN_OR_RETURN(
         protocol::PowChallengeReply challenge,
-        connection->call(protocol::PowChallengeRequest{}, options.call_timeout));
+        connection->call(protocol::PowChallengeRequest{envelope.urgency}, options.call_timeout));
     if (challenge.effort > options.max_pow_effort)
       return error(Code::kLimitExceeded, "the server asks for more proof-of-work than allowed");
-    const crypto::PowChallenge pow{challenge.seed, challenge.effort};
+    const crypto::PowChallenge pow{challenge.challenge, challenge.effort};
     HEARTH_ASSIGN_OR_RETURN(crypto::PowSolution solution,
                             crypto::solve_pow(pow, "route", request_hash));
-    routed = connection->call(protocol::RouteRequest{envelope, {challenge.seed, solution.nonce}},
-                              options.call_timeout);
-    if (routed.is_ok() || protocol_error(routed.status()) != protocol::ErrorCode::kPowStale) break;
+    routed =
+        connection->call(protocol::RouteRequest{envelope, {challenge.challenge, solution.nonce}},
+                         options.call_timeout);
+    if (routed.is_ok()) break;
+    const auto code = protocol_error(routed.status());
+    if (code != protocol::ErrorCode::kPowStale && code != protocol::ErrorCode::kPowReplayed) break;
   }
   HEARTH_ASSIGN_OR_RETURN(protocol::RouteReply route, std::move(routed));
 

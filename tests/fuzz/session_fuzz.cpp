@@ -61,7 +61,7 @@ struct World {
   SystemClock clock;
   server::Metrics metrics;
   server::RelayHub hub{clock};
-  server::PowState pow{pow_config(), 1000, clock};  // the fuzzer can meet the effort
+  server::PowState pow{pow_config(), 1000, 100, clock};  // the fuzzer can meet the effort
   std::atomic<bool> draining{false};
   server::PrekeyReservations reservations;
   server::FailedLoginBudget responder_login_failures{

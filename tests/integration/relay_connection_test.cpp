@@ -31,7 +31,8 @@ TEST_CASE("connection: pipelined and typed calls, wire errors, the event descrip
   auto pow = conn->call(protocol::PowChallengeRequest{});
   REQUIRE(pow.is_ok());
   CHECK(pow->effort == 16);
-  CHECK(pow->seed.size() == protocol::kPowSeedBytes);
+  CHECK(pow->challenge.size() == protocol::kPowChallengeBytes);
+  CHECK(pow->expires_in == 90);
 
   std::vector<protocol::Request> many(20, protocol::Request(protocol::ChallengeRequest{}));
   auto replies = conn->call_all(std::move(many));

@@ -165,7 +165,8 @@ TEST_CASE("SIGTERM: handled requests are answered, sockets close with 1001, exit
   REQUIRE(error_code(ws->call(protocol::ChallengeRequest{})) == "");
   // ... and a pipeline of requests still in flight when the signal arrives.
   for (int id = 2; id <= 30; ++id)
-    ws->send_text(R"({"v":1,"op":"pow_challenge","id":)" + std::to_string(id) + "}");
+    ws->send_text(R"({"v":1,"op":"pow_challenge","urgency":"today","id":)" + std::to_string(id) +
+                  "}");
   // Catch2's assertions are not thread-safe: the exit code is checked after join.
   int exit_code = -1;
   std::thread term([&] { exit_code = hearthd.terminate(); });

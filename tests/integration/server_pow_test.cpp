@@ -1,6 +1,7 @@
-// Route proof-of-work against the real hearthd: a full memory of spent proofs
-// rotates the seed instead of refusing everyone, and the effort asked follows
-// the spending rate and the waiting room.
+// Route proof-of-work against the real hearthd: challenges are per connection
+// and single use, priced at issue from the load, so a stockpile of proofs
+// cannot be spent in a burst; the effort asked follows the spending rate, the
+// challenges outstanding and the waiting room.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
@@ -28,79 +29,25 @@ bool proof_accepted(const json& reply) {
   return code.rfind("pow_", 0) != 0 && code != "rate_limited";
 }
 
-TEST_CASE("a full memory of spent proofs never locks routing out", "[integration]") {
-  TestOrg org;
-  auto& ana = org.add_responder("ana", {"shelter"});
-  // 16 spent proofs remembered (8 per seed) at effort 1: the old server
-  // answered rate_limited to every route from the 17th proof on, for hours.
-  HearthdProcess hearthd(org,
-                         json{{"pow", {{"effort", 1}, {"max_effort", 1}, {"replay_budget", 16}}}});
-  hearthd.start();
-  auto envelope = envelope_for();
-  const Bytes hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
-
-  // An attacker spends proofs as fast as it likes, asking for each seed.
-  auto attacker = WsClient::connect(hearthd.port());
-  for (int i = 0; i < 40; ++i) {
-    auto reply = route(*attacker, envelope);
-    INFO("route " << i << ": " << reply.dump());
-    REQUIRE(proof_accepted(reply));
-  }
-
-  // A stockpile solved for one seed, spent without asking again: the seed's
-  // share is used up, the rest are stale (ask again) -- never rate_limited.
-  auto pc = attacker->call(protocol::PowChallengeRequest{});
-  const crypto::PowChallenge held{b64(pc["seed"]), pc["effort"].get<std::uint32_t>()};
-  int accepted = 0;
-  for (int i = 0; i < 24; ++i) {
-    auto solution = crypto::solve_pow(held, "route", hash);
-    REQUIRE(solution.is_ok());
-    auto reply = attacker->call(protocol::RouteRequest{envelope, {held.seed, solution->nonce}});
-    INFO("stockpiled proof " << i << ": " << reply.dump());
-    if (proof_accepted(reply)) {
-      ++accepted;
-    } else {
-      CHECK(error_code(reply) == "pow_stale");
-    }
-  }
-  CHECK(accepted <= 8);
-
-  // The memory stayed within its budget, rotating when full.
-  CHECK(metric(hearthd, "hearth_pow_replay_capacity") == 16);
-  CHECK(metric(hearthd, "hearth_pow_replay_entries") <= 16);
-  CHECK(metric(hearthd, "hearth_pow_seed_rotations_total{reason=\"full\"}") >= 5);
-
-  // A survivor arriving now is routed and opens a case.
-  auto responder = WsClient::connect(hearthd.port());
-  REQUIRE(error_code(responder_login(*responder, ana)) == "");
-  REQUIRE(error_code(upload_prekeys(*responder, ana)) == "");
-  auto survivor_ws = WsClient::connect(hearthd.port());
-  auto routed = route(*survivor_ws, envelope);
-  REQUIRE(error_code(routed) == "");
-  TestSurvivor survivor = TestSurvivor::make();
-  CHECK(error_code(open_case(*survivor_ws, routed, &survivor, "help")) == "");
-}
-
 std::uint32_t challenge_effort(WsClient& ws) {
-  return ws.call(protocol::PowChallengeRequest{})["effort"].get<std::uint32_t>();
+  return ws.call(protocol::PowChallengeRequest{protocol::Urgency::kToday})["effort"]
+      .get<std::uint32_t>();
 }
 
 TEST_CASE("the effort asked rises under a burst of spent proofs", "[integration]") {
   TestOrg org;
   org.add_responder("ana", {"shelter"});  // never online: routes answer no_responder
-  HearthdProcess hearthd(org, json{{"pow",
-                                    {{"effort", 1},
-                                     {"max_effort", 1u << 16},
-                                     {"proofs_per_minute", 4},
-                                     {"effort_step_seconds", 0}}}});
+  HearthdProcess hearthd(
+      org, json{{"pow", {{"effort", 1}, {"max_effort", 1u << 16}, {"proofs_per_minute", 4}}}});
   hearthd.start();
   auto ws = WsClient::connect(hearthd.port());
   CHECK(challenge_effort(*ws) == 1);
   CHECK(metric(hearthd, "hearth_pow_effort") == 1);
 
-  // 16 proofs (four times the normal 4 a minute): two doublings.
+  // 16 proofs (four times the normal 4 a minute): two doublings, at once.
   const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 16; ++i) REQUIRE(proof_accepted(route(*ws, envelope_for())));
+  const double effort_now = metric(hearthd, "hearth_pow_effort");
   const std::uint32_t effort = challenge_effort(*ws);
   const double proofs = metric(hearthd, "hearth_pow_proofs_last_minute");
   // The window is the last 60 s of the server's clock: on a machine so slow
@@ -112,19 +59,17 @@ TEST_CASE("the effort asked rises under a burst of spent proofs", "[integration]
     WARN("burst took over 50 s; effort " << effort);
     CHECK(effort >= 1);
   }
-  CHECK(metric(hearthd, "hearth_pow_effort") == effort);
-  CHECK(metric(hearthd, "hearth_pow_seed_rotations_total{reason=\"load\"}") >= 1);
+  CHECK(effort_now == effort);
+  // The challenge just asked is outstanding: the next would cost more.
+  CHECK(metric(hearthd, "hearth_pow_challenges_outstanding") == 1);
 }
 
 TEST_CASE("opening a case costs more as the waiting room fills", "[integration]") {
   TestOrg org;
   auto& ana = org.add_responder("ana", {"shelter"});
-  HearthdProcess hearthd(org, json{{"pow",
-                                    {{"effort", 1},
-                                     {"max_effort", 1u << 16},
-                                     {"proofs_per_minute", 1000},
-                                     {"effort_step_seconds", 0}}},
-                                   {"limits", {{"max_waiting_cases", 4}}}});
+  HearthdProcess hearthd(
+      org, json{{"pow", {{"effort", 1}, {"max_effort", 1u << 16}, {"proofs_per_minute", 1000}}},
+                {"limits", {{"max_waiting_cases", 4}}}});
   hearthd.start();
   auto ws = WsClient::connect(hearthd.port());
   CHECK(challenge_effort(*ws) == 1);
@@ -147,7 +92,93 @@ TEST_CASE("opening a case costs more as the waiting room fills", "[integration]"
   CHECK(challenge_effort(*ws) == 2);  // half the places taken: one doubling
   open_one();
   CHECK(challenge_effort(*ws) == 4);  // a quarter left: two
-  CHECK(metric(hearthd, "hearth_pow_effort") == 4);
+}
+
+protocol::RouteEnvelope danger_now() {
+  protocol::RouteEnvelope e = envelope_for(protocol::Need::kShelter);
+  e.urgency = protocol::Urgency::kDangerNow;
+  return e;
+}
+
+// A nonce that meets `effort` and no more: what a stockpile solved at the
+// floor holds, with no lucky proof that happens to meet a higher effort too.
+Bytes floor_proof(const crypto::PowChallenge& c, ByteView hash) {
+  for (;;) {
+    auto s = crypto::solve_pow(c, "route", hash);
+    REQUIRE(s.is_ok());
+    auto r = crypto::pow_hash(c, "route", hash, s->nonce);
+    REQUIRE(r.is_ok());
+    if (!crypto::pow_hash_meets_effort(*r, c.effort * 2)) return s->nonce;
+  }
+}
+
+TEST_CASE("a burst of stockpiled proofs cannot fill the danger-now reserve", "[integration]") {
+  TestOrg org;
+  auto& ana = org.add_responder("ana", {"shelter", "immediate-safety", "counselling"}, std::nullopt,
+                                std::nullopt, 40);
+  // 20 places, the last 10 for danger-now only.
+  HearthdProcess hearthd(
+      org, json{{"pow", {{"effort", 256}, {"max_effort", 1u << 20}, {"proofs_per_minute", 1000}}},
+                {"limits", {{"max_waiting_cases", 20}, {"danger_now_reserved_percent", 50}}}});
+  hearthd.start();
+  auto responder = WsClient::connect(hearthd.port());
+  REQUIRE(error_code(responder_login(*responder, ana)) == "");
+  REQUIRE(error_code(upload_prekeys(*responder, ana)) == "");
+
+  const protocol::RouteEnvelope envelope = danger_now();
+  const Bytes hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
+  // The attacker stockpiles 20 danger-now proofs, every one solved at the
+  // floor the quiet server asks, on as many connections, and spends them all
+  // at once. (The old server's seed was shared and its effort could not rise
+  // within it: all 20 got in and filled the reserve.)
+  constexpr int kBurst = 20;
+  std::vector<std::unique_ptr<WsClient>> conns;
+  std::vector<protocol::PowProof> stockpile;
+  std::vector<std::uint32_t> asked;
+  for (int i = 0; i < kBurst; ++i) {
+    conns.push_back(WsClient::connect(hearthd.port()));
+    auto pc = conns.back()->call(protocol::PowChallengeRequest{envelope.urgency});
+    REQUIRE(error_code(pc) == "");
+    const crypto::PowChallenge quiet{b64(pc["challenge"]), 256};
+    asked.push_back(pc["effort"].get<std::uint32_t>());
+    stockpile.push_back({quiet.seed, floor_proof(quiet, hash)});
+  }
+  // Each challenge asked raised the price of the next: the first 10 (the
+  // rest of the room) at the floor, then up the reserve.
+  CHECK(asked.front() == 256);
+  CHECK(asked[9] == 256);
+  CHECK(asked[10] == 512);
+  CHECK(asked.back() == 256 << 7);
+  CHECK(metric(hearthd, "hearth_pow_challenges_outstanding") == kBurst);
+  int opened = 0;
+  for (int i = 0; i < kBurst; ++i) {
+    auto routed = conns[i]->call(protocol::RouteRequest{envelope, stockpile[i]});
+    if (!error_code(routed).empty()) {
+      CHECK(error_code(routed) == "pow_insufficient");
+      continue;
+    }
+    TestSurvivor fake = TestSurvivor::make();
+    if (error_code(open_case(*conns[i], routed, &fake, "fake")) == "") ++opened;
+  }
+  INFO("fake danger-now cases opened: " << opened);
+  CHECK(opened == 10);
+  CHECK(metric(hearthd, "hearth_pow_refused_total{reason=\"insufficient\"}") == kBurst - 10);
+
+  // Replayed, each proof is refused: spent on its own connection, never
+  // issued on another.
+  for (int i = 0; i < kBurst; ++i) {
+    CHECK(error_code(conns[i]->call(protocol::RouteRequest{envelope, stockpile[i]})) ==
+          "pow_replayed");
+    CHECK(error_code(conns[(i + 1) % kBurst]->call(
+              protocol::RouteRequest{envelope, stockpile[i]})) == "pow_stale");
+  }
+
+  // A survivor in danger arriving after the burst is routed and opens a case.
+  auto survivor_ws = WsClient::connect(hearthd.port());
+  auto routed = route(*survivor_ws, envelope);
+  REQUIRE(error_code(routed) == "");
+  TestSurvivor survivor = TestSurvivor::make();
+  CHECK(error_code(open_case(*survivor_ws, routed, &survivor, "help")) == "");
 }
 
 }  // namespace

@@ -102,9 +102,9 @@ TEST_CASE("proof of work: too little effort, replayed, stale", "[integration]") 
 
   auto ws = WsClient::connect(hearthd.port());
   auto envelope = envelope_for();
-  auto pc = ws->call(protocol::PowChallengeRequest{});
+  auto pc = ws->call(protocol::PowChallengeRequest{envelope.urgency});
   REQUIRE(pc["effort"] == 5000);
-  crypto::PowChallenge challenge{b64(pc["seed"]), 5000};
+  crypto::PowChallenge challenge{b64(pc["challenge"]), 5000};
   Bytes hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
 
   SECTION("a proof solved for a lower effort") {
@@ -132,20 +132,39 @@ TEST_CASE("proof of work: too little effort, replayed, stale", "[integration]") 
     auto reply = ws->call(protocol::RouteRequest{other, {challenge.seed, solution->nonce}});
     CHECK(error_code(reply) == "pow_insufficient");
   }
-  SECTION("a proof spent twice") {
+  SECTION("a proof spent twice, on its connection or another") {
     auto solution = crypto::solve_pow(challenge, "route", hash);
     REQUIRE(solution.is_ok());
     auto first = ws->call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
     CHECK(error_code(first) == "");
-    auto again = WsClient::connect(hearthd.port());
-    auto second = again->call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
+    auto second = ws->call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
     CHECK(error_code(second) == "pow_replayed");
+    // Another connection was never issued this challenge.
+    auto again = WsClient::connect(hearthd.port());
+    auto third = again->call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
+    CHECK(error_code(third) == "pow_stale");
   }
-  SECTION("a seed the server never issued") {
+  SECTION("a challenge the server never issued") {
     Bytes seed(32, 7);
     auto solution = crypto::solve_pow({seed, 5000}, "route", hash);
     REQUIRE(solution.is_ok());
     auto reply = ws->call(protocol::RouteRequest{envelope, {seed, solution->nonce}});
+    CHECK(error_code(reply) == "pow_stale");
+  }
+  SECTION("a challenge asked for another urgency") {
+    auto danger = envelope;
+    danger.urgency = protocol::Urgency::kDangerNow;
+    Bytes danger_hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(danger)));
+    auto solution = crypto::solve_pow(challenge, "route", danger_hash);
+    REQUIRE(solution.is_ok());
+    auto reply = ws->call(protocol::RouteRequest{danger, {challenge.seed, solution->nonce}});
+    CHECK(error_code(reply) == "pow_stale");
+  }
+  SECTION("a challenge replaced by a newer one") {
+    auto solution = crypto::solve_pow(challenge, "route", hash);
+    REQUIRE(solution.is_ok());
+    REQUIRE(error_code(ws->call(protocol::PowChallengeRequest{envelope.urgency})) == "");
+    auto reply = ws->call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});
     CHECK(error_code(reply) == "pow_stale");
   }
 }

@@ -261,6 +261,8 @@ TEST_CASE("each kind of field refuses each kind of bad value, naming the field",
       {Op::kAck, {{"/case_id", b64(16)}}, ErrorCode::kUnknownField, "case_id: unknown field"},
       {Op::kVaultPut, {{"/put", Json::object()}}, ErrorCode::kUnknownField, "put: unknown field"},
       {Op::kPowChallenge, {{"/seed", b64(32)}}, ErrorCode::kUnknownField, "seed: unknown field"},
+      {Op::kPowChallenge, {{"/urgency", {}}}, ErrorCode::kMissingField, "urgency: missing"},
+      {Op::kPowChallenge, {{"/urgency", "soon"}}, ErrorCode::kBadField, "urgency: unknown urgency"},
       {Op::kRoute,
        {{"/envelope/colour", "red"}},
        ErrorCode::kUnknownField,
@@ -281,7 +283,7 @@ TEST_CASE("each kind of field refuses each kind of bad value, naming the field",
        "zzz: unknown field"},
       {Op::kAck, {{"/case", 5}, {"/seq", {}}}, ErrorCode::kMissingField, "seq: missing"},
       {Op::kRoute,
-       {{"/pow/seed", 5}, {"/envelope/colour", 1}},
+       {{"/pow/challenge", 5}, {"/envelope/colour", 1}},
        ErrorCode::kUnknownField,
        "envelope.colour: unknown field"},
       {Op::kRoute,
@@ -549,7 +551,7 @@ TEST_CASE("error messages never quote the values they refuse", "[protocol]") {
   const std::string secret = "Hunter2 secret text!";
   const std::vector<std::vector<Edit>> edits = {
       {{"/envelope/region", secret}},      {{"/envelope/needs/0", secret}},
-      {{"/envelope/languages/0", secret}}, {{"/pow/seed", secret}},
+      {{"/envelope/languages/0", secret}}, {{"/pow/challenge", secret}},
       {{"/envelope/urgency", secret}},     {{"/" + secret, 1}},
       {{"/envelope/" + secret, secret}},
   };
@@ -679,7 +681,8 @@ TEST_CASE("each reply and event field is checked", "[protocol]") {
   };
   const std::vector<Case> cases = {
       {reply_json(Op::kPowChallenge, 10), {{"/effort", 0}}, "effort: out of range"},
-      {reply_json(Op::kPowChallenge, 10), {{"/seed", b64(31)}}, "seed: must be 32 bytes"},
+      {reply_json(Op::kPowChallenge, 10), {{"/challenge", b64(31)}}, "challenge: must be 32 bytes"},
+      {reply_json(Op::kPowChallenge, 10), {{"/expires_in", 0}}, "expires_in: out of range"},
       {reply_json(Op::kRoute, 9),
        {{"/bundles", Json::array()}},
        "bundles: must have 1 to 64 entries"},

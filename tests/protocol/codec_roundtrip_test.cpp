@@ -64,7 +64,7 @@ TEST_CASE("decoded request fields hold the values sent", "[protocol]") {
   CHECK(got.envelope.languages == std::vector<std::string>{"en", "fr", "ar"});
   CHECK(got.envelope.mode == Mode::kAsync);
   CHECK(got.envelope.region == std::optional<std::string>("north-2"));
-  CHECK(got.pow.seed == sent.pow.seed);
+  CHECK(got.pow.challenge == sent.pow.challenge);
   CHECK(got.pow.nonce == sent.pow.nonce);
 
   const auto& open = std::get<OpenCaseRequest>(requests[2]);
@@ -222,7 +222,8 @@ TEST_CASE("frames use the documented wire names", "[protocol]") {
   // vault_put is flattened: "version" and "blob" at the top level.
   CHECK(encode(RequestFrame{4, VaultPutRequest{{6, Bytes{1, 2, 3}}}}) ==
         R"({"v":1,"op":"vault_put","id":4,"version":6,"blob":"AQID"})");
-  CHECK(encode(RequestFrame{5, PowChallengeRequest{}}) == R"({"v":1,"op":"pow_challenge","id":5})");
+  CHECK(encode(RequestFrame{5, PowChallengeRequest{Urgency::kDangerNow}}) ==
+        R"({"v":1,"op":"pow_challenge","id":5,"urgency":"danger-now"})");
   CHECK(encode(RequestFrame{6, PresenceRequest{Presence::kAvailable, 3}}) ==
         R"({"v":1,"op":"presence","id":6,"status":"available","capacity":3})");
   CHECK(encode(ReplyFrame{std::nullopt, ProtocolError{ErrorCode::kMalformed, "not JSON"}}) ==

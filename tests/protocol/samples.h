@@ -33,9 +33,9 @@ inline RouteEnvelope sample_envelope() {
 inline std::vector<Request> sample_requests() {
   const Bytes case_id = sample_bytes(kCaseIdBytes, 1);
   return {
-      PowChallengeRequest{},
+      PowChallengeRequest{Urgency::kDangerNow},
       RouteRequest{sample_envelope(),
-                   {sample_bytes(kPowSeedBytes, 2), sample_bytes(kPowNonceBytes, 3)}},
+                   {sample_bytes(kPowChallengeBytes, 2), sample_bytes(kPowNonceBytes, 3)}},
       OpenCaseRequest{case_id,
                       NewVault{sample_bytes(kLoginIdBytes, 4), sample_bytes(kPublicKeyBytes, 5),
                                sample_bytes(kSignatureBytes, 75), sample_bytes(4096, 6)},
@@ -69,7 +69,8 @@ inline std::vector<Request> sample_requests() {
 inline std::vector<Request> sample_requests_without_options() {
   RouteEnvelope envelope{{Need::kImmediateSafety}, Urgency::kDangerNow, {"es"}, Mode::kLive, {}};
   return {
-      RouteRequest{envelope, {sample_bytes(kPowSeedBytes, 21), sample_bytes(kPowNonceBytes, 22)}},
+      RouteRequest{envelope,
+                   {sample_bytes(kPowChallengeBytes, 21), sample_bytes(kPowNonceBytes, 22)}},
       OpenCaseRequest{sample_bytes(kCaseIdBytes, 23),
                       std::nullopt,
                       {{sample_bytes(kHashBytes, 24), sample_bytes(1, 25)}}},
@@ -86,7 +87,7 @@ inline std::vector<Request> sample_requests_without_options() {
 inline std::vector<Reply> sample_replies() {
   const Bytes case_id = sample_bytes(kCaseIdBytes, 31);
   return {
-      PowChallengeReply{sample_bytes(kPowSeedBytes, 32), 4'294'967'295u},
+      PowChallengeReply{sample_bytes(kPowChallengeBytes, 32), 4'294'967'295u, 90},
       RouteReply{case_id,
                  "shelter-east",
                  sample_bytes(2000, 33),

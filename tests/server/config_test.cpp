@@ -67,10 +67,8 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->pow.effort == 20000);
   CHECK(c->pow.max_effort == 1000000);
   CHECK(c->pow.proofs_per_minute == 60);
-  CHECK(c->pow.seed_rotation == std::chrono::seconds(300));
-  CHECK(c->pow.previous_seed_grace == std::chrono::seconds(60));
-  CHECK(c->pow.effort_step == std::chrono::seconds(20));
-  CHECK(c->pow.replay_budget == 262144);
+  CHECK(c->pow.danger_now_max_effort == 4000000);
+  CHECK(c->pow.challenge_ttl == std::chrono::seconds(90));
 }
 
 TEST_CASE("a full config file loads, paths relative to its directory", "[server]") {
@@ -96,9 +94,8 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
                "max_anonymous_frame_bytes": 4096, "frame_deadline_seconds": 4,
                "read_bytes_per_second": 2048, "read_burst_bytes": 8192,
                "max_buffered_bytes": 2097152},
-    "pow": {"effort": 1, "seed_rotation_seconds": 600, "max_effort": 64,
-            "proofs_per_minute": 5, "previous_seed_grace_seconds": 30,
-            "effort_step_seconds": 0, "replay_budget": 16}
+    "pow": {"effort": 1, "challenge_ttl_seconds": 600, "max_effort": 64,
+            "danger_now_max_effort": 128, "proofs_per_minute": 5}
   })";
   std::ofstream(dir.path() / "hearthd.json") << text;
   auto c = load_config(dir.path() / "hearthd.json");
@@ -144,12 +141,10 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->limits.read_burst_bytes == 8192);
   CHECK(c->limits.max_buffered_bytes == 2097152);
   CHECK(c->pow.effort == 1);
-  CHECK(c->pow.seed_rotation == std::chrono::seconds(600));
+  CHECK(c->pow.challenge_ttl == std::chrono::seconds(600));
   CHECK(c->pow.max_effort == 64);
   CHECK(c->pow.proofs_per_minute == 5);
-  CHECK(c->pow.previous_seed_grace == std::chrono::seconds(30));
-  CHECK(c->pow.effort_step == std::chrono::seconds(0));
-  CHECK(c->pow.replay_budget == 16);
+  CHECK(c->pow.danger_now_max_effort == 128);
 }
 
 TEST_CASE("every bad field is refused with a message naming it", "[server]") {
@@ -193,19 +188,18 @@ TEST_CASE("every bad field is refused with a message naming it", "[server]") {
   CHECK(message_for(R"(,"limits":[])") == "limits: must be an object");
   CHECK(message_for(R"(,"pow":{"effort":0})").rfind("pow.effort: ", 0) == 0);
   CHECK(message_for(R"(,"pow":{"effort":4294967296})").rfind("pow.effort: ", 0) == 0);
-  CHECK(message_for(R"(,"pow":{"seed_rotation_seconds":1})")
-            .rfind("pow.seed_rotation_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"challenge_ttl_seconds":9})")
+            .rfind("pow.challenge_ttl_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"challenge_ttl_seconds":601})")
+            .rfind("pow.challenge_ttl_seconds: ", 0) == 0);
+  CHECK(message_for(R"(,"pow":{"effort":100,"danger_now_max_effort":99})") ==
+        "pow.danger_now_max_effort: must be at least pow.effort");
+  // The keys of the shared-seed design are gone: a config naming one fails loudly.
+  CHECK(message_for(R"(,"pow":{"replay_budget":16})") == "pow.replay_budget: unknown field");
   CHECK(message_for(R"(,"pow":{"effort":100,"max_effort":99})") ==
         "pow.max_effort: must be at least pow.effort");
   CHECK(message_for(R"(,"pow":{"max_effort":0})").rfind("pow.max_effort: ", 0) == 0);
   CHECK(message_for(R"(,"pow":{"proofs_per_minute":0})").rfind("pow.proofs_per_minute: ", 0) == 0);
-  CHECK(message_for(R"(,"pow":{"previous_seed_grace_seconds":0})")
-            .rfind("pow.previous_seed_grace_seconds: ", 0) == 0);
-  CHECK(
-      message_for(R"(,"pow":{"effort_step_seconds":3601})").rfind("pow.effort_step_seconds: ", 0) ==
-      0);
-  CHECK(message_for(R"(,"pow":{"replay_budget":1})").rfind("pow.replay_budget: ", 0) == 0);
-  CHECK(message_for(R"(,"pow":{"replay_budget":4194305})").rfind("pow.replay_budget: ", 0) == 0);
   CHECK(message_for(R"(,"pow":{"typo":1})") == "pow.typo: unknown field");
   CHECK(message_for(R"(,"listen":{"address":"localhost"})") ==
         "listen.address: must be an IPv4 or IPv6 address literal");
@@ -234,6 +228,10 @@ TEST_CASE("pow.max_effort follows a raised pow.effort when absent", "[server]") 
   REQUIRE(c.is_ok());
   CHECK(c->pow.effort == 3000000);
   CHECK(c->pow.max_effort == 3000000);
+  CHECK(c->pow.danger_now_max_effort == 4000000);
+  auto e = parse_config(minimal(R"(,"pow":{"max_effort":5000000})"), "/etc/hearth");
+  REQUIRE(e.is_ok());
+  CHECK(e->pow.danger_now_max_effort == 5000000);
   auto d = parse_config(minimal(R"(,"pow":{"effort":5,"max_effort":5})"), "/etc/hearth");
   REQUIRE(d.is_ok());
   CHECK(d->pow.max_effort == 5);

@@ -1,6 +1,6 @@
-// The route proof-of-work state: a full replay set rotates instead of refusing,
-// effort follows the spending rate and the waiting room, and a proof is
-// checked against the effort its seed was issued with. Real BLAKE2b, a
+// The route proof-of-work state: per-connection challenges priced at issue
+// from the load (accepted proofs, outstanding challenges, the waiting room and
+// its danger-now reserve), checked at exactly that price. Real BLAKE2b, a
 // ManualClock for time.
 #include <catch2/catch.hpp>
 #include <string>
@@ -20,11 +20,9 @@ PowConfig cheap() {
   PowConfig c;
   c.effort = 1;
   c.max_effort = 1;
+  c.danger_now_max_effort = 1;
   c.proofs_per_minute = 1000000;
-  c.seed_rotation = std::chrono::seconds(300);
-  c.previous_seed_grace = std::chrono::seconds(60);
-  c.effort_step = std::chrono::seconds(0);
-  c.replay_budget = 1000;
+  c.challenge_ttl = std::chrono::seconds(90);
   return c;
 }
 
@@ -33,179 +31,101 @@ const Bytes& request_hash() {
   return h;
 }
 
-Bytes solve(const crypto::PowChallenge& c) {
-  auto s = crypto::solve_pow(c, "route", request_hash());
+Bytes solve(const PowState::Issued& c, std::uint32_t effort = 0) {
+  auto s =
+      crypto::solve_pow({c.challenge, effort == 0 ? c.effort : effort}, "route", request_hash());
   REQUIRE(s.is_ok());
   return s->nonce;
 }
 
 // A nonce solved at effort 1 that does not meet `effort` (so a check at
 // `effort` must refuse it, never by chance accept it).
-Bytes solve_weak(const Bytes& seed, std::uint32_t effort) {
+Bytes solve_weak(const PowState::Issued& c, std::uint32_t effort) {
   for (;;) {
-    Bytes nonce = solve({seed, 1});
-    if (!crypto::verify_pow({seed, effort}, "route", request_hash(), {nonce}).is_ok()) return nonce;
+    Bytes nonce = solve(c, 1);
+    if (!crypto::verify_pow({c.challenge, effort}, "route", request_hash(), {nonce}).is_ok())
+      return nonce;
   }
 }
 
-// Asks, solves and spends one proof; returns the check's status.
-Status spend_one(PowState& pow, std::size_t waiting = 0) {
-  crypto::PowChallenge c = pow.challenge(waiting);
-  return pow.check(c.seed, solve(c), "route", request_hash(), waiting);
+// Issues, solves and spends one challenge; returns the spend's status.
+Status spend_one(PowState& pow, bool danger_now = false, std::size_t waiting = 0) {
+  PowState::Issued c = pow.issue(danger_now, waiting);
+  return pow.spend(c, solve(c), "route", request_hash());
 }
 
-TEST_CASE("a full replay set rotates the seed and new proofs are still accepted", "[server]") {
-  ManualClock clock(kStart);
-  PowConfig config = cheap();
-  config.replay_budget = 8;  // 4 per seed
-  Metrics metrics;
-  PowState pow(config, 1000, clock, &metrics);
-
-  // Regression (issue 12, hole 2): the old guard refused every proof with
-  // kLimitExceeded (route: rate_limited) once 8 were spent, until two timer
-  // rotations later. Now every proof a client solves for the seed it was
-  // given is accepted, without the clock moving.
-  for (int i = 0; i < 100; ++i) REQUIRE(spend_one(pow).is_ok());
-  CHECK(pow.stats().replay_entries <= 8);
-  CHECK(pow.stats().replay_capacity == 8);
-  CHECK(pow.stats().rotations >= 24);
-  CHECK(metrics.pow_rotations[2].load() == pow.stats().rotations);  // reason "full"
-  CHECK(metrics.pow_rotations[0].load() == 0);
-  CHECK(metrics.pow_replay_entries.load() <= 8);
-  CHECK(metrics.pow_replay_capacity.load() == 8);
-}
-
-TEST_CASE("a stockpile of proofs for one seed cannot lock routing out", "[server]") {
-  ManualClock clock(kStart);
-  PowConfig config = cheap();
-  config.replay_budget = 8;
-  PowState pow(config, 1000, clock);
-
-  // Precomputed proofs for the seed of the moment, spent without asking again.
-  crypto::PowChallenge held = pow.challenge(0);
-  std::vector<Bytes> stockpile;
-  for (int i = 0; i < 20; ++i) stockpile.push_back(solve(held));
-  int accepted = 0;
-  int stale = 0;
-  for (const Bytes& nonce : stockpile) {
-    Status s = pow.check(held.seed, nonce, "route", request_hash(), 0);
-    if (s.is_ok()) ++accepted;
-    if (s.code() == Code::kExpired) ++stale;
-    CHECK(s.code() != Code::kLimitExceeded);
-  }
-  CHECK(accepted == 4);  // the seed's share of the budget, then it was replaced
-  CHECK(stale == 16);    // pow_stale: ask again
-
-  // A client asking now gets the new seed with room.
-  REQUIRE(spend_one(pow).is_ok());
-
-  // Nothing spent can be spent again, whether its seed is still live or gone.
-  for (const Bytes& nonce : stockpile)
-    CHECK(!pow.check(held.seed, nonce, "route", request_hash(), 0).is_ok());
-}
-
-TEST_CASE("a spent proof is never accepted twice across rotations", "[server]") {
-  ManualClock clock(kStart);
-  PowConfig config = cheap();
-  config.replay_budget = 4;  // 2 per seed
-  PowState pow(config, 1000, clock);
-  crypto::PowChallenge c = pow.challenge(0);
-  Bytes nonce = solve(c);
-  REQUIRE(pow.check(c.seed, nonce, "route", request_hash(), 0).is_ok());
-  CHECK(pow.check(c.seed, nonce, "route", request_hash(), 0).code() == Code::kReplay);
-  for (int i = 0; i < 10; ++i) {
-    REQUIRE(spend_one(pow).is_ok());
-    Status again = pow.check(c.seed, nonce, "route", request_hash(), 0);
-    CHECK((again.code() == Code::kReplay || again.code() == Code::kExpired));
-  }
-}
-
-TEST_CASE("seeds rotate on the timer, and a replaced seed has a grace period", "[server]") {
-  ManualClock clock(kStart);
-  PowState pow(cheap(), 1000, clock);
-  crypto::PowChallenge first = pow.challenge(0);
-  clock.advance(299);
-  CHECK(pow.challenge(0).seed == first.seed);
-  clock.advance(1);
-  crypto::PowChallenge second = pow.challenge(0);
-  CHECK(second.seed != first.seed);
-  // Within the grace a proof for the replaced seed is accepted...
-  clock.advance(59);
-  REQUIRE(pow.check(first.seed, solve(first), "route", request_hash(), 0).is_ok());
-  // ...after it, refused as stale (ask again), and its nonces are forgotten.
-  clock.advance(1);
-  CHECK(pow.check(first.seed, solve(first), "route", request_hash(), 0).code() == Code::kExpired);
-  CHECK(pow.stats().replay_entries == 0);
-  CHECK(pow.check(second.seed, solve(second), "route", request_hash(), 0).is_ok());
-}
-
-TEST_CASE("effort rises under a burst of proofs and falls back after", "[server]") {
-  ManualClock clock(kStart);
-  PowConfig config = cheap();
-  config.max_effort = 64;
-  config.proofs_per_minute = 10;
-  config.effort_step = std::chrono::seconds(20);
-  Metrics metrics;
-  PowState pow(config, 1000, clock, &metrics);
-  CHECK(pow.challenge(0).effort == 1);
-  CHECK(metrics.pow_effort.load() == 1);
-
-  // Within effort_step of the last rotation (the start) the effort holds.
-  for (int i = 0; i < 15; ++i) REQUIRE(spend_one(pow).is_ok());
-  CHECK(pow.effort_for_load(0) == 2);
-  CHECK(pow.challenge(0).effort == 1);
-
-  // Past it, the burst raises it: 40 proofs in a minute is 4 times the
-  // normal 10, so two doublings.
-  clock.advance(20);
-  for (int i = 0; i < 25; ++i) REQUIRE(spend_one(pow).is_ok());
-  CHECK(pow.stats().proofs_last_minute == 40);
-  CHECK(pow.effort_for_load(0) == 4);
-  clock.advance(20);
-  const crypto::PowChallenge high = pow.challenge(0);
-  CHECK(high.effort == 4);
-  CHECK(metrics.pow_effort.load() == 4);
-  CHECK(metrics.pow_proofs_last_minute.load() == 40);
-  CHECK(metrics.pow_rotations[1].load() >= 1);  // reason "load"
-  // The proof is checked against its seed's effort: a weak one is refused.
-  CHECK(pow.check(high.seed, solve_weak(high.seed, 4), "route", request_hash(), 0).code() ==
-        Code::kAuthFailed);
-
-  // A minute after the burst the window is empty and the effort is back.
-  clock.advance(61);
-  CHECK(pow.stats().proofs_last_minute == 0);
-  CHECK(pow.challenge(0).effort == 1);
-  CHECK(metrics.pow_effort.load() == 1);
-
-  // The ceiling holds whatever the rate.
-  clock.advance(20);
-  for (int i = 0; i < 2000; ++i) REQUIRE(spend_one(pow).is_ok());
-  CHECK(pow.effort_for_load(0) == 64);
-}
-
-TEST_CASE("a proof solved at the announced effort survives a rise in effort", "[server]") {
+TEST_CASE("a challenge is checked at the effort it was issued with", "[server]") {
   ManualClock clock(kStart);
   PowConfig config = cheap();
   config.max_effort = 1u << 20;
   config.proofs_per_minute = 1;
-  config.effort_step = std::chrono::seconds(20);
-  PowState pow(config, 1000, clock);
+  PowState pow(config, 1000, 0, clock);
 
-  const crypto::PowChallenge asked = pow.challenge(0);
+  const PowState::Issued asked = pow.issue(false, 0);
   REQUIRE(asked.effort == 1);
+  CHECK(asked.challenge.size() == crypto::kPowSeedBytes);
+  CHECK(asked.expires == kStart + 90);
   const Bytes solved = solve(asked);
-  // Others spend proofs meanwhile (12 a minute against a normal 1): once
-  // effort_step has passed, the effort rises and the seed is replaced.
+  // Others spend proofs meanwhile (12 against a normal 1 a minute): the price
+  // of the next challenge rises at once, with no rotation to wait for.
   for (int i = 0; i < 12; ++i) REQUIRE(spend_one(pow).is_ok());
-  clock.advance(20);
-  const crypto::PowChallenge now = pow.challenge(0);
-  REQUIRE(now.seed != asked.seed);
-  REQUIRE(now.effort == 16);
-  // The earlier client's proof was solved at effort 1 for its seed: accepted.
-  CHECK(pow.check(asked.seed, solved, "route", request_hash(), 0).is_ok());
-  // The same work for the new seed is not enough.
-  CHECK(pow.check(now.seed, solve_weak(now.seed, now.effort), "route", request_hash(), 0).code() ==
+  const PowState::Issued now = pow.issue(false, 0);
+  // 12 accepted + 1 outstanding (asked) in the last minute: past 8, up to 16.
+  CHECK(now.effort == 16);
+  CHECK(now.challenge != asked.challenge);
+  // The earlier client solved what it was asked: accepted.
+  CHECK(pow.spend(asked, solved, "route", request_hash()).is_ok());
+  // The same work for the new challenge is not enough.
+  CHECK(pow.spend(now, solve_weak(now, now.effort), "route", request_hash()).code() ==
         Code::kAuthFailed);
+}
+
+TEST_CASE("outstanding challenges raise the price of the next at once", "[server]") {
+  ManualClock clock(kStart);
+  PowConfig config = cheap();
+  config.max_effort = 64;
+  config.proofs_per_minute = 10;
+  Metrics metrics;
+  PowState pow(config, 1000, 0, clock, &metrics);
+  // A stockpile asked for all at once: the k-th sees k - 1 outstanding.
+  std::vector<PowState::Issued> held;
+  for (int i = 0; i < 41; ++i) held.push_back(pow.issue(false, 0));
+  CHECK(held[0].effort == 1);
+  CHECK(held[10].effort == 1);  // 10 outstanding: normal
+  CHECK(held[11].effort == 2);  // 11: past 10, one doubling
+  CHECK(held[21].effort == 4);  // 21: past 20, two
+  CHECK(held[40].effort == 4);  // 40: still two
+  CHECK(pow.stats().outstanding == 41);
+  CHECK(metrics.pow_challenges_outstanding.load() == 41);
+  CHECK(metrics.pow_challenges_issued.load() == 41);
+  CHECK(metrics.pow_effort.load() == 8);  // the 42nd would see 41 outstanding
+
+  // Released (replaced, refused, closed) challenges stop counting.
+  for (int i = 0; i < 20; ++i) pow.release(held[i]);
+  CHECK(pow.stats().outstanding == 21);
+  CHECK(pow.effort_for_load(false, 0) == 4);
+  // A refused proof stops counting too; an accepted one moves to the minute's.
+  CHECK(pow.spend(held[40], solve_weak(held[40], 4), "route", request_hash()).code() ==
+        Code::kAuthFailed);
+  CHECK(pow.spend(held[39], solve(held[39]), "route", request_hash()).is_ok());
+  CHECK(pow.stats().outstanding == 19);
+  CHECK(pow.stats().proofs_last_minute == 1);
+
+  // Expired challenges stop counting: the price falls back by itself.
+  clock.advance(89);
+  CHECK(pow.stats().outstanding == 19);
+  clock.advance(1);
+  CHECK(pow.stats().outstanding == 0);
+  pow.maintain(0);
+  CHECK(metrics.pow_challenges_outstanding.load() == 0);
+  CHECK(pow.effort_for_load(false, 0) == 1);
+  CHECK(metrics.pow_effort.load() == 1);
+
+  // The ceiling holds whatever the load.
+  for (int i = 0; i < 2000; ++i) REQUIRE(spend_one(pow).is_ok());
+  CHECK(pow.effort_for_load(false, 0) == 64);
+  clock.advance(60);
+  CHECK(pow.effort_for_load(false, 0) == 1);
 }
 
 TEST_CASE("effort rises as the waiting room fills", "[server]") {
@@ -213,20 +133,57 @@ TEST_CASE("effort rises as the waiting room fills", "[server]") {
   PowConfig config = cheap();
   config.effort = 100;
   config.max_effort = 1000000;
-  PowState pow(config, 1000, clock);
-  CHECK(pow.effort_for_load(0) == 100);
-  CHECK(pow.effort_for_load(499) == 100);
-  CHECK(pow.effort_for_load(500) == 200);  // half full: free places halved once
-  CHECK(pow.effort_for_load(750) == 400);
-  CHECK(pow.effort_for_load(875) == 800);
-  CHECK(pow.effort_for_load(999) == 51200);  // 1 free of 1000: nine halvings
-  CHECK(pow.effort_for_load(1000) == 1000000);
-  CHECK(pow.effort_for_load(5000) == 1000000);
-  // The effort asked is the one bound to the seed handed out.
-  crypto::PowChallenge c = pow.challenge(750);
-  CHECK(c.effort == 400);
-  CHECK(pow.check(c.seed, solve(c), "route", request_hash(), 750).is_ok());
-  CHECK(pow.challenge(0).effort == 100);
+  PowState pow(config, 1000, 0, clock);
+  CHECK(pow.effort_for_load(false, 0) == 100);
+  CHECK(pow.effort_for_load(false, 499) == 100);
+  CHECK(pow.effort_for_load(false, 500) == 200);  // half full: free places halved once
+  CHECK(pow.effort_for_load(false, 750) == 400);
+  CHECK(pow.effort_for_load(false, 875) == 800);
+  CHECK(pow.effort_for_load(false, 999) == 51200);  // 1 free of 1000: nine halvings
+  CHECK(pow.effort_for_load(false, 1000) == 1000000);
+  CHECK(pow.effort_for_load(false, 5000) == 1000000);
+  // Outstanding challenges count as places about to be taken.
+  std::vector<PowState::Issued> held;
+  for (int i = 0; i < 250; ++i) held.push_back(pow.issue(false, 500));
+  CHECK(held.front().effort == 200);
+  CHECK(held.back().effort == 200);  // 749 of 1000
+  CHECK(pow.issue(false, 500).effort == 400);
+}
+
+TEST_CASE("danger-now pays for the reserve, steeper, and only for its own kind", "[server]") {
+  ManualClock clock(kStart);
+  PowConfig config = cheap();
+  config.effort = 100;
+  config.max_effort = 1000000;
+  config.danger_now_max_effort = 4000000;
+  Metrics metrics;
+  PowState pow(config, 1000, 100, clock, &metrics);  // the last 100 places: danger-now only
+  CHECK(pow.effort_for_load(true, 0) == 100);
+  CHECK(pow.effort_for_load(true, 900) == 800);  // the rest is full: 3 halvings of the room
+  // Inside the reserve, each halving of its free places doubles once more.
+  CHECK(pow.effort_for_load(true, 950) == 3200);       // room 4, reserve 1
+  CHECK(pow.effort_for_load(true, 975) == 12800);      // room 5, reserve 2
+  CHECK(pow.effort_for_load(true, 999) == 3276800);    // room 9, reserve 6
+  CHECK(pow.effort_for_load(true, 1000) == 4000000);   // full: the danger-now ceiling
+  CHECK(pow.effort_for_load(false, 1000) == 1000000);  // others stop at max_effort
+  CHECK(metrics.pow_danger_now_effort.load() == 100);
+
+  // Challenges for other urgencies cannot take reserved places: holding them
+  // does not raise what a survivor in danger pays for the room.
+  std::vector<PowState::Issued> others;
+  for (int i = 0; i < 100; ++i) others.push_back(pow.issue(false, 900));
+  CHECK(pow.effort_for_load(true, 900) == 800);
+  // Danger-now ones do: a stockpile asked at once is priced up the reserve.
+  std::vector<PowState::Issued> danger;
+  for (int i = 0; i < 100; ++i) danger.push_back(pow.issue(true, 900));
+  CHECK(danger[0].effort == 800);
+  CHECK(danger[50].effort == 3200);
+  CHECK(danger[75].effort == 12800);
+  CHECK(danger[99].effort == 3276800);
+  CHECK(pow.stats().outstanding_danger_now == 100);
+  CHECK(pow.effort_for_load(true, 900) == 4000000);
+  for (const auto& d : danger) pow.release(d);
+  CHECK(pow.effort_for_load(true, 900) == 800);
 }
 
 TEST_CASE("the spend window counts the last 60 seconds", "[server]") {

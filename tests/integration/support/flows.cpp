@@ -69,10 +69,11 @@ nlohmann::json upload_prekeys(WsClient& ws, const TestResponder& r) {
 nlohmann::json route(WsClient& ws, const protocol::RouteEnvelope& envelope) {
   Bytes hash = crypto::pow_request_hash(as_bytes(protocol::canonical_route_text(envelope)));
   nlohmann::json reply;
-  // pow_stale: the server replaced its seed while we solved; ask again.
+  // pow_stale: the challenge expired while we solved (a loaded machine); ask again.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto pc = ws.call(protocol::PowChallengeRequest{});
-    crypto::PowChallenge challenge{b64(pc["seed"]), pc["effort"].get<std::uint32_t>()};
+    auto pc = ws.call(protocol::PowChallengeRequest{envelope.urgency});
+    if (!error_code(pc).empty()) return pc;
+    crypto::PowChallenge challenge{b64(pc["challenge"]), pc["effort"].get<std::uint32_t>()};
     auto solution = crypto::solve_pow(challenge, "route", hash);
     if (!solution.is_ok()) throw std::runtime_error("solve_pow");
     reply = ws.call(protocol::RouteRequest{envelope, {challenge.seed, solution->nonce}});

@@ -37,7 +37,7 @@ protocol::RouteEnvelope envelope_for(protocol::Need need = protocol::Need::kShel
 nlohmann::json responder_login(WsClient& ws, const TestResponder& r);
 // upload_prekeys: the responder's signed prekey and every one-time prekey.
 nlohmann::json upload_prekeys(WsClient& ws, const TestResponder& r);
-// pow_challenge, solve, route.
+// pow_challenge for the envelope's urgency, solve, route.
 nlohmann::json route(WsClient& ws, const protocol::RouteEnvelope& envelope);
 // take_next for a responder: the case id it hands out, after the intake
 // copy that follows it has arrived (and been consumed). Throws when nothing
