@@ -1,17 +1,12 @@
 // Application proof-of-work before `route` — the whole of it lives here, so a
 // change to the PoW protocol touches only this file.
 //
-// The hash is the same in both versions (docs/crypto.md "Application
-// proof-of-work"): request_hash = BLAKE2b-256(canonical route text);
-//   R = LE32(BLAKE2b-256(personal "HL1-pow", X ‖ u32 len("route") ‖ "route" ‖ u32 E ‖ N ‖ request_hash))
-//   valid iff R × E ≤ 2^32 − 1   (93 bytes hashed per attempt)
-// What X is and how it is asked for differs:
-// - per-connection challenges (branch `pow`, docs/protocol.md "Proof-of-work"):
-//   pow_challenge {urgency} -> {challenge, effort, expires_in}; X = challenge;
-//   route carries pow: {challenge, nonce}; every route spends the challenge.
-// - main before it: pow_challenge {} -> {seed, effort}; X = seed; pow: {seed, nonce}.
-// The client asks the new way; a server that answers `unknown_field` is the older
-// one, asked again the old way. Drop the fallback once every server has the new one.
+// docs/protocol.md "Proof-of-work" and docs/crypto.md "Application proof-of-work":
+//   pow_challenge {urgency} -> {challenge, effort, expires_in}: a challenge for this
+//   connection only, used up by the next `route` whatever its outcome;
+//   request_hash = BLAKE2b-256(canonical route text);
+//   R = LE32(BLAKE2b-256(personal "HL1-pow", challenge ‖ u32 len("route") ‖ "route" ‖ u32 E ‖ N ‖ request_hash))
+//   valid iff R × E ≤ 2^32 − 1   (93 bytes hashed per attempt); route carries pow: {challenge, nonce}.
 import { concat, lp, u32, utf8, toB64, fromB64 } from './bytes.js';
 import { blake2b, blake2bPersonal } from './primitives.js';
 import { randomBytes } from './random.js';
@@ -51,17 +46,9 @@ export function solvePow(x, effort, requestHash, action = 'route', onProgress = 
 // The client's side of the exchange: ask, solve, and return the `pow` field of `route`.
 // call(op, fields) sends a request and resolves with its reply.
 export async function proveForRoute(call, envelope, onProgress = null) {
-  let ch;
-  try {
-    ch = await call('pow_challenge', { urgency: envelope.urgency });
-  } catch (e) {
-    if (e.code !== 'unknown_field') throw e;
-    ch = await call('pow_challenge', {}); // a server from before per-connection challenges
-  }
-  const perConnection = typeof ch.challenge === 'string';
-  const x = perConnection ? ch.challenge : ch.seed;
-  const nonce = toB64(solvePow(fromB64(x), ch.effort, powRequestHash(envelope), 'route', onProgress));
-  return perConnection ? { challenge: x, nonce } : { seed: x, nonce };
+  const ch = await call('pow_challenge', { urgency: envelope.urgency });
+  const nonce = toB64(solvePow(fromB64(ch.challenge), ch.effort, powRequestHash(envelope), 'route', onProgress));
+  return { challenge: ch.challenge, nonce };
 }
 
 // Errors of `route` after which a new challenge and a new proof are the answer.
