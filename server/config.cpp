@@ -161,6 +161,8 @@ Status read_limits(const json& root, Limits& l) {
                          "login_failures_per_connection",
                          "failed_logins_per_second",
                          "failed_login_burst",
+                         "repeat_failed_logins_per_second",
+                         "repeat_failed_login_burst",
                          "max_handshakes",
                          "max_anonymous_connections",
                          "reserved_responder_connections",
@@ -196,6 +198,9 @@ Status read_limits(const json& root, Limits& l) {
       read_int(o, p, "login_failures_per_connection", l.login_failures_per_connection, 1, 100));
   HEARTH_TRY(read_int(o, p, "failed_logins_per_second", l.failed_logins_per_second, 1, 100000));
   HEARTH_TRY(read_int(o, p, "failed_login_burst", l.failed_login_burst, 1, 1000000));
+  HEARTH_TRY(read_int(o, p, "repeat_failed_logins_per_second", l.repeat_failed_logins_per_second, 1,
+                      100000));
+  HEARTH_TRY(read_int(o, p, "repeat_failed_login_burst", l.repeat_failed_login_burst, 1, 1000000));
   HEARTH_TRY(read_int(o, p, "max_handshakes", l.max_handshakes, 1, 100000));
   HEARTH_TRY(read_int(o, p, "max_anonymous_connections", l.max_anonymous_connections, 1, 1000000));
   HEARTH_TRY(read_int(o, p, "reserved_responder_connections", l.reserved_responder_connections, 0,

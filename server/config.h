@@ -65,12 +65,18 @@ struct Limits {
   std::chrono::seconds write_stall_timeout{60};
   // Failed logins (responder_login, vault_login) cost the server signature
   // checks and the attacker nothing: a connection is closed after its
-  // failure past login_failures_per_connection, and server-wide, per kind,
-  // past failed_logins_per_second (bursts up to failed_login_burst) every
-  // login of that kind answers rate_limited before any signature work.
+  // failure (or rate_limited refusal) past login_failures_per_connection.
+  // Server-wide, per kind, two budgets (server/login_guard.h): a connection's
+  // first attempt spends from failed_logins_per_second (bursts up to
+  // failed_login_burst), later attempts from repeat_failed_logins_per_second
+  // (repeat_failed_login_burst); past its budget an attempt answers
+  // rate_limited before any signature work. The defaults keep failures of
+  // one kind under about 10 % of one core (docs/operations.md).
   std::uint32_t login_failures_per_connection = 3;
-  std::uint32_t failed_logins_per_second = 50;
-  std::uint32_t failed_login_burst = 200;
+  std::uint32_t failed_logins_per_second = 300;
+  std::uint32_t failed_login_burst = 600;
+  std::uint32_t repeat_failed_logins_per_second = 50;
+  std::uint32_t repeat_failed_login_burst = 100;
 
   // ---- The front door (docs/operations.md, "Connection limits") ----
   // Handshakes in progress, counted apart from max_connections: past it the

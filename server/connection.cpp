@@ -946,10 +946,7 @@ asio::awaitable<Connection::Outcome> Connection::on_vault_login(
   // Past the server-wide budget for failures, no storage read and no
   // signature check: the client tries again shortly.
   FailedLoginBudget& budget = services_.vault_login_failures;
-  if (!budget.allow(std::chrono::steady_clock::now().time_since_epoch())) {
-    services_.metrics.vault_logins_rate_limited.fetch_add(1);
-    co_return perr(ErrorCode::kRateLimited, "too many failed logins right now; try again shortly");
-  }
+  if (auto refused = login_allowed(budget)) co_return *refused;
   Outcome outcome = co_await vault_login_attempt(req, challenge);
   if (auto* e = std::get_if<ProtocolError>(&outcome)) login_failed(budget, *e);
   co_return outcome;
@@ -1195,22 +1192,37 @@ asio::awaitable<Connection::Outcome> Connection::on_responder_login(
   challenge_.reset();
   // Past the server-wide budget for failures, no signature check at all.
   FailedLoginBudget& budget = services_.responder_login_failures;
-  if (!budget.allow(std::chrono::steady_clock::now().time_since_epoch())) {
-    services_.metrics.responder_logins_rate_limited.fetch_add(1);
-    co_return perr(ErrorCode::kRateLimited, "too many failed logins right now; try again shortly");
-  }
+  if (auto refused = login_allowed(budget)) co_return *refused;
   Outcome outcome = co_await responder_login_attempt(req, challenge);
   if (auto* e = std::get_if<ProtocolError>(&outcome)) login_failed(budget, *e);
   co_return outcome;
 }
 
+std::optional<ProtocolError> Connection::login_allowed(FailedLoginBudget& budget) {
+  // A connection's first attempt and its later ones have separate budgets, so
+  // a storm on kept connections cannot refuse a fresh connection's first try.
+  if (budget.allow(login_failures_ > 0, std::chrono::steady_clock::now().time_since_epoch()))
+    return std::nullopt;
+  (&budget == &services_.responder_login_failures ? services_.metrics.responder_logins_rate_limited
+                                                  : services_.metrics.vault_logins_rate_limited)
+      .fetch_add(1);
+  // A refusal counts toward the connection's limit like a failure: spinning
+  // on one connection ends in its close all the same.
+  count_login_failure();
+  return perr(ErrorCode::kRateLimited, "too many failed logins right now; try again shortly");
+}
+
 void Connection::login_failed(FailedLoginBudget& budget, const ProtocolError& e) {
   // A storage failure is the server's, not a guess.
   if (e.code == ErrorCode::kInternal || e.code == ErrorCode::kUnavailable) return;
-  budget.spend(std::chrono::steady_clock::now().time_since_epoch());
+  budget.spend(login_failures_ > 0, std::chrono::steady_clock::now().time_since_epoch());
   (&budget == &services_.responder_login_failures ? services_.metrics.responder_login_failures
                                                   : services_.metrics.vault_login_failures)
       .fetch_add(1);
+  count_login_failure();
+}
+
+void Connection::count_login_failure() {
   if (++login_failures_ <= services_.config.limits.login_failures_per_connection) return;
   // Past the limit: the reply goes out, then the connection closes, so each
   // further guess costs a new connection.

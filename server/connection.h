@@ -204,7 +204,13 @@ class Connection : public Peer, public std::enable_shared_from_this<Connection> 
   // A login on this connection failed with `e` (which the caller returns):
   // counts it on the connection and in the server-wide budget; past
   // login_failures_per_connection the connection closes after the reply.
+  // Before a login: nullopt when the server-wide budget allows it, else the
+  // rate_limited reply (counted toward the connection's failures).
+  std::optional<protocol::ProtocolError> login_allowed(FailedLoginBudget& budget);
   void login_failed(FailedLoginBudget& budget, const protocol::ProtocolError& e);
+  // One more failed or refused login; past the limit the connection closes
+  // after the reply.
+  void count_login_failure();
   // An intake copy matched to the offer it was made for.
   struct Copy {
     CaseParty party;

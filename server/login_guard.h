@@ -1,12 +1,21 @@
-// FailedLoginBudget: a server-wide token bucket for failed logins of one
-// kind (responder_login or vault_login).
+// FailedLoginBudget: server-wide budgets for failed logins of one kind
+// (responder_login or vault_login), split by whether the connection has
+// failed a login before.
 //
 // A failed login costs the server signature checks (and, for a vault, a
-// storage read) and the attacker almost nothing. The bucket holds up to
-// `burst` failures and refills at `rate` a second; each failure spends one.
-// While it is empty, every login of that kind is answered rate_limited
-// before any signature work: legitimate clients retry (a success spends
-// nothing), an attacker's storm costs at most `rate` checks a second.
+// storage read) and the attacker almost nothing. Two token buckets
+// (server/token_bucket.h), each failure spends one token from one of them:
+//   first  -- a connection's first login attempt. An attacker pays a TCP and
+//             WebSocket handshake for each of these, and a real responder or
+//             survivor coming back almost always logs in on a fresh
+//             connection, so this budget is the larger one: a storm on few
+//             connections cannot make a real first attempt wait.
+//   repeat -- attempts on a connection that has already failed (or been
+//             refused): what spinning on a kept connection spends.
+// While a bucket is empty, every attempt of that class is answered
+// rate_limited before any signature work; legitimate clients retry with
+// backoff (a success spends nothing). docs/operations.md ("Failed logins")
+// gives the defaults and the arithmetic behind them.
 //
 // Time is passed in, never read here, so tests drive it.
 //
@@ -14,8 +23,10 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <mutex>
+
+#include "server/config.h"
+#include "server/token_bucket.h"
 
 namespace hearth::server {
 
@@ -23,22 +34,23 @@ class FailedLoginBudget {
  public:
   using Duration = std::chrono::nanoseconds;
 
-  // Starts full at time `now`. rate >= 1, burst >= 1.
-  FailedLoginBudget(std::uint32_t rate_per_second, std::uint32_t burst, Duration now);
+  // Both buckets start full at time `now`, sized from `limits`
+  // (failed_logins_per_second / failed_login_burst for first attempts,
+  // repeat_failed_logins_per_second / repeat_failed_login_burst for repeats).
+  FailedLoginBudget(const Limits& limits, Duration now);
 
-  // True when a login may be tried at `now`: at least one failure is left.
-  bool allow(Duration now);
-  // A login failed at `now`: spends one (the bucket never goes below zero).
-  void spend(Duration now);
+  // True when a login may be tried at `now`: the bucket for this connection's
+  // class (`failed_before`: it failed or was refused a login already) holds at
+  // least one failure.
+  bool allow(bool failed_before, Duration now);
+  // A login of that class failed at `now`: spends one. Failures that were
+  // allowed at once may take the bucket into debt; it refills from there.
+  void spend(bool failed_before, Duration now);
 
  private:
-  void refill_locked(Duration now);
-
   std::mutex mu_;
-  double rate_;
-  double burst_;
-  double tokens_;
-  Duration last_;
+  TokenBucket first_;
+  TokenBucket repeat_;
 };
 
 }  // namespace hearth::server

@@ -10,12 +10,21 @@ TokenBucket::TokenBucket(std::uint64_t rate_per_second, std::uint64_t burst, Dur
       tokens_(burst_),
       last_(now) {}
 
-TokenBucket::Duration TokenBucket::take(Duration now, std::uint64_t cost) {
+void TokenBucket::refill(Duration now) {
   if (now > last_) {
     double elapsed = std::chrono::duration<double>(now - last_).count();
     tokens_ = std::min(burst_, tokens_ + elapsed * rate_);
     last_ = now;
   }
+}
+
+bool TokenBucket::ready(Duration now) {
+  refill(now);
+  return tokens_ >= 1.0;
+}
+
+TokenBucket::Duration TokenBucket::take(Duration now, std::uint64_t cost) {
+  refill(now);
   tokens_ -= static_cast<double>(cost);
   if (tokens_ >= 0.0) return Duration::zero();
   // In debt: wait until the bucket is back at zero.

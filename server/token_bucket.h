@@ -9,9 +9,13 @@
 // nothing is dropped. A cost larger than the burst is allowed: it is paid off
 // by waiting.
 //
+// The same bucket also serves as a budget checked before work and paid after
+// (server/login_guard.h): ready() says whether a token is there, take() pays.
+//
 // Time is passed in, never read here, so tests drive it with a ManualClock.
 //
-// Thread safety: none; one bucket belongs to one connection's strand.
+// Thread safety: none; one bucket belongs to one connection's strand (or is
+// used under its owner's lock).
 #pragma once
 
 #include <chrono>
@@ -31,10 +35,16 @@ class TokenBucket {
   // (a smaller value is treated as no time passed).
   Duration take(Duration now, std::uint64_t cost = 1);
 
+  // Refills to `now` and says whether at least one whole token is there
+  // (nothing is taken).
+  bool ready(Duration now);
+
   // Tokens available at the last take() (negative while in debt). For tests.
   double tokens() const { return tokens_; }
 
  private:
+  void refill(Duration now);
+
   double rate_;  // tokens per second
   double burst_;
   double tokens_;

@@ -30,6 +30,8 @@ std::string explain(const Status& status) {
   auto code = protocol_error(status);
   if (code == protocol::ErrorCode::kLimitExceeded)
     return "You are at capacity. Close a case first (/close).";
+  if (code == protocol::ErrorCode::kRateLimited)
+    return "The server is busy (too many failed logins right now); trying again.";
   if (code == protocol::ErrorCode::kForbidden)
     return "The server refused that: it is not yours to do (" + status.message() + ").";
   if (code == protocol::ErrorCode::kRevoked)

@@ -22,6 +22,7 @@
 #include "clients/cli/terminal.h"
 #include "clients/console/console.h"
 #include "clients/console/console_core.h"
+#include "clients/lib/login_retry.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
 #include "common/clock.h"
@@ -98,10 +99,22 @@ struct Console {
     }
   }
 
-  Status connect() {
-    auto s = ResponderSession::login(endpoint, store);
-    if (!s.is_ok()) return s.status();
-    session = std::move(s).value();
+  // `retry`: a login the server turns away for load (rate_limited,
+  // unavailable) is tried again with backoff, saying so, until it gets in
+  // (the first login); otherwise the caller's loop tries again later.
+  Status connect(bool retry = false) {
+    auto once = [&]() -> Status {
+      auto s = ResponderSession::login(endpoint, store);
+      if (!s.is_ok()) return s.status();
+      session = std::move(s).value();
+      return Status::ok();
+    };
+    LoginRetry policy;
+    policy.on_wait = [](std::chrono::milliseconds wait, const Status&) {
+      say(login_retry_text(wait));
+      return true;
+    };
+    HEARTH_TRY(retry ? with_login_retry(policy, once) : once());
     const LoginInfo& info = session->info();
     outcomes = info.outcomes;
     for (const auto& line : login_lines(info, store.state().org_root)) say(line);
@@ -340,7 +353,7 @@ int run_plain(const Options& options) {
                   std::move(directory),
                   stored_routing(store->state()),
                   {}};
-  if (Status s = console.connect(); !s.is_ok()) {
+  if (Status s = console.connect(/*retry=*/true); !s.is_ok()) {
     std::fprintf(stderr, "hearth-console: %s\n", explain(s).c_str());
     return login_exit_code(s);
   }

@@ -37,6 +37,7 @@
 #include "clients/console/console.h"
 #include "clients/console/console_core.h"
 #include "clients/lib/directory.h"
+#include "clients/lib/login_retry.h"
 #include "clients/lib/responder_session.h"
 #include "clients/lib/responder_store.h"
 #include "common/clock.h"
@@ -324,7 +325,10 @@ bool Tui::connect() {
     // Unreachable is routine; anything else (the roster does not verify
     // against the pinned root, a rollback, revoked, not on the roster) is a
     // refusal, shown as a banner until a login succeeds.
-    if (s.status().code() != Code::kUnavailable) refusal_ = explain(s.status());
+    // A server turning logins away for load (rate_limited, unavailable) is
+    // routine too: the loop tries again.
+    if (s.status().code() != Code::kUnavailable && !login_retryable(s.status()))
+      refusal_ = explain(s.status());
     alert("Still offline: " + explain(s.status()));
     return false;
   }
@@ -1106,7 +1110,18 @@ int run_tui(const Options& options) {
   // a wrong root, a rollback or a split view refuses the login, loudly,
   // before the full screen starts.
   Endpoint endpoint{options.server, options.ca_file};
-  auto session = ResponderSession::login(endpoint, *store);
+  // Turned away for load: tried again with backoff, saying so.
+  Result<std::unique_ptr<ResponderSession>> session = error(Code::kUnavailable, "not logged in");
+  LoginRetry retry;
+  retry.on_wait = [](std::chrono::milliseconds wait, const Status&) {
+    std::fprintf(stderr, "hearth-console: %s\n", login_retry_text(wait).c_str());
+    return true;
+  };
+  Status logged_in = with_login_retry(retry, [&] {
+    session = ResponderSession::login(endpoint, *store);
+    return session.status();
+  });
+  (void)logged_in;  // the same as session.status()
   if (!session.is_ok()) {
     std::fprintf(stderr,
                  "hearth-console: LOGIN REFUSED: %s\n"

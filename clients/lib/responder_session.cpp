@@ -131,6 +131,8 @@ Status ResponderSession::do_login(const Endpoint& endpoint) {
                              " hours; ask the admin to renew it");
   }
   info_.one_time_prekeys = reply.one_time_prekeys;
+  commits_seen_ = 0;
+  last_waiting_ = -1;
   info_.outcomes = reply.outcomes;
   return keep_prekeys(reply.one_time_prekeys, reply.has_signed_prekey);
 }
@@ -280,6 +282,12 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
       u.reason = closed->reason;
       updates.push_back(std::move(u));
     } else if (const auto* waiting = std::get_if<protocol::WaitingEvent>(&event)) {
+      // Each case committed since the last count may have used one of this
+      // responder's one-time prekeys (fake cases too): counted, so the
+      // server's stock is checked and topped up before it runs dry.
+      if (last_waiting_ >= 0 && waiting->waiting > last_waiting_)
+        commits_seen_ += waiting->waiting - last_waiting_;
+      last_waiting_ = waiting->waiting;
       ResponderUpdate u = update(ResponderUpdate::Kind::kWaiting, {});
       u.waiting = waiting->waiting;
       u.urgent = waiting->urgent;
@@ -304,6 +312,23 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
     }
   }
   if (!acks.empty()) (void)connection_->call_all(std::move(acks), options_.call_timeout);
+  const auto now_steady = std::chrono::steady_clock::now();
+  if (info_.one_time_prekeys - commits_seen_ < kOneTimePrekeyLowWater &&
+      now_steady - last_prekey_check_ >= kPrekeyCheckInterval) {
+    last_prekey_check_ = now_steady;
+    // Perhaps low: ask the server (an upload of nothing answers its count),
+    // then top up as at login.
+    auto held = connection_->call(protocol::UploadPrekeysRequest{}, options_.call_timeout);
+    Status topped = held.status();
+    if (held.is_ok()) {
+      info_.one_time_prekeys = held->one_time_prekeys;
+      commits_seen_ = 0;
+      topped = keep_prekeys(held->one_time_prekeys, /*server_has_signed=*/true);
+    }
+    if (!topped.is_ok())
+      updates.push_back(update(ResponderUpdate::Kind::kWarning, {},
+                               "could not top up one-time prekeys: " + topped.message()));
+  }
   if (refresh_roster_) {
     // An intake names a roster newer than the one this responder accepted at
     // login (the admin renewed it since): log in again to fetch and verify it.

@@ -67,7 +67,7 @@ struct LoginInfo {
   std::uint64_t roster_epoch = 0;
   UnixSeconds roster_expires_at = 0;
   std::int64_t roster_expires_in_hours = 0;
-  std::int64_t one_time_prekeys = 0;  // held by the server after the top-up
+  std::int64_t one_time_prekeys = 0;  // held by the server after the last top-up
   bool uploaded_signed_prekey = false;
   std::vector<std::string> outcomes;  // the codes close_case() accepts
   std::vector<std::string> warnings;  // for the UI: e.g. the roster expires soon
@@ -124,6 +124,9 @@ class ResponderSession {
 
   // Waits up to `timeout` for server pushes and handles every one waiting.
   // An error means the store could not be saved; nothing was acknowledged.
+  // Also keeps the server's one-time prekeys stocked between logins: when the
+  // cases committed since the last count (rises of `waiting`) may have taken
+  // it below kOneTimePrekeyLowWater, it asks the server's count and tops up.
   Result<std::vector<ResponderUpdate>> poll(std::chrono::milliseconds timeout);
 
   // Asks for the next case. Returns the case handed to this responder (its
@@ -190,6 +193,16 @@ class ResponderSession {
   std::set<Bytes> roster_refreshed_for_;  // roster hashes a refresh was tried for
   // Cases take_next() handed out whose intake copy has not arrived yet.
   std::map<Bytes, protocol::TakenCase> taken_;
+  // One-time prekey upkeep between logins: cases committed since the server's
+  // count was last known (each may have used one), from the rises of the
+  // `waiting` figure. When info_.one_time_prekeys minus this falls below
+  // kOneTimePrekeyLowWater, poll() asks the server's count and tops up.
+  std::int64_t commits_seen_ = 0;
+  std::int64_t last_waiting_ = -1;  // the last `waiting` figure; -1: none yet
+  // At most one such check per kPrekeyCheckInterval (a failing upload must
+  // not turn every poll into a round trip).
+  static constexpr std::chrono::seconds kPrekeyCheckInterval{5};
+  std::chrono::steady_clock::time_point last_prekey_check_{};
 };
 
 }  // namespace hearth::client

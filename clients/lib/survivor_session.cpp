@@ -237,7 +237,11 @@ Result<std::unique_ptr<SurvivorSession>> SurvivorSession::resume(
   HEARTH_ASSIGN_OR_RETURN(crypto::VaultKeys keys, crypto::derive_vault_keys(codename, org_root));
   std::unique_ptr<SurvivorSession> session(
       new SurvivorSession(endpoint, org_root, std::move(keys), options));
-  HEARTH_TRY(session->login());
+  if (options.login_retry) {
+    HEARTH_TRY(with_login_retry(*options.login_retry, [&] { return session->login(); }));
+  } else {
+    HEARTH_TRY(session->login());
+  }
   return session;
 }
 

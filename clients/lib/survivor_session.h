@@ -35,6 +35,7 @@
 
 #include "clients/lib/client_formats.h"
 #include "clients/lib/connection.h"
+#include "clients/lib/login_retry.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "crypto/codename.h"
@@ -55,6 +56,10 @@ struct SurvivorOptions {
   // hours of work); kLimitExceeded then.
   std::uint32_t max_pow_effort = 1u << 24;
   const Clock* clock = nullptr;  // nullptr: the system clock
+  // resume(): a vault login the server turns away for load (rate_limited,
+  // unavailable) is tried again with this backoff (clients/lib/login_retry.h).
+  // Unset: the refusal is returned.
+  std::optional<LoginRetry> login_retry;
 };
 
 // Something the UI should show, returned by poll().

@@ -461,7 +461,15 @@ int resume(cli::LineReader& in, const Endpoint& endpoint,
       continue;
     }
     say("Opening…");
-    auto session = SurvivorSession::resume(endpoint, org_root, *codename);
+    // Turned away for load (a storm of bad logins): wait and try again,
+    // saying so, rather than asking for the codename again.
+    SurvivorOptions options;
+    options.login_retry.emplace();
+    options.login_retry->on_wait = [](std::chrono::milliseconds wait, const Status&) {
+      say(login_retry_text(wait));
+      return true;
+    };
+    auto session = SurvivorSession::resume(endpoint, org_root, *codename, options);
     if (!session.is_ok()) {
       say(explain(session.status()));
       if (session.status().code() == Code::kUnavailable) return 1;

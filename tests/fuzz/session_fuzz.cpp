@@ -46,6 +46,14 @@ void check(bool invariant) {
   if (!invariant) __builtin_trap();
 }
 
+// Failed-login budgets the fuzzer never empties.
+server::Limits login_budgets() {
+  server::Limits l;
+  l.failed_logins_per_second = l.repeat_failed_logins_per_second = 100000;
+  l.failed_login_burst = l.repeat_failed_login_burst = 1000000;
+  return l;
+}
+
 server::PowConfig pow_config() {
   server::PowConfig c;
   c.effort = 1;
@@ -65,9 +73,9 @@ struct World {
   std::atomic<bool> draining{false};
   server::PrekeyReservations reservations;
   server::FailedLoginBudget responder_login_failures{
-      1000000, 1000000, std::chrono::steady_clock::now().time_since_epoch()};
+      login_budgets(), std::chrono::steady_clock::now().time_since_epoch()};
   server::FailedLoginBudget vault_login_failures{
-      1000000, 1000000, std::chrono::steady_clock::now().time_since_epoch()};
+      login_budgets(), std::chrono::steady_clock::now().time_since_epoch()};
   std::unique_ptr<storage::StorageThread> storage;
   std::unique_ptr<server::Admission> admission;
   std::unique_ptr<server::Services> services;

@@ -275,16 +275,21 @@ TEST_CASE("the write-stall and failed-login limits: defaults, values and bounds"
   REQUIRE(d.is_ok());
   CHECK(d->limits.write_stall_timeout == std::chrono::seconds(60));
   CHECK(d->limits.login_failures_per_connection == 3);
-  CHECK(d->limits.failed_logins_per_second == 50);
-  CHECK(d->limits.failed_login_burst == 200);
+  CHECK(d->limits.failed_logins_per_second == 300);
+  CHECK(d->limits.failed_login_burst == 600);
+  CHECK(d->limits.repeat_failed_logins_per_second == 50);
+  CHECK(d->limits.repeat_failed_login_burst == 100);
   auto c = parse_config(minimal(R"(,"limits":{"write_stall_timeout_seconds":5,
-      "login_failures_per_connection":1,"failed_logins_per_second":7,"failed_login_burst":9})"),
+      "login_failures_per_connection":1,"failed_logins_per_second":7,"failed_login_burst":9,
+      "repeat_failed_logins_per_second":2,"repeat_failed_login_burst":3})"),
                         "/etc/hearth");
   REQUIRE(c.is_ok());
   CHECK(c->limits.write_stall_timeout == std::chrono::seconds(5));
   CHECK(c->limits.login_failures_per_connection == 1);
   CHECK(c->limits.failed_logins_per_second == 7);
   CHECK(c->limits.failed_login_burst == 9);
+  CHECK(c->limits.repeat_failed_logins_per_second == 2);
+  CHECK(c->limits.repeat_failed_login_burst == 3);
   CHECK(message_for(R"(,"limits":{"write_stall_timeout_seconds":0})")
             .rfind("limits.write_stall_timeout_seconds: ", 0) == 0);
   CHECK(message_for(R"(,"limits":{"login_failures_per_connection":0})")
@@ -293,6 +298,10 @@ TEST_CASE("the write-stall and failed-login limits: defaults, values and bounds"
             .rfind("limits.failed_logins_per_second: ", 0) == 0);
   CHECK(message_for(R"(,"limits":{"failed_login_burst":0})")
             .rfind("limits.failed_login_burst: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"repeat_failed_logins_per_second":0})")
+            .rfind("limits.repeat_failed_logins_per_second: ", 0) == 0);
+  CHECK(message_for(R"(,"limits":{"repeat_failed_login_burst":0})")
+            .rfind("limits.repeat_failed_login_burst: ", 0) == 0);
 }
 
 }  // namespace

@@ -67,6 +67,7 @@ class HearthdProcess {
   // The exit code once the process has exited, or nullopt after `timeout`.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // for measurements (/proc/<pid>/stat)
 
   std::uint16_t port() const { return port_; }
   std::uint16_t metrics_port() const { return metrics_port_; }
