@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git lld
   clang clang-format clang-tidy libclang-rt-14-dev
   libsodium-dev libsqlite3-dev sqlite3
   libboost-dev libboost-system-dev libboost-coroutine-dev
