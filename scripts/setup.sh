@@ -12,8 +12,14 @@ packages=(
   libboost-dev libboost-system-dev libboost-coroutine-dev
   libssl-dev nlohmann-json3-dev catch2 libcli11-dev
   libncurses-dev diceware tmux
-  nodejs npm chromium
+  chromium
 )
+# Node.js and npm from Debian, unless the machine already has both (a Node.js
+# from another source, such as NodeSource's, ships its own npm and conflicts
+# with Debian's npm package: installing it would fail).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
