@@ -205,7 +205,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& public_respons
       {"Cross-Origin-Resource-Policy", "same-origin"},
       {"Permissions-Policy",
        "camera=(), microphone=(), geolocation=(), display-capture=(), usb=(), serial=(), "
-       "bluetooth=(), hid=(), midi=(), payment=(), publickey-credentials-get=(), "
+       "hid=(), midi=(), payment=(), publickey-credentials-get=(), "
        "screen-wake-lock=(), xr-spatial-tracking=(), accelerometer=(), gyroscope=(), "
        "magnetometer=(), browsing-topics=(), interest-cohort=()"},
       {"X-Frame-Options", "DENY"},
