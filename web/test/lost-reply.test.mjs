@@ -66,7 +66,8 @@ test('first contact survives a lost or missing reply', { skip: !haveBinaries() &
 
     // 1. open_case committed, its reply lost with the socket: the client logs in,
     // finds the case, shows the codename; the case is real and the survivor can write.
-    const a = await client(file, hearth, { open_case: ['drop'] });
+    const faults = { open_case: ['drop'] };
+    const a = await client(file, hearth, faults, 2000);
     a.send({ t: 'prepare' });
     a.send({ t: 'start', envelope: ENVELOPE, text: 'lost reply, first message' });
     const cn = await a.waitFor((e) => e.t === 'codename' || e.t === 'error', 'the case to open');
@@ -81,6 +82,15 @@ test('first contact survives a lost or missing reply', { skip: !haveBinaries() &
     await a.waitFor((e) => e.t === 'sent' || e.t === 'error', 'the send');
     assert.deepEqual(a.errors(), []);
     await responder.waitFor('second message after the lost reply');
+
+    // A logged-in send whose reply never comes: it fails with 'network' (the page keeps
+    // the text), the socket is dropped and the client logs in again by itself.
+    faults.send = ['swallow'];
+    const before = a.events.length;
+    a.send({ t: 'send', text: 'sent into a dead connection' });
+    await until(() => a.events.slice(before).some((e) => e.t === 'error'), 30000, 'the send to time out');
+    assert.deepEqual(a.events.slice(before).filter((e) => e.t === 'error').map((e) => [e.code, e.where]), [['network', 'send']]);
+    await until(() => a.events.slice(before).some((e) => e.t === 'refreshed'), 60000, 'the client to log in again');
     a.send({ t: 'delete' });
     await a.waitFor((e) => e.t === 'deleted', 'the delete');
     a.send({ t: 'wipe' });
