@@ -57,7 +57,15 @@ if (option('--org-root') !== undefined || option('--exit-url') !== undefined || 
   const config = JSON.parse(readFileSync(join(here, 'static', 'config.json'), 'utf8'));
   const rootArg = option('--org-root');
   if (rootArg !== undefined) {
-    const hex = /^[0-9a-f]{64}$/.test(rootArg) ? rootArg : readFileSync(rootArg, 'utf8').trim();
+    let hex = rootArg;
+    if (!/^[0-9a-f]{64}$/.test(rootArg)) {
+      try {
+        hex = readFileSync(rootArg, 'utf8').trim();
+      } catch (e) {
+        console.error(`build: --org-root: cannot read ${rootArg} (${e.code ?? e.message})`);
+        process.exit(2);
+      }
+    }
     if (!/^[0-9a-f]{64}$/.test(hex)) {
       console.error('build: --org-root needs 64 hex digits or a file holding them');
       process.exit(2);

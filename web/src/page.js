@@ -18,6 +18,7 @@ function exitUrl() {
 function quickExit() {
   if (state.exiting) return;
   state.exiting = true;
+  window.removeEventListener('beforeunload', guardLeaving); // never a "leave this site?" prompt
   const target = exitUrl();
   try {
     if (state.worker) {
@@ -33,7 +34,22 @@ function quickExit() {
   // replace(): the neutral site takes this page's place in history.
   window.location.replace(target);
 }
+// Back, reload or closing the tab would lose a typed first message, or a codename
+// not yet written down (the case stays open on the server, unreachable). The
+// browser asks first. No history entry is added (no pushState): Back itself is
+// left alone, only guarded. Quick exit removes this guard before it leaves.
+function unsaved() {
+  if (state.exiting) return false;
+  if (state.codename !== null) return true; // shown, not yet through the practice step
+  return !$('s-message').hidden && $('first-message').value.trim() !== '';
+}
+function guardLeaving(e) {
+  if (!unsaved()) return;
+  e.preventDefault();
+  e.returnValue = ''; // older browsers ask only when this is set
+}
 function installQuickExit() {
+  window.addEventListener('beforeunload', guardLeaving);
   $('exit').addEventListener('click', (e) => { e.preventDefault(); quickExit(); });
   let escTimes = [];
   let shiftTimes = [];
@@ -53,9 +69,11 @@ function installQuickExit() {
 }
 
 // ------------------------------------------------------------ i18n
+// Strings from the network (a queue name, a band) may be anything: never throws.
 function tr(key, vars = {}) {
-  let s = state.t[key] ?? key;
-  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, String(v));
+  const k0 = String(key);
+  let s = Object.hasOwn(state.t, k0) && typeof state.t[k0] === 'string' ? state.t[k0] : k0;
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, () => (typeof v === 'string' || typeof v === 'number' ? String(v) : ''));
   return s;
 }
 function applyCatalogue() {
@@ -88,10 +106,24 @@ function startWorker() {
   if (state.worker) return;
   state.worker = new Worker('worker.js');
   state.worker.onmessage = (e) => onWorker(e.data);
+  state.worker.onerror = (e) => { e.preventDefault(); workerFailed(); };
   const root = state.config && typeof state.config.org_root === 'string' ? state.config.org_root : '';
   state.worker.postMessage({ t: 'init', orgRoot: root, wsUrl: wsUrl() });
 }
 const post = (m) => state.worker && state.worker.postMessage(m);
+// worker.js did not load (a dropped download) or died: say so; Send (or Open)
+// again starts a new one. What was typed stays in its box.
+function workerFailed() {
+  if (state.worker) { try { state.worker.terminate(); } catch { /* gone */ } }
+  state.worker = null;
+  state.workerReady = false;
+  for (const [form, line] of [['message-form', 'message-progress'], ['resume-form', 'resume-progress'], ['reply-form', 'chat-status']]) {
+    if (!$(form).closest('section').hidden) {
+      setBusy(form, false);
+      setText(line, tr('err_worker'));
+    }
+  }
+}
 function resetWorker() {
   if (state.worker) {
     state.worker.postMessage({ t: 'wipe' });
@@ -226,7 +258,8 @@ function askHandoff() {
   const queue = state.pendingHandoff;
   if (queue === null) return;
   state.pendingHandoff = null;
-  setText('handoff-title', tr('handoff_q', { queue: state.t[`need_${queue}`] ?? queue }));
+  const known = typeof queue === 'string' && Object.hasOwn(state.t, `need_${queue}`);
+  setText('handoff-title', tr('handoff_q', { queue: known ? tr(`need_${queue}`) : typeof queue === 'string' ? queue : '' }));
   show('handoff');
 }
 
@@ -241,7 +274,12 @@ function appendItem(item) {
   const who = document.createElement('span');
   who.className = 'who';
   who.textContent = tr(item.author);
-  li.append(who, document.createTextNode(item.text ?? '…'));
+  // Isolated: a bidi override in a message cannot reorder anything outside its bubble.
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.dir = 'auto';
+  body.textContent = item.text ?? '…';
+  li.append(who, body);
   $('chat-log').append(li);
 }
 function renderChat() {
@@ -262,8 +300,14 @@ function triageDone() {
   show('message');
 }
 
+// A phone keyboard adds ". " after a double space, commas, capitals, typographic
+// dashes: anything but letters and a word's own hyphen separates words.
+function cleanCodename(s) {
+  return s.replace(/[\u2010-\u2015\u2212]/g, '-').replace(/[^A-Za-z-]+/g, ' ')
+    .replace(/(^|\s)-+(?=\s|$)/g, ' ').trim();
+}
 function normalizeTyped(s) {
-  return s.replace(/[A-Z]/g, (c) => c.toLowerCase()).split(/[ \t\n\r\v\f]+/).filter((w) => w !== '');
+  return cleanCodename(s).toLowerCase().split(' ').filter((w) => w !== '');
 }
 
 function bind() {
@@ -309,6 +353,7 @@ function bind() {
     }
     setBusy('message-form', true);
     setText('message-progress', tr('progress_kdf'));
+    if (!state.worker) { startWorker(); post({ t: 'prepare' }); }
     post({ t: 'start', envelope: envelope(), text });
   });
   $('codename-done').addEventListener('click', () => show('practice'));
@@ -329,6 +374,7 @@ function bind() {
     if (text === '') return;
     if (state.closed) { setText('chat-status', tr('closed_closed')); return; }
     if (!state.claimed) { setText('chat-status', tr('not_claimed')); return; }
+    if (!state.worker) { setText('chat-status', tr('err_worker')); return; }
     setBusy('reply-form', true);
     post({ t: 'send', text });
   });
@@ -344,8 +390,9 @@ function bind() {
     }
     setBusy('resume-form', true);
     setText('resume-progress', tr('progress_login'));
-    const typed = $('resume-input').value;
+    const typed = cleanCodename($('resume-input').value);
     $('resume-input').value = '';
+    startWorker();
     post({ t: 'resume', codename: typed });
   });
   $('safe-yes').addEventListener('click', () => post({ t: 'history' }));

@@ -30,8 +30,26 @@ function fresh() {
   return {
     ws: null, nextId: 1, pending: new Map(), codename: null, keys: null, keysPromise: null,
     vault: null, version: 0, caseIdx: -1, ratchets: new Map(), closed: false, writing: Promise.resolve(),
-    reconnecting: false,
+    reconnecting: false, openSent: false,
   };
+}
+
+// A reply not back in time: the connection is treated as dead (a phone that
+// changed networks can leave a socket open that never answers). route and
+// open_case carry the most bytes, so they get longer on a slow link.
+const SLOW_OPS = new Set(['route', 'open_case', 'vault_put', 'send', 'handoff_accept']);
+function timeoutFor(op) {
+  const base = cfg && cfg.callTimeoutMs > 0 ? cfg.callTimeoutMs : 20000;
+  return SLOW_OPS.has(op) ? base * 3 : base;
+}
+
+function dropSocket() {
+  // Handled now, not when the close handshake ends (a dead link never ends it):
+  // pending calls fail with 'network', a logged-in client reconnects by itself.
+  const ws = st.ws;
+  if (ws === null) return;
+  try { ws.close(); } catch { /* closing */ }
+  ws.onclose({ code: 1006 });
 }
 
 // ---------------------------------------------------------------- socket
@@ -40,8 +58,9 @@ function connect() {
   const ws = new WebSocket(cfg.wsUrl);
   st.ws = ws;
   st.wsOpen = new Promise((resolve, reject) => {
-    ws.onopen = () => { post({ t: 'socket', open: true }); resolve(); };
-    ws.onerror = () => reject(new ProtoError('network', 'cannot connect'));
+    const timer = setTimeout(() => { reject(new ProtoError('network', 'cannot connect in time')); if (st.ws === ws) dropSocket(); }, timeoutFor('connect'));
+    ws.onopen = () => { clearTimeout(timer); post({ t: 'socket', open: true }); resolve(); };
+    ws.onerror = () => { clearTimeout(timer); reject(new ProtoError('network', 'cannot connect')); };
   });
   ws.onclose = (ev) => {
     if (st.ws !== ws) return;
@@ -67,8 +86,18 @@ function call(op, fields) {
       reject(new ProtoError('network', 'not connected'));
       return;
     }
-    st.pending.set(id, { resolve, reject });
-    st.ws.send(frame);
+    const ws = st.ws;
+    const timer = setTimeout(() => {
+      if (!st.pending.has(id)) return;
+      st.pending.delete(id);
+      reject(new ProtoError('network', 'no reply in time'));
+      if (st.ws === ws) dropSocket();
+    }, timeoutFor(op));
+    st.pending.set(id, {
+      resolve: (v) => { clearTimeout(timer); resolve(v); },
+      reject: (e) => { clearTimeout(timer); reject(e); },
+    });
+    ws.send(frame);
   });
 }
 
@@ -147,18 +176,69 @@ function deriveKeys(codename) {
 // Draw the codename and derive its keys while the survivor is still writing.
 function prepare() {
   if (st.keysPromise !== null) return st.keysPromise;
+  const owner = st;
   st.keysPromise = sodiumReady.then(() => {
     st.codename = vault.drawCodename();
     st.keys = deriveKeys(st.codename);
     post({ t: 'progress', stage: 'done' });
     return st.keys;
   });
+  // A failed derivation (out of memory on an old phone) can be tried again.
+  st.keysPromise.catch(() => { if (st === owner) { st.keysPromise = null; st.codename = null; st.keys = null; } });
   return st.keysPromise;
 }
 
 // ---------------------------------------------------------------- first contact
+// Once open_case has been sent, its reply can be lost after the server committed
+// it (the socket drops, or never answers). The codename's keys are already
+// derived, so: reconnect and vault_login. A vault holding the case means it
+// opened: carry on as if the reply had come. auth_failed means no vault was made
+// (login_id is free): the route died with its connection, so route and
+// open_case again on the new connection, with the same codename.
 async function start(envelope, text) {
   await prepare();
+  for (let attempt = 0; ; ++attempt) {
+    try {
+      if (st.openSent && await recoverOpened()) return;
+      await firstContact(envelope, text);
+      return;
+    } catch (e) {
+      if (!st.openSent || !['network', 'conflict'].includes(e.code) || attempt >= 3) throw e;
+      dropSocket();
+      post({ t: 'progress', stage: 'retry' });
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+    }
+  }
+}
+
+// After a lost open_case reply: true if the vault exists with the case (shown
+// as opened), false if nothing was stored.
+async function recoverOpened() {
+  await connect();
+  const ch = await call('challenge', {});
+  let r;
+  try {
+    r = await call('vault_login', { login_id: toB64(st.keys.loginId), signature: toB64(vault.signLogin(st.keys, fromB64(ch.challenge))) });
+  } catch (e) {
+    if (e.code === 'auth_failed') return false;
+    throw e;
+  }
+  st.version = r.version;
+  st.vault = vault.decodeVaultContents(vault.openVault(st.keys, fromB64(r.blob)).contents);
+  loadRatchets();
+  st.caseIdx = st.vault.cases.length - 1;
+  const c = currentCase();
+  const info = c && r.cases.find((x) => x.case === toB64(c.caseId));
+  if (!info) throw new ProtoError('no_case', 'the vault has no open case');
+  st.closed = info.closed;
+  st.openSent = false;
+  post({ t: 'codename', codename: st.codename });
+  post({ t: 'opened', item: itemOf(c.transcript[0]) });
+  if (info.claimed_by && c.claimedBy === null) await onClaimed(fromB64(info.claimed_by));
+  return true;
+}
+
+async function firstContact(envelope, text) {
   await connect();
   const route = await routeWithProof(envelope);
   const now = nowSeconds();
@@ -200,12 +280,14 @@ async function start(envelope, text) {
   post({ t: 'progress', stage: 'open' });
   const ch = await call('challenge', {});
   const signature = vault.signOpenCase(st.keys, fromB64(ch.challenge), caseId);
+  st.openSent = true;
   const r = await call('open_case', {
     case: route.case,
     vault: { login_id: toB64(st.keys.loginId), login_key: toB64(st.keys.auth.publicKey), signature: toB64(signature), blob },
     intake,
   });
   st.version = r.vault_version;
+  st.openSent = false;
   post({ t: 'codename', codename: st.codename });
   post({ t: 'opened', item: itemOf(c.transcript[0]) });
 }
@@ -534,7 +616,7 @@ self.onmessage = (ev) => {
   const run = (where, fn) => st.writing = st.writing.then(fn).catch((e) => report(e, where));
   switch (m.t) {
     case 'init':
-      cfg = { orgRoot: /^[0-9a-f]{64}$/.test(m.orgRoot) ? fromHex(m.orgRoot) : new Uint8Array(32), wsUrl: m.wsUrl };
+      cfg = { orgRoot: /^[0-9a-f]{64}$/.test(m.orgRoot) ? fromHex(m.orgRoot) : new Uint8Array(32), wsUrl: m.wsUrl, callTimeoutMs: Number(m.callTimeoutMs) || 0 };
       sodiumReady = ready().then(() => { vault.setWordlist(WORDS); post({ t: 'ready' }); });
       break;
     case 'prepare': prepare().catch((e) => report(e, 'prepare')); break;

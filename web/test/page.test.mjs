@@ -85,6 +85,15 @@ async function screen(page, lang, name, checkAxe = true) {
   if (shots) await page.screenshot({ path: join(shots, `${lang}-${name}.png`) });
 }
 
+// Whether leaving now would make the browser ask first (the beforeunload guard).
+async function guarded(page) {
+  return page.evaluate(() => {
+    const ev = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(ev);
+    return ev.defaultPrevented;
+  });
+}
+
 async function openConnections(hearth) {
   const m = /^hearth_connections_open\s+(\d+)/m.exec(await hearth.metrics());
   return m ? Number(m[1]) : -1;
@@ -141,9 +150,12 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await screen(page, lang, 'message');
       const first = `first message in ${lang}`;
       const mark = responder.output().length;
+      assert.equal(await guarded(page), false, 'nothing typed: leaving is not guarded');
       await page.fill('#first-message', first);
+      assert.equal(await guarded(page), true, 'a typed first message: leaving asks first');
       await page.click('#message-form button[type=submit]');
       await screen(page, lang, 'codename');
+      assert.equal(await guarded(page), true, 'the codename shown: leaving asks first');
       const codename = (await page.textContent('#codename-text')).trim();
       assert.equal(codename.split(' ').length, 7);
       await page.click('#codename-done');
@@ -155,6 +167,7 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await page.fill('#practice-input', codename.toUpperCase());
       await page.click('#practice-form button[type=submit]');
       await screen(page, lang, 'chat');
+      assert.equal(await guarded(page), false, 'after the practice step: not guarded');
       await page.waitForFunction(() => document.querySelector('#chat-status').textContent.trim() !== '');
 
       // The responder takes the case and replies; the page shows it live.
@@ -164,6 +177,12 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       const reply = `reply to ${lang}`;
       responder.send(reply);
       await page.waitForFunction((t) => document.querySelector('#chat-log').textContent.includes(t), reply);
+      // Each message is bidi-isolated: an override inside cannot reorder the page around it.
+      const bubbles = await page.$$eval('#chat-log li', (lis) => lis.map((li) => {
+        const t = li.querySelector('.text');
+        return t ? `${t.dir}/${getComputedStyle(t).unicodeBidi}` : 'none';
+      }));
+      assert.ok(bubbles.length >= 2 && bubbles.every((b) => b === 'auto/isolate'), `bubbles: ${bubbles}`);
       await page.fill('#reply', `thanks in ${lang}`);
       await page.click('#reply-form button[type=submit]');
       await page.waitForFunction((t) => document.querySelector('#chat-log').textContent.includes(t), `thanks in ${lang}`);
@@ -176,7 +195,8 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await page.click(`button[data-lang="${lang}"]`);
       await page.click('#s-safety [data-go="resume"]');
       await screen(page, lang, 'resume');
-      await page.fill('#resume-input', codename);
+      // As a phone keyboard types it: ". " after a double space, a capital, a comma.
+      await page.fill('#resume-input', ` ${codename.split(' ').map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : w)).join(lang === 'en' ? '.  ' : ', ')}. `);
       await page.click('#resume-form button[type=submit]');
       await screen(page, lang, 'safe');
       await page.click('#safe-yes');
@@ -233,6 +253,40 @@ test('the survivor page, end to end, at 360x740', { skip, timeout: 300000 }, asy
       await page.goBack();
       assert.equal(page.url(), 'about:blank', `${how}: Back goes to the tab's start, not to the page`);
       await until(async () => (await openConnections(hearth)) === 1, 15000, `${how}: the socket to close`);
+      await page.close();
+    }
+
+    // worker.js fails to load (a dropped download): the page says so and keeps the
+    // message; Send again works. With the codename shown, leaving asks first (the
+    // browser's own prompt), but quick exit never does.
+    {
+      const page = await context.newPage();
+      const dialogs = [];
+      page.on('dialog', (d) => { dialogs.push(d.type()); d.dismiss().catch(() => {}); });
+      await page.route('**/worker.js', (r) => r.abort());
+      await page.goto(`${origin}/`);
+      await page.click('button[data-lang="en"]');
+      await page.click('#s-safety [data-go="danger"]');
+      await page.click('[data-danger="yes"]');
+      await page.waitForSelector('#s-message:not([hidden])');
+      const typed = 'please help, nobody is here';
+      await page.fill('#first-message', typed);
+      await page.click('#message-form button[type=submit]');
+      await page.waitForFunction(() => /did not load/.test(document.querySelector('#message-progress').textContent), null, { timeout: 30000 });
+      assert.equal(await page.inputValue('#first-message'), typed, 'the typed message stays in the box');
+      assert.equal(await page.isDisabled('#message-form button[type=submit]'), false);
+      await page.unroute('**/worker.js');
+      await page.click('#message-form button[type=submit]');
+      await page.waitForSelector('#s-codename:not([hidden])', { timeout: 60000 });
+      // A real Back/close asks (the browser's own prompt; dismissed: the page stays).
+      await page.close({ runBeforeUnload: true });
+      await until(() => dialogs.length === 1, 15000, 'the leave prompt');
+      assert.deepEqual(dialogs, ['beforeunload']);
+      assert.equal(page.isClosed(), false);
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Escape');
+      await page.waitForURL(EXIT_URL);
+      assert.deepEqual(dialogs, ['beforeunload'], 'quick exit never asks');
       await page.close();
     }
 

@@ -44,3 +44,24 @@ test('every control is labelled', () => {
     assert.match(html, new RegExp(`<label for="${m[2]}"`), `label for #${m[2]}`);
   }
 });
+
+test('every text box is kept from spell checkers and autofill; no data: URL (img-src self)', () => {
+  for (const m of html.matchAll(/<(textarea|input)\b([^>]*)>/g)) {
+    assert.match(m[2], /\bautocomplete="off"/, `autocomplete on ${m[2]}`);
+    assert.match(m[2], /\bspellcheck="false"/, `spellcheck on ${m[2]}`);
+    if (/\bdir="ltr"/.test(m[2])) { // the codename fields
+      assert.match(m[2], /\bautocapitalize="off"/, `autocapitalize on ${m[2]}`);
+      assert.match(m[2], /\bautocorrect="off"/, `autocorrect on ${m[2]}`);
+    }
+  }
+  assert.doesNotMatch(html, /=\s*"data:/i, 'a data: URL breaks img-src \'self\'');
+});
+
+test('the safety screen says what quick exit cannot do', () => {
+  assert.match(html, /data-i18n="safety_history"/);
+  assert.match(catalogues.en.safety_history, /private or incognito/);
+  assert.match(catalogues.en.safety_history, /clear the browser's history/);
+  assert.match(catalogues.en.safety_watched, /browser's history/);
+  // No responder: the message was not sent, and it is kept only in the box on screen.
+  assert.match(catalogues.en.err_no_responder, /not sent.*still in the box while this page stays open/);
+});
