@@ -304,6 +304,12 @@ class WsDriver final : public Driver {
     if (ec) {
       if (ec == websocket::error::closed) {
         auto reason = ws_.reason();
+        // 1013, try again later: the server made room under load
+        // (docs/protocol.md). It says nothing about this client, so it reads
+        // as the wire error `unavailable`, which a login retries with backoff.
+        if (!closing_ && reason.code == websocket::close_code::try_again_later)
+          return fail(Status(code_for(protocol::ErrorCode::kUnavailable),
+                             "unavailable: the server is busy and closed the connection (1013)"));
         return fail(unavailable(closing_ ? "connection closed"
                                          : "the server closed the connection (code " +
                                                std::to_string(reason.code) + ")"));

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "clients/lib/login_retry.h"
 #include "tests/integration/relay_support.h"
 
 namespace hearth::test {
@@ -106,6 +107,28 @@ TEST_CASE("connection: a dropped connection completes every pending call", "[int
   std::size_t failed = 0;
   for (auto& r : results) failed += r.is_ok() ? 0 : 1;
   CHECK(failed >= 3);
+}
+
+TEST_CASE("connection: a close with 1013 reads as unavailable and a login retries it",
+          "[integration][relay]") {
+  nlohmann::json small = nlohmann::json::object();
+  small["limits"] = {{"max_connections", 10}, {"max_anonymous_connections", 2}};
+  Relay relay(small);
+  relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto oldest = Connection::connect(relay.endpoint()).value();
+  REQUIRE(oldest->call(protocol::PowChallengeRequest{}).is_ok());
+  // Two newer anonymous connections: the pool holds two, so the oldest
+  // (unprotected: a route challenge alone does not protect) makes way.
+  auto second = Connection::connect(relay.endpoint()).value();
+  auto third = Connection::connect(relay.endpoint()).value();
+  REQUIRE(second->call(protocol::PowChallengeRequest{}).is_ok());
+  REQUIRE(third->call(protocol::PowChallengeRequest{}).is_ok());
+  auto event = oldest->next_event(20s);
+  REQUIRE_FALSE(event.is_ok());
+  CHECK(protocol_error(event.status()) == protocol::ErrorCode::kUnavailable);
+  CHECK(client::login_retryable(event.status()));
+  CHECK(event.status().message().find("1013") != std::string::npos);
 }
 
 TEST_CASE("connection: a call that times out leaves the connection usable",
