@@ -10,7 +10,7 @@ packages=(
   clang clang-format clang-tidy libclang-rt-14-dev
   libsodium-dev libsqlite3-dev sqlite3
   libboost-dev libboost-system-dev libboost-coroutine-dev
-  libssl-dev nlohmann-json3-dev catch2 libcli11-dev
+  libssl-dev nlohmann-json3-dev catch2 libcli11-dev zlib1g-dev
   libncurses-dev diceware tmux
   chromium
 )

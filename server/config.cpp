@@ -264,12 +264,19 @@ Status read_tls(const json& root, const std::filesystem::path& base_dir,
 }
 
 Status read_web(const json& root, const std::filesystem::path& base_dir,
-                std::optional<std::filesystem::path>& out) {
+                std::optional<std::filesystem::path>& out,
+                std::optional<std::size_t>& max_bytes_per_connection) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "web"));
   if (obj == nullptr) return Status::ok();
-  HEARTH_TRY(check_keys(*obj, "web", {"root"}));
+  HEARTH_TRY(check_keys(*obj, "web", {"root", "max_bytes_per_connection"}));
   HEARTH_ASSIGN_OR_RETURN(out, read_path(*obj, "web", "root", base_dir));
   if (!out) return field_error("web.root", "required when web is given");
+  if (obj->contains("max_bytes_per_connection")) {
+    std::size_t bytes = 0;
+    HEARTH_TRY(
+        read_int(*obj, "web", "max_bytes_per_connection", bytes, 64 * 1024, 1024ULL * 1024 * 1024));
+    max_bytes_per_connection = bytes;
+  }
   return Status::ok();
 }
 
@@ -329,7 +336,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   HEARTH_TRY(read_limits(root, c.limits));
   HEARTH_TRY(read_pow(root, c.pow));
-  HEARTH_TRY(read_web(root, base_dir, c.web_root));
+  HEARTH_TRY(read_web(root, base_dir, c.web_root, c.web_max_bytes_per_connection));
   if (c.limits.write_queue_bytes < c.limits.max_frame_bytes)
     return field_error("limits.write_queue_bytes", "must be at least limits.max_frame_bytes");
   if (c.metrics_enabled && c.metrics.port != 0 && c.metrics.port == c.listen.port &&

@@ -155,6 +155,10 @@ struct Config {
   // web.root: the survivor's page, served on the public listener
   // (docs/operations.md "The survivor's page"). Absent: no page (404).
   std::optional<std::filesystem::path> web_root;
+  // web.max_bytes_per_connection: response-body bytes one keep-alive HTTP
+  // connection may take; the response that passes it is the last (Connection:
+  // close). Absent: StaticSite::default_bytes_per_connection().
+  std::optional<std::size_t> web_max_bytes_per_connection;
 };
 
 // Parses and validates `text`; relative paths resolve against `base_dir`.

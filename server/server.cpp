@@ -331,8 +331,10 @@ Status Server::Impl::load_site() {
   // it published. No path is logged.
   log::PublicDigest digest{};
   std::copy(site->hash().begin(), site->hash().end(), digest.bytes.begin());
-  logger().info("web_root_loaded",
-                {{"files", site->file_count()}, {"bytes", site->total_bytes()}, {"hash", digest}});
+  logger().info("web_root_loaded", {{"files", site->file_count()},
+                                    {"bytes", site->total_bytes()},
+                                    {"gzip_bytes", site->gzip_bytes()},
+                                    {"hash", digest}});
   return Status::ok();
 }
 

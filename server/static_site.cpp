@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <array>
 #include <cerrno>
+#include <optional>
 
 #include "crypto/hash.h"
 
@@ -54,10 +56,87 @@ std::string join(std::string_view prefix, std::string_view name) {
   return prefix.empty() ? std::string(name) : std::string(prefix) + "/" + std::string(name);
 }
 
+// `data` gzip-compressed (RFC 1952) at zlib's best level, or empty on a
+// failure. Deterministic for a given zlib: the header carries no name, no
+// comment, time 0 and OS 255 ("unknown"), so the same file gives the same
+// bytes on every start and every host.
+std::string gzip(std::string_view data) {
+  if (data.size() > StaticSite::kMaxTotalBytes) return {};  // fits zlib's uInt
+  z_stream z{};
+  if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16 /* gzip wrapper */, 9,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return {};
+  gz_header header{};
+  header.os = 255;
+  std::string out;
+  if (deflateSetHeader(&z, &header) == Z_OK) {
+    out.resize(deflateBound(&z, static_cast<uLong>(data.size())));
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z.avail_in = static_cast<uInt>(data.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+      out.resize(z.total_out);
+    } else {
+      out.clear();
+    }
+  }
+  deflateEnd(&z);
+  out.shrink_to_fit();
+  return out;
+}
+
+// The compressed copy worth keeping, or empty: PNG is compressed already; any
+// other file keeps its copy when it saves kMinGzipSavingPercent or more.
+std::string compressed_copy(std::string_view type, std::string_view body) {
+  if (type == "image/png" || body.empty()) return {};
+  std::string packed = gzip(body);
+  if (packed.empty() ||
+      packed.size() * 100 > body.size() * (100 - StaticSite::kMinGzipSavingPercent))
+    return {};
+  return packed;
+}
+
+// OWS (RFC 9110 5.6.3) trimmed from both ends.
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A qvalue (RFC 9110 12.4.2: "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"]) in
+// thousandths, or nothing when it does not parse.
+std::optional<int> parse_qvalue(std::string_view q) {
+  if (q.empty() || (q[0] != '0' && q[0] != '1')) return std::nullopt;
+  int whole = q[0] - '0';
+  if (q.size() == 1) return whole * 1000;
+  if (q[1] != '.' || q.size() > 5) return std::nullopt;
+  int thousandths = 0;
+  int scale = 100;
+  for (char c : q.substr(2)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    thousandths += (c - '0') * scale;
+    scale /= 10;
+  }
+  if (whole == 1 && thousandths != 0) return std::nullopt;
+  return whole * 1000 + thousandths;
+}
+
 struct Loader {
   std::size_t max_total_bytes;
   std::map<std::string, StaticFile, std::less<>> files;
   std::size_t total = 0;
+  std::size_t gzip_total = 0;
 
   // Reads `name` (a regular file, opened without following a link) in `dir`.
   Status read_file(int dir, const std::string& name, const std::string& relative) {
@@ -87,7 +166,10 @@ struct Loader {
       got += static_cast<std::size_t>(n);
     }
     total += size;
-    files.emplace(relative, StaticFile{relative, std::string(type), std::move(body)});
+    std::string packed = compressed_copy(type, body);
+    gzip_total += packed.size();
+    files.emplace(relative,
+                  StaticFile{relative, std::string(type), std::move(body), std::move(packed)});
     return Status::ok();
   }
 
@@ -220,13 +302,14 @@ Result<StaticSite> StaticSite::load(const std::filesystem::path& root,
   if (fd < 0)
     return site_error(errno == ENOENT ? Code::kNotFound : Code::kUnavailable, "",
                       "not a readable directory: " + root.string());
-  Loader loader{max_total_bytes, {}, 0};
+  Loader loader{max_total_bytes, {}, 0, 0};
   HEARTH_TRY(loader.walk(fd, "", 0));
   if (loader.files.find(std::string_view("index.html")) == loader.files.end())
     return site_error(Code::kNotFound, "", "no index.html at the top of " + root.string());
   StaticSite site;
   site.files_ = std::move(loader.files);
   site.total_bytes_ = loader.total;
+  site.gzip_bytes_ = loader.gzip_total;
   site.hash_ = site_hash(site.files_);
   return site;
 }
@@ -237,6 +320,43 @@ const StaticFile* StaticSite::find(std::string_view target) const {
   if (target.size() < 2 || target.front() != '/') return nullptr;
   auto it = files_.find(target.substr(1));
   return it == files_.end() ? nullptr : &it->second;
+}
+
+std::size_t StaticSite::default_bytes_per_connection() const {
+  return 2 * total_bytes_ + kMinBytesPerConnection;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  std::optional<bool> gzip;  // an explicit gzip or x-gzip: acceptable or not
+  std::optional<bool> any;   // `*`
+  std::string_view rest = accept_encoding;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view element = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    std::size_t semicolon = element.find(';');
+    std::string_view coding = trim(element.substr(0, semicolon));
+    if (coding.empty()) continue;  // "#" lists allow empty elements
+    int weight = 1000;
+    while (semicolon != std::string_view::npos) {
+      element = element.substr(semicolon + 1);
+      semicolon = element.find(';');
+      std::string_view param = trim(element.substr(0, semicolon));
+      std::size_t eq = param.find('=');
+      if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "q")) continue;
+      // A weight that does not parse counts as "not acceptable": identity is
+      // always a safe answer.
+      weight = parse_qvalue(trim(param.substr(eq + 1))).value_or(0);
+    }
+    bool acceptable = weight > 0;
+    if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
+      gzip = gzip.value_or(true) && acceptable;  // one q=0 is enough to refuse
+    } else if (coding == "*") {
+      any = any.value_or(true) && acceptable;
+    }
+  }
+  if (gzip) return *gzip;
+  return any.value_or(false);
 }
 
 std::vector<const StaticFile*> StaticSite::files() const {

@@ -15,6 +15,12 @@
 // "The page's hash"): `hearth-admin web-hash` prints it from a directory and
 // hearthd logs it at start-up, so an org can publish it and check it.
 //
+// Each file is also gzip-compressed once, at load time, in memory (never on
+// disk, so the hash over the files stays the truth): the copy is kept when it
+// saves at least kMinGzipSavingPercent, and served to a client whose
+// Accept-Encoding allows gzip (accepts_gzip()). The output is deterministic:
+// no name or time in the gzip header.
+//
 // Thread safety: immutable after load(); any thread may find() at once.
 #pragma once
 
@@ -35,6 +41,9 @@ struct StaticFile {
   std::string path;          // relative to the root, '/'-separated: "i18n/ar.json"
   std::string content_type;  // from the extension
   std::string body;
+  // `body` gzip-compressed (RFC 1952), or empty when that saves less than
+  // StaticSite::kMinGzipSavingPercent (an image, a tiny file).
+  std::string gzip_body;
 };
 
 class StaticSite {
@@ -45,13 +54,20 @@ class StaticSite {
   static constexpr std::size_t kMaxTotalBytes = 8 * 1024 * 1024;
   static constexpr std::size_t kMaxFiles = 1024;
   static constexpr int kMaxDepth = 8;
+  // A compressed copy is kept only when it is at least this much smaller, so
+  // the copies hold at most 90 % of kMaxTotalBytes more.
+  static constexpr std::size_t kMinGzipSavingPercent = 10;
+  // The least response-body bytes a keep-alive connection may take before it
+  // is closed (web.max_bytes_per_connection's floor; without a site, the cap).
+  static constexpr std::size_t kMinBytesPerConnection = 64 * 1024;
 
   // Loads every file under `root` (itself may be a symbolic link to a
   // directory). Errors start with "web.root: " and name the offending file by
   // its path relative to the root: kNotFound (no such directory, no
   // index.html), kInvalidArgument (a link, a special file, a bad name or
   // extension), kLimitExceeded (past kMaxFiles, kMaxTotalBytes or kMaxDepth),
-  // kUnavailable (cannot be read).
+  // kUnavailable (cannot be read). A file that cannot be compressed is served
+  // as it is (not an error).
   static Result<StaticSite> load(const std::filesystem::path& root,
                                  std::size_t max_total_bytes = kMaxTotalBytes);
 
@@ -61,6 +77,14 @@ class StaticSite {
 
   std::size_t file_count() const { return files_.size(); }
   std::size_t total_bytes() const { return total_bytes_; }
+  // Bytes held by the compressed copies (on top of total_bytes()).
+  std::size_t gzip_bytes() const { return gzip_bytes_; }
+  // The default for web.max_bytes_per_connection: twice the whole site
+  // uncompressed plus kMinBytesPerConnection (for 404s and /healthz). A
+  // browser loads every file twice on one connection (a reload included)
+  // before it is reached, with or without gzip; a client asking for the same
+  // big file over and over is cut off after a couple of copies.
+  std::size_t default_bytes_per_connection() const;
   // The site hash: 32 bytes, SHA-256 of the manifest.
   const Bytes& hash() const { return hash_; }
   // Files in manifest order (by path, bytewise).
@@ -69,12 +93,20 @@ class StaticSite {
  private:
   std::map<std::string, StaticFile, std::less<>> files_;  // by path
   std::size_t total_bytes_ = 0;
+  std::size_t gzip_bytes_ = 0;
   Bytes hash_;
 };
 
 // The content type served for a file name's extension, or empty when the
 // extension is not one hearthd serves.
 std::string_view content_type_for(std::string_view name);
+
+// True when an Accept-Encoding field value (several fields joined with ',')
+// lets the response be gzip-compressed (RFC 9110 12.5.3): `gzip` (or `x-gzip`)
+// with a weight above 0, or else `*` with a weight above 0. Codings and `q`
+// are case-insensitive; `q=0` (or a weight that does not parse) means no, and
+// an explicit gzip;q=0 wins over `*`. An empty value means no.
+bool accepts_gzip(std::string_view accept_encoding);
 
 // The headers every response on the public listener carries (pages, 404s,
 // /healthz): no caching, a strict Content-Security-Policy, no referrer, no

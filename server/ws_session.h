@@ -209,7 +209,10 @@ class WsSession final : public Connection {
     // HTTP/1.1 keep-alive: a browser fetches the page's files one after the
     // other on one connection. All of it happens in the handshake pool (the
     // oldest is closed when it is full), each request must arrive within
-    // handshake_timeout, and a connection makes at most kMaxHttpRequests.
+    // handshake_timeout, and a connection makes at most kMaxHttpRequests and
+    // takes at most web.max_bytes_per_connection of response bodies (a few
+    // bytes of requests must not buy megabytes of answers).
+    std::size_t body_bytes_sent = 0;
     for (unsigned served = 0;; ++served) {
       if (served > 0) {
         if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(lowest)>>)
@@ -261,21 +264,25 @@ class WsSession final : public Connection {
         co_return;
       }
       bool keep_alive = req.keep_alive() && served + 1 < kMaxHttpRequests;
-      if (!co_await serve_http(req, keep_alive)) co_return;
+      if (!co_await serve_http(req, keep_alive, body_bytes_sent)) co_return;
     }
   }
 
   // Answers a request that is not an upgrade: /healthz, a file of the
-  // survivor's page (server/static_site.h), or 404. GET and HEAD only. True
-  // when the connection stays open for another request.
+  // survivor's page (server/static_site.h), gzip-compressed when the file has
+  // a compressed copy and the request accepts it, or 404. GET and HEAD only.
+  // `body_bytes_sent` counts this connection's response bodies: the response
+  // that takes it past the cap closes the connection. True when the
+  // connection stays open for another request.
   boost::asio::awaitable<bool> serve_http(const http::request<http::empty_body>& req,
-                                          bool keep_alive) {
+                                          bool keep_alive, std::size_t& body_bytes_sent) {
     const bool head = req.method() == http::verb::head;
     std::string_view target(req.target().data(), req.target().size());
     http::status status = http::status::ok;
     std::string_view type = kPlainText;
     std::string_view body;
     const StaticFile* file = nullptr;
+    bool gzip = false;
     if (req.method() != http::verb::get && !head) {
       status = http::status::method_not_allowed;
       body = "method not allowed\n";
@@ -284,10 +291,18 @@ class WsSession final : public Connection {
       body = "ok\n";
     } else if (services_.site != nullptr && (file = services_.site->find(target)) != nullptr) {
       type = file->content_type;
-      body = file->body;
+      gzip = !file->gzip_body.empty() && request_accepts_gzip(req);
+      body = gzip ? std::string_view(file->gzip_body) : std::string_view(file->body);
     } else {
       status = http::status::not_found;
       body = "not found\n";
+    }
+    if (!head) {
+      const std::size_t cap = services_.config.web_max_bytes_per_connection.value_or(
+          services_.site != nullptr ? services_.site->default_bytes_per_connection()
+                                    : StaticSite::kMinBytesPerConnection);
+      body_bytes_sent += body.size();
+      if (body_bytes_sent > cap) keep_alive = false;
     }
     const Limits& limits = services_.config.limits;
     auto& lowest = beast::get_lowest_layer(ws_);
@@ -299,7 +314,7 @@ class WsSession final : public Connection {
     }
     boost::system::error_code ec;
     co_await write_response(req, status, type, head ? std::string_view() : body, body.size(),
-                            keep_alive, ec);
+                            keep_alive, ec, file != nullptr, gzip);
     if (ec) co_return false;
     if (!keep_alive) {
       co_await shutdown_send();
@@ -308,19 +323,35 @@ class WsSession final : public Connection {
     co_return true;
   }
 
+  // True when the request's Accept-Encoding fields (all of them) allow gzip.
+  static bool request_accepts_gzip(const http::request<http::empty_body>& req) {
+    std::string joined;
+    for (auto range = req.equal_range(http::field::accept_encoding); range.first != range.second;
+         ++range.first) {
+      if (!joined.empty()) joined += ',';
+      joined.append(range.first->value().data(), range.first->value().size());
+    }
+    return accepts_gzip(joined);
+  }
+
   // Writes one response with the public listener's headers (no-store, CSP,
   // ...; static_site.h) and no Server, cookie, ETag or Last-Modified header.
   // `length` is the Content-Length (the body's, also for HEAD's empty one).
+  // A page file's response says `Vary: Accept-Encoding`, and
+  // `Content-Encoding: gzip` when `body` is the compressed copy.
   boost::asio::awaitable<void> write_response(const http::request<http::empty_body>& req,
                                               http::status status, std::string_view type,
                                               std::string_view body, std::size_t length,
-                                              bool keep_alive, boost::system::error_code& ec) {
+                                              bool keep_alive, boost::system::error_code& ec,
+                                              bool page_file = false, bool gzip = false) {
     http::response<http::span_body<const char>> res{status, req.version()};
     for (const auto& [name, value] : public_response_headers())
       res.set(beast::string_view(name.data(), name.size()),
               beast::string_view(value.data(), value.size()));
     res.set(http::field::content_type, beast::string_view(type.data(), type.size()));
     if (status == http::status::method_not_allowed) res.set(http::field::allow, "GET, HEAD");
+    if (page_file) res.set(http::field::vary, "Accept-Encoding");
+    if (gzip) res.set(http::field::content_encoding, "gzip");
     res.keep_alive(keep_alive);
     res.body() = boost::beast::span<const char>(body.data(), body.size());
     res.content_length(length);

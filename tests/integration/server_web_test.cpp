@@ -1,10 +1,13 @@
 // The survivor's page (issue 13): hearthd serves web.root from memory on the
 // public listener with strict headers on every response, keep-alive for a
 // page's several files, GET and HEAD of exact paths only, and refuses at
-// start-up a root it must not serve (missing, a link, too big).
+// start-up a root it must not serve (missing, a link, too big). Files are
+// gzip-compressed for a client that accepts it (inflated here with zlib), and
+// one connection's response bytes are capped (issue 12's page amplification).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
+#include <zlib.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -60,6 +63,16 @@ struct Site {
     for (const auto& [path, body] : files) write(root() / path, body);
     write(dir.path() / "secret.txt", "outside the root\n");
   }
+  // Adds a file (before hearthd starts).
+  void add(const std::string& path, const std::string& body) {
+    files[path] = body;
+    write(root() / path, body);
+  }
+  std::size_t total_bytes() const {
+    std::size_t n = 0;
+    for (const auto& [path, body] : files) n += body.size();
+    return n;
+  }
   json config() const { return json{{"web", {{"root", root().string()}}}}; }
 };
 
@@ -73,9 +86,11 @@ class HttpConnection {
   }
 
   http::response<http::string_body> request(http::verb verb, const std::string& target,
-                                            bool keep_alive = true) {
+                                            bool keep_alive = true,
+                                            const std::string& accept_encoding = "") {
     http::request<http::empty_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
+    if (!accept_encoding.empty()) req.set(http::field::accept_encoding, accept_encoding);
     req.keep_alive(keep_alive);
     stream_.expires_after(seconds(10));
     http::write(stream_, req);
@@ -95,6 +110,23 @@ class HttpConnection {
     http::response<http::string_body> res;
     http::read(stream_, buffer_, res);
     return res;
+  }
+  // Sends `bytes` at once, then reads responses until the server closes the
+  // connection (or 30 s pass): what came back, in order. A reset after the
+  // last response ends the reading like a close.
+  std::vector<http::response<http::string_body>> pipeline(const std::string& bytes) {
+    stream_.expires_after(seconds(30));
+    asio::write(stream_.socket(), asio::buffer(bytes));
+    std::vector<http::response<http::string_body>> out;
+    for (;;) {
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(16 * 1024 * 1024);
+      boost::system::error_code ec;
+      http::read(stream_, buffer_, parser, ec);
+      if (ec) break;
+      out.push_back(parser.release());
+    }
+    return out;
   }
   // True when the server closes the connection within `timeout`.
   bool closed_within(std::chrono::seconds timeout) {
@@ -184,6 +216,187 @@ TEST_CASE("the page: exact paths over one keep-alive connection, strict headers 
   CHECK(http.closed_within(seconds(10)));
   CHECK(hearthd.terminate() == 0);
   check_logs_clean(hearthd, {});
+}
+
+// `data` inflated as a gzip stream, or "<bad gzip>".
+std::string gunzip(const std::string& data) {
+  z_stream z{};
+  REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char chunk[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - z.avail_out);
+  }
+  bool whole = rc == Z_STREAM_END && z.avail_in == 0;
+  inflateEnd(&z);
+  return whole ? out : "<bad gzip>";
+}
+
+// About 100 KB of script, compressible as the page's bundle is.
+std::string big_script() {
+  std::string out;
+  for (int i = 0; i < 2000; ++i)
+    out += "export function step" + std::to_string(i) + "(x) { return x * " +
+           std::to_string(i % 17) + " + 1; }\n";
+  return out;
+}
+
+TEST_CASE("the page: gzip for a client that accepts it, the file itself for one that does not",
+          "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  Site site;
+  site.add("worker.js", big_script());
+  HearthdProcess hearthd(org, site.config());
+  hearthd.start();
+  HttpConnection http(hearthd.port());
+  const std::string& file = site.files["worker.js"];
+
+  auto packed = http.request(http::verb::get, "/worker.js", true, "gzip, deflate, br");
+  CHECK(packed.result_int() == 200);
+  CHECK(packed[http::field::content_encoding] == "gzip");
+  CHECK(packed[http::field::vary] == "Accept-Encoding");
+  CHECK(packed[http::field::content_type] == "text/javascript; charset=utf-8");
+  CHECK(packed[http::field::content_length] == std::to_string(packed.body().size()));
+  CHECK(packed.body().size() < file.size() / 5);
+  CHECK(gunzip(packed.body()) == file);
+  CHECK(packed.keep_alive());
+  check_public_headers(packed);
+
+  // HEAD says what GET would send: the compressed length and encoding.
+  auto head = http.request(http::verb::head, "/worker.js", true, "GZIP");
+  CHECK(head[http::field::content_encoding] == "gzip");
+  CHECK(head[http::field::content_length] == std::to_string(packed.body().size()));
+  CHECK(head[http::field::vary] == "Accept-Encoding");
+  CHECK(head.body().empty());
+
+  // A client without gzip (no field, identity only, or gzip refused by q=0)
+  // gets the file as it is on disk, and the same Vary.
+  for (const std::string& accept : {std::string(), std::string("identity"),
+                                    std::string("gzip;q=0, *"), std::string("br, *;q=0")}) {
+    INFO("Accept-Encoding: " << accept);
+    HttpConnection fresh(hearthd.port());  // one connection would pass its byte cap
+    auto plain = fresh.request(http::verb::get, "/worker.js", true, accept);
+    CHECK(plain.result_int() == 200);
+    CHECK(plain.find(http::field::content_encoding) == plain.end());
+    CHECK(plain[http::field::vary] == "Accept-Encoding");
+    CHECK(plain[http::field::content_length] == std::to_string(file.size()));
+    CHECK(plain.body() == file);
+    check_public_headers(plain);
+  }
+  // Too small (or not text) to be worth it: as it is, even when gzip is welcome.
+  for (const std::string path : {"sodium.wasm", "app.js"}) {
+    INFO(path);
+    auto res = http.request(http::verb::get, "/" + path, true, "gzip");
+    CHECK(res.find(http::field::content_encoding) == res.end());
+    CHECK(res[http::field::vary] == "Accept-Encoding");
+    CHECK(res.body() == site.files[path]);
+  }
+  // /healthz and 404s are not page files: never compressed, no Vary.
+  auto health = http.request(http::verb::get, "/healthz", true, "gzip");
+  CHECK(health.body() == "ok\n");
+  CHECK(health.find(http::field::content_encoding) == health.end());
+  check_public_headers(health);
+
+  auto loaded = hearthd.log_events("web_root_loaded");
+  REQUIRE(loaded.size() == 1);
+  CHECK(loaded[0]["bytes"] == site.total_bytes());
+  CHECK(loaded[0]["gzip_bytes"].get<std::size_t>() >= packed.body().size());
+  CHECK(hearthd.terminate() == 0);
+  check_logs_clean(hearthd, {});
+}
+
+// Issue 12 follow-up (page amplification): a few hundred bytes of pipelined
+// requests for the biggest file made the server write megabytes. Now a
+// keep-alive connection's response bodies are capped: the response that
+// passes web.max_bytes_per_connection (default: twice the site plus 64 KiB)
+// says Connection: close and is the last.
+TEST_CASE("the page: one connection's response bytes are capped, a page load never reaches it",
+          "[integration]") {
+  TestOrg org;
+  org.add_responder("ana", {"shelter"});
+  Site site;
+  site.add("worker.js", big_script());
+  const std::size_t file = site.files["worker.js"].size();
+  const std::size_t default_cap = 2 * site.total_bytes() + 64 * 1024;
+  const std::string get = "GET /worker.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+  SECTION("64 pipelined GETs of the biggest file get a few copies, then the connection closes") {
+    HearthdProcess hearthd(org, site.config());
+    hearthd.start();
+    HttpConnection http(hearthd.port());
+    std::string requests;
+    for (int i = 0; i < 64; ++i) requests += get;
+    auto responses = http.pipeline(requests);
+    std::size_t body_bytes = 0;
+    for (const auto& res : responses) body_bytes += res.body().size();
+    INFO(responses.size() << " responses, " << body_bytes << " body bytes for " << requests.size()
+                          << " bytes of requests");
+    // Main's code sent all 64 (6.6 MB here).
+    CHECK(body_bytes <= default_cap + file);
+    CHECK(responses.size() <= default_cap / file + 1);
+    CHECK(hearthd.terminate() == 0);
+  }
+  SECTION("one request at a time: the response that passes the cap says Connection: close") {
+    json config = site.config();
+    config["limits"] = {{"handshake_timeout_seconds", 60}};
+    HearthdProcess hearthd(org, config);
+    hearthd.start();
+    for (const std::string accept : {"", "gzip"}) {
+      INFO("Accept-Encoding: " << accept);
+      HttpConnection http(hearthd.port());
+      std::size_t sent = 0;
+      bool closed = false;
+      for (int i = 0; i < 63 && !closed; ++i) {
+        auto res = http.request(http::verb::get, "/worker.js", true, accept);
+        REQUIRE(res.result_int() == 200);
+        sent += res.body().size();
+        INFO("response " << i << ", " << sent << " body bytes so far");
+        CHECK(res.keep_alive() == (sent <= default_cap));
+        closed = !res.keep_alive();
+      }
+      CHECK(closed);
+      CHECK(http.closed_within(seconds(10)));
+    }
+    CHECK(hearthd.terminate() == 0);
+  }
+  SECTION("web.max_bytes_per_connection sets it") {
+    json config = site.config();
+    config["web"]["max_bytes_per_connection"] = 150000;
+    HearthdProcess hearthd(org, config);
+    hearthd.start();
+    HttpConnection http(hearthd.port());
+    CHECK(http.get("/worker.js").keep_alive());   // 100 KB
+    CHECK(!http.get("/worker.js").keep_alive());  // 200 KB > 150,000
+    CHECK(http.closed_within(seconds(10)));
+    CHECK(hearthd.terminate() == 0);
+  }
+  SECTION(
+      "a browser loading every file twice on one connection (with or without gzip) never "
+      "reaches it") {
+    HearthdProcess hearthd(org, site.config());
+    hearthd.start();
+    for (const std::string accept : {"", "gzip, deflate, br"}) {
+      INFO("Accept-Encoding: " << accept);
+      HttpConnection http(hearthd.port());
+      for (int load = 0; load < 2; ++load) {
+        for (const std::string target :
+             {"/", "/favicon.ico", "/style.css", "/app.js", "/i18n/ar.json", "/sodium.wasm",
+              "/worker.js", "/index.html"}) {
+          INFO(load << " " << target);
+          auto res = http.request(http::verb::get, target, true, accept);
+          CHECK(res.keep_alive());
+        }
+      }
+    }
+    CHECK(hearthd.terminate() == 0);
+  }
 }
 
 TEST_CASE("the page: no traversal, no listing, no decoding, nothing outside the root",

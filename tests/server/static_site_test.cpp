@@ -1,13 +1,18 @@
-// StaticSite: what is loaded from web.root, how a target finds a file, and the
+// StaticSite: what is loaded from web.root, how a target finds a file, the
 // site hash (checked against an independent implementation of the manifest in
-// docs/operations.md "The page's hash").
+// docs/operations.md "The page's hash"), the compressed copies (inflated here
+// with zlib and compared with the files), Accept-Encoding, and the default
+// cap on a connection's response bytes.
 #include <sys/stat.h>
+#include <zlib.h>
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "server/config.h"
 #include "server/static_site.h"
 #include "tests/support/test_support.h"
 
@@ -104,6 +109,190 @@ TEST_CASE("the size bound and a special file fail the load", "[server]") {
   auto fifo = StaticSite::load(site.dir.path());
   REQUIRE_FALSE(fifo.is_ok());
   CHECK(fifo.status().message() == "web.root: pipe.txt: not a regular file");
+}
+
+// `data` inflated by zlib as a gzip stream (RFC 1952), or "<bad gzip>".
+std::string gunzip(const std::string& data) {
+  z_stream z{};
+  REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  std::string out;
+  char chunk[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - z.avail_out);
+  }
+  bool whole = rc == Z_STREAM_END && z.avail_in == 0;
+  inflateEnd(&z);
+  return whole ? out : "<bad gzip>";
+}
+
+// Bytes no compressor can shrink (a deterministic xorshift stream).
+std::string noise(std::size_t n) {
+  std::string out(n, '\0');
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (auto& c : out) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  return out;
+}
+
+std::string script(std::size_t lines) {
+  std::string out;
+  for (std::size_t i = 0; i < lines; ++i)
+    out += "export function step" + std::to_string(i) + "(x) { return x * " +
+           std::to_string(i % 17) + " + 1; }\n";
+  return out;
+}
+
+TEST_CASE("text files get a compressed copy that inflates to the file, made deterministically",
+          "[server]") {
+  test::TempDir dir;
+  const std::string js = script(2000);
+  const std::string css = "body { margin: 0; padding: 0 }\n.a { color: red }\n" + script(20);
+  write(dir.path() / "index.html", "<!doctype html><p>" + std::string(400, 'h') + "</p>\n");
+  write(dir.path() / "worker.js", js);
+  write(dir.path() / "style.css", css);
+  write(dir.path() / "i18n" / "en.json", R"({"a": ")" + std::string(300, 'a') + "\"}");
+  write(dir.path() / "logo.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\">" + std::string(500, ' ') + "</svg>");
+  write(dir.path() / "sodium.wasm", std::string("\0asm\1\0\0\0", 8) + std::string(2000, '\0'));
+  auto loaded = StaticSite::load(dir.path());
+  REQUIRE(loaded.is_ok());
+  std::size_t sum = 0;
+  for (const StaticFile* f : loaded->files()) {
+    INFO(f->path);
+    REQUIRE(!f->gzip_body.empty());
+    CHECK(gunzip(f->gzip_body) == f->body);
+    // At least 10 % smaller, or it would not have been kept.
+    CHECK(f->gzip_body.size() * 10 <= f->body.size() * 9);
+    // RFC 1952 header: magic, deflate, no flags (no name, no comment), time 0, OS 255.
+    const std::string& g = f->gzip_body;
+    CHECK(static_cast<unsigned char>(g[0]) == 0x1f);
+    CHECK(static_cast<unsigned char>(g[1]) == 0x8b);
+    CHECK(g[2] == 8);
+    CHECK(g[3] == 0);
+    CHECK(g.substr(4, 4) == std::string(4, '\0'));
+    CHECK(static_cast<unsigned char>(g[9]) == 255);
+    sum += g.size();
+  }
+  CHECK(loaded->gzip_bytes() == sum);
+  CHECK(loaded->find("/worker.js")->gzip_body.size() < js.size() / 5);
+  // The same files give the same bytes on another load.
+  auto again = StaticSite::load(dir.path());
+  REQUIRE(again.is_ok());
+  for (const StaticFile* f : loaded->files())
+    CHECK(again->find("/" + f->path)->gzip_body == f->gzip_body);
+}
+
+TEST_CASE("no compressed copy when it would not save 10 %: images, noise, tiny files", "[server]") {
+  test::TempDir dir;
+  write(dir.path() / "index.html", "<p>hi</p>\n");  // gzip's 20 bytes of framing cost more
+  write(dir.path() / "config.json", "{}");
+  write(dir.path() / "empty.txt", "");
+  write(dir.path() / "random.js", noise(20000));
+  // PNG is compressed already: not even tried, however compressible the bytes.
+  write(dir.path() / "logo.png", "\x89PNG\r\n\x1a\n" + std::string(5000, '\0'));
+  write(dir.path() / "app.js", script(100));
+  auto loaded = StaticSite::load(dir.path());
+  REQUIRE(loaded.is_ok());
+  for (const char* path : {"/", "/config.json", "/empty.txt", "/random.js", "/logo.png"}) {
+    INFO(path);
+    CHECK(loaded->find(path)->gzip_body.empty());
+  }
+  CHECK(!loaded->find("/app.js")->gzip_body.empty());
+  CHECK(loaded->gzip_bytes() == loaded->find("/app.js")->gzip_body.size());
+  // The hash is over the files on disk: compressing changes nothing in it
+  // (the vector of "the site hash is SHA-256 of the documented manifest").
+}
+
+TEST_CASE("Accept-Encoding: gzip only when a weight above 0 allows it", "[server]") {
+  for (const char* yes : {"gzip",
+                          "GZIP",
+                          "gzip, deflate, br",
+                          "deflate, gzip",
+                          "br;q=1.0, gzip;q=0.8",
+                          "gzip;q=1",
+                          "gzip;q=1.",
+                          "gzip;q=1.000",
+                          "gzip;q=0.001",
+                          "gzip; q=0.5",
+                          "gzip ;Q=0.5",
+                          "x-gzip",
+                          "*",
+                          "*;q=0.1",
+                          "identity, *",
+                          "gzip;q=0.5, *;q=0",
+                          "deflate,,gzip",
+                          " , gzip ,",
+                          "gzip;level=9",
+                          "\tgzip\t"}) {
+    INFO(yes);
+    CHECK(accepts_gzip(yes));
+  }
+  for (const char* no : {"",
+                         " ",
+                         "identity",
+                         "deflate, br",
+                         "gzip;q=0",
+                         "gzip;q=0.",
+                         "gzip;q=0.000",
+                         "gzip;Q=0",
+                         "GZIP;q=0, *",
+                         "*;q=0",
+                         "gzip;q=0, gzip",
+                         "gzip;q=2",
+                         "gzip;q=1.5",
+                         "gzip;q=0.0001",
+                         "gzip;q=abc",
+                         "gzip;q=",
+                         "gzip;q=-1",
+                         "gzips",
+                         "g zip",
+                         "gzip2",
+                         "identity;q=0",
+                         "x-gzip;q=0, *;q=1",
+                         ";q=1",
+                         "gzip;q=.5",
+                         "*, gzip;q=0"}) {
+    INFO(no);
+    CHECK_FALSE(accepts_gzip(no));
+  }
+}
+
+TEST_CASE("the cap on a connection's response bytes: default and web.max_bytes_per_connection",
+          "[server]") {
+  SmallSite small;
+  auto tiny = StaticSite::load(small.dir.path());
+  REQUIRE(tiny.is_ok());
+  CHECK(tiny->default_bytes_per_connection() == 2 * 14 + StaticSite::kMinBytesPerConnection);
+  write(small.dir.path() / "worker.js", script(3000));
+  auto big = StaticSite::load(small.dir.path());
+  REQUIRE(big.is_ok());
+  CHECK(big->default_bytes_per_connection() ==
+        2 * big->total_bytes() + StaticSite::kMinBytesPerConnection);
+
+  const std::string base = R"({"data_dir":"d","org_root_key":")" + std::string(64, 'a') +
+                           R"(","roster_file":"r","web":{"root":"w")";
+  auto absent = parse_config(base + "}}", "/etc/hearth");
+  REQUIRE(absent.is_ok());
+  CHECK(!absent->web_max_bytes_per_connection.has_value());
+  auto set = parse_config(base + R"(,"max_bytes_per_connection":2000000}})", "/etc/hearth");
+  REQUIRE(set.is_ok());
+  CHECK(set->web_max_bytes_per_connection == 2000000u);
+  for (const char* bad : {"65535", "1073741825", "-1", "\"1MB\"", "1.5"}) {
+    INFO(bad);
+    auto c = parse_config(base + ",\"max_bytes_per_connection\":" + bad + "}}", "/etc/hearth");
+    REQUIRE_FALSE(c.is_ok());
+    CHECK(c.status().message().find("web.max_bytes_per_connection") != std::string::npos);
+  }
 }
 
 }  // namespace
