@@ -42,7 +42,8 @@ std::string logged_hash(const fs::path& config) {
   REQUIRE(loaded.size() == 1);
   CHECK(hearthd.terminate() == 0);
   // No path in the line: only counts and the hash.
-  CHECK(loaded[0].size() == 6);  // t, level, event, files, bytes, hash
+  CHECK(loaded[0].size() == 7);  // t, level, event, files, bytes, gzip_bytes, hash
+  CHECK(loaded[0]["gzip_bytes"].is_number_unsigned());
   return loaded[0]["hash"].get<std::string>();
 }
 
