@@ -175,6 +175,8 @@ Status read_limits(const json& root, Limits& l) {
                          "frame_deadline_seconds",
                          "read_bytes_per_second",
                          "read_burst_bytes",
+                         "logged_in_read_bytes_per_second",
+                         "logged_in_read_burst_bytes",
                          "max_buffered_bytes"}));
   HEARTH_TRY(read_int(o, p, "max_frame_bytes", l.max_frame_bytes, 1024, 16 * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "frames_per_second", l.frames_per_second, 1, 10000));
@@ -217,6 +219,10 @@ Status read_limits(const json& root, Limits& l) {
   HEARTH_TRY(read_int(o, p, "read_bytes_per_second", l.read_bytes_per_second, 1024,
                       1024ULL * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "read_burst_bytes", l.read_burst_bytes, 1024, 1024ULL * 1024 * 1024));
+  HEARTH_TRY(read_int(o, p, "logged_in_read_bytes_per_second", l.logged_in_read_bytes_per_second,
+                      1024, 1024ULL * 1024 * 1024));
+  HEARTH_TRY(read_int(o, p, "logged_in_read_burst_bytes", l.logged_in_read_burst_bytes, 1024,
+                      1024ULL * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "max_buffered_bytes", l.max_buffered_bytes, 1024 * 1024,
                       1024ULL * 1024 * 1024 * 1024));
   return Status::ok();

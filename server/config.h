@@ -109,9 +109,17 @@ struct Limits {
   std::size_t max_anonymous_frame_bytes = 32 * 1024;
   // A message, once its first bytes arrived, must be complete within this.
   std::chrono::seconds frame_deadline{15};
-  // Per-connection read budget in bytes: a token bucket like frames_per_second.
+  // Per-connection read budget in bytes: a token bucket like frames_per_second,
+  // for messages read before login.
   std::size_t read_bytes_per_second = 64 * 1024;
   std::size_t read_burst_bytes = 1024 * 1024;
+  // The same, for messages read once the connection is logged in (a vault or
+  // a responder). A survivor's client uploads its whole vault (up to
+  // max_frame_bytes) with every message it sends and every batch it
+  // receives: at 64 KiB/s a 17 KiB vault made each message of a brisk
+  // conversation wait 260 ms, and a full one 4 s (docs/performance.md).
+  std::size_t logged_in_read_bytes_per_second = 1024 * 1024;
+  std::size_t logged_in_read_burst_bytes = 4 * 1024 * 1024;
   // Bytes held across all connections (messages being read + write queues).
   std::size_t max_buffered_bytes = 256 * 1024 * 1024;
 };

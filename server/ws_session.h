@@ -488,8 +488,12 @@ class WsSession final : public Connection {
     auto now = [] { return std::chrono::steady_clock::now().time_since_epoch(); };
     TokenBucket bucket(limits.frames_per_second, limits.frame_burst, now());
     // Bytes, read side: a big-frame flooder is slowed to this rate and pays
-    // for what it sent before its next message is read.
+    // for what it sent before its next message is read. A logged-in party
+    // pays from a larger bucket of its own: its client's vault uploads are
+    // legitimate bytes (config.h).
     TokenBucket bytes(limits.read_bytes_per_second, limits.read_burst_bytes, now());
+    TokenBucket logged_in_bytes(limits.logged_in_read_bytes_per_second,
+                                limits.logged_in_read_burst_bytes, now());
     TokenBucket::Duration bytes_wait = TokenBucket::Duration::zero();
     boost::asio::steady_timer throttle(strand_);
     beast::flat_buffer buffer;
@@ -534,7 +538,7 @@ class WsSession final : public Connection {
       }
       if (close_code_ || closed_) break;
       services_.metrics.frames_received.fetch_add(1);
-      bytes_wait = bytes.take(now(), buffer.size());
+      bytes_wait = (logged_in() ? logged_in_bytes : bytes).take(now(), buffer.size());
       std::string reply;
       if (!ws_.got_text()) {
         reply = protocol::encode(protocol::ReplyFrame{

@@ -63,6 +63,8 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->limits.frame_deadline == std::chrono::seconds(15));
   CHECK(c->limits.read_bytes_per_second == 64 * 1024);
   CHECK(c->limits.read_burst_bytes == 1024 * 1024);
+  CHECK(c->limits.logged_in_read_bytes_per_second == 1024 * 1024);
+  CHECK(c->limits.logged_in_read_burst_bytes == 4 * 1024 * 1024);
   CHECK(c->limits.max_buffered_bytes == 256 * 1024 * 1024);
   CHECK(c->pow.effort == 20000);
   CHECK(c->pow.max_effort == 1000000);
@@ -93,6 +95,7 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
                "max_connections_per_vault": 2, "max_connections_per_responder": 5,
                "max_anonymous_frame_bytes": 4096, "frame_deadline_seconds": 4,
                "read_bytes_per_second": 2048, "read_burst_bytes": 8192,
+               "logged_in_read_bytes_per_second": 4096, "logged_in_read_burst_bytes": 16384,
                "max_buffered_bytes": 2097152},
     "pow": {"effort": 1, "challenge_ttl_seconds": 600, "max_effort": 64,
             "danger_now_max_effort": 128, "proofs_per_minute": 5}
@@ -139,6 +142,8 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->limits.frame_deadline == std::chrono::seconds(4));
   CHECK(c->limits.read_bytes_per_second == 2048);
   CHECK(c->limits.read_burst_bytes == 8192);
+  CHECK(c->limits.logged_in_read_bytes_per_second == 4096);
+  CHECK(c->limits.logged_in_read_burst_bytes == 16384);
   CHECK(c->limits.max_buffered_bytes == 2097152);
   CHECK(c->pow.effort == 1);
   CHECK(c->pow.challenge_ttl == std::chrono::seconds(600));
