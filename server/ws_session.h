@@ -15,7 +15,8 @@
 // connection holds (message in hand, write queue) is reported to the global
 // byte budget.
 //
-// No peer address is read here: nothing about the peer can reach a log line.
+// No peer address is read here (the listener hands over only an opaque source
+// key, server/source_key.h): nothing about the peer can reach a log line.
 //
 // Thread safety: everything runs on the connection's strand (the socket's
 // executor); see connection.h.
