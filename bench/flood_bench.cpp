@@ -1021,7 +1021,9 @@ int main(int argc, char** argv) {
       half_open, silent_share * 100, partial_frames, frame_sent, frame_announced, open_rate,
       login_rate, login_conns, duration,
       attack_sources > 0
-          ? (std::to_string(attack_sources) + " addresses (127.0.0.2 onwards)").c_str()
+          ? (std::to_string(attack_sources) + (attack_sources == 1 ? " address" : " addresses") +
+             " (127.0.0.2 onwards)")
+                .c_str()
           : "127.0.0.1 (the legitimate traffic's address)");
   std::fflush(stdout);
 
