@@ -23,6 +23,10 @@
 // reconnects), and samples hearthd's resident set and CPU. It reports what
 // the bench itself spent (getrusage) so the figures can be judged on a small
 // machine: the attackers compete with hearthd for the same cores.
+// With --attack-sources N the attackers' connections come from N loopback
+// addresses, 127.0.0.2 onwards (a distributed attacker: hearthd gives each
+// source a fair share, server/admission.h); the legitimate traffic stays on
+// 127.0.0.1. Without it every connection comes from 127.0.0.1 (one source).
 // docs/performance.md ("Under attack") records the figures and how they were taken.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -215,7 +219,20 @@ struct RawOptions {
   std::string login_wire;  // challenge + responder_login frames, masked
   Ms reopen_delay{2000};
   int max_connecting = 256;
+  int attack_sources = 0;  // 0: from 127.0.0.1; else spread over 127.0.0.2 onwards
 };
+
+// The k-th attacker source's address (host order): 127.0.0.2 + k mod n.
+std::uint32_t attacker_address(std::size_t k, int sources) {
+  if (sources <= 0) return INADDR_LOOPBACK;
+  return INADDR_LOOPBACK + 1 + static_cast<std::uint32_t>(k % static_cast<std::size_t>(sources));
+}
+std::string attacker_address_text(std::size_t k, int sources) {
+  in_addr a{htonl(attacker_address(k, sources))};
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a, text, sizeof text);
+  return text;
+}
 
 enum class Kind { kHalfOpen, kSilent, kPartialFrame, kLogin };
 constexpr int kKinds = 4;
@@ -319,6 +336,19 @@ class RawFlood {
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o_.attack_sources > 0) {
+      // The port is chosen at connect (per destination), not at bind.
+      ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      local.sin_addr.s_addr = htonl(attacker_address(i, o_.attack_sources));
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd);
+        st(s).connect_failed++;
+        reopen_.push_back({Steady::now() + o_.reopen_delay, i});
+        return;
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(o_.port));
@@ -783,7 +813,9 @@ struct OpenStream {
   double seconds = 0;
 };
 
-void open_loop(int port, double rate, const std::atomic<bool>& stop, OpenStream& out) {
+void open_loop(int port, double rate, int sources, std::size_t first_source,
+               const std::atomic<bool>& stop, OpenStream& out) {
+  std::size_t next_source = first_source;
   const auto start = Steady::now();
   auto next = start;
   const auto period = std::chrono::duration_cast<Steady::duration>(
@@ -797,7 +829,9 @@ void open_loop(int port, double rate, const std::atomic<bool>& stop, OpenStream&
     const auto t0 = Steady::now();
     std::unique_ptr<test::WsClient> ws;
     try {
-      ws = test::WsClient::connect(static_cast<std::uint16_t>(port));
+      ws = test::WsClient::connect(
+          static_cast<std::uint16_t>(port), test::WsClient::Options{},
+          sources > 0 ? attacker_address_text(next_source++, sources) : std::string());
     } catch (const std::exception&) {
       out.outcomes.add("connect refused");
       continue;
@@ -853,6 +887,7 @@ int main(int argc, char** argv) {
   int rtt_interval_ms = 250;
   double probe_interval = 1.0;
   int reopen_ms = 2000;
+  int attack_sources = 0;
   std::uint32_t pow_effort = 20000;
   bool quick = false;
   bool strict = false;
@@ -911,6 +946,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--reopen-ms", reopen_ms, "an attacker reopens a closed connection after this")
       ->check(CLI::Range(10, 60000))
+      ->capture_default_str();
+  app.add_option("--attack-sources", attack_sources,
+                 "attackers connect from this many addresses, 127.0.0.2 onwards (0: all from "
+                 "127.0.0.1, the legitimate traffic's address)")
+      ->check(CLI::Range(0, 60000))
       ->capture_default_str();
   app.add_option("--pow-effort", pow_effort, "the demo org's proof-of-work effort")
       ->check(CLI::Range(1u, 1u << 24))
@@ -977,9 +1017,14 @@ int main(int argc, char** argv) {
       ::sysconf(_SC_NPROCESSORS_ONLN), load.substr(0, load.find(' ')).c_str());
   std::printf(
       "attack: %d half-open handshakes (%.0f%% silent), %d partial frames (%zu of %zu bytes), "
-      "case opens at %.0f/s, failed logins at %.0f/s on %d connections, for %.0f s\n",
+      "case opens at %.0f/s, failed logins at %.0f/s on %d connections, for %.0f s, from %s\n",
       half_open, silent_share * 100, partial_frames, frame_sent, frame_announced, open_rate,
-      login_rate, login_conns, duration);
+      login_rate, login_conns, duration,
+      attack_sources > 0
+          ? (std::to_string(attack_sources) + (attack_sources == 1 ? " address" : " addresses") +
+             " (127.0.0.2 onwards)")
+                .c_str()
+          : "127.0.0.1 (the legitimate traffic's address)");
   std::fflush(stdout);
 
   std::ifstream pass_in(org / "responder-ana.passphrase");
@@ -1060,6 +1105,7 @@ int main(int argc, char** argv) {
   raw.login_rate = login_rate;
   raw.login_conns = login_conns;
   raw.reopen_delay = Ms(reopen_ms);
+  raw.attack_sources = attack_sources;
   {
     const Bytes bad_signature = crypto::random_bytes(64);
     raw.login_wire = masked_text_frame(protocol::encode(
@@ -1073,9 +1119,10 @@ int main(int argc, char** argv) {
   const auto flood_start = Steady::now();
   std::thread raw_thread([&] { flood.run(stop_attack); });
   std::vector<std::thread> open_threads_run;
-  for (auto& o : opens)
-    open_threads_run.emplace_back(
-        [&, out = &o] { open_loop(server.port, open_rate / open_threads, stop_attack, *out); });
+  for (std::size_t t = 0; t < opens.size(); ++t)
+    open_threads_run.emplace_back([&, t, out = &opens[t]] {
+      open_loop(server.port, open_rate / open_threads, attack_sources, t * 7919, stop_attack, *out);
+    });
 
   // Legitimate probes, a fresh survivor at 30% of the flood and a new
   // danger-now survivor at --danger-at.

@@ -47,11 +47,111 @@ std::size_t Admission::shield_cap() const {
   return std::min(limits_.max_protected_anonymous, limits_.max_anonymous_connections / 4);
 }
 
-bool Admission::shielded(const Entry& e, TimePoint now) const {
-  return e.shield != Shield::kNone && e.shield_until > now;
+namespace {
+
+int shield_kind(Admission::Shield shield) { return shield == Admission::Shield::kPaid ? 1 : 0; }
+
+}  // namespace
+
+void Admission::list(std::uint64_t id, Entry& e) {
+  if (e.asked_to_close) return;
+  if (e.read + e.queued > 0) holders_.emplace(e.read + e.queued, ~id);
+  switch (e.pool) {
+    case Pool::kHandshake:
+      shares_[kHandshakes].add(e.source, id);
+      break;
+    case Pool::kAnonymous:
+      if (e.shield == Shield::kNone) {
+        shares_[kUnprotected].add(e.source, id);
+      } else {
+        shares_[e.shield == Shield::kPaid ? kPaid : kLoggingIn].add(e.source, e.shield_order);
+        shields_[shield_kind(e.shield)].emplace(e.shield_order, id);
+      }
+      break;
+    case Pool::kSurvivor:
+      shares_[kSurvivors].add(e.source, id);
+      e.source->vaults.add(e.party, id);
+      if (!e.live_case) without_case_.insert(id);
+      party_members_[e.party].insert(id);
+      break;
+    case Pool::kResponder:
+      party_members_[e.party].insert(id);
+      break;
+    case Pool::kNone:
+      break;
+  }
 }
 
-Admission::Closer Admission::take_out(std::map<std::uint64_t, Entry>::iterator it) {
+void Admission::unlist(std::uint64_t id, Entry& e) {
+  if (e.asked_to_close) return;
+  holders_.erase({e.read + e.queued, ~id});
+  switch (e.pool) {
+    case Pool::kHandshake:
+      shares_[kHandshakes].remove(e.source, id);
+      break;
+    case Pool::kAnonymous:
+      if (e.shield == Shield::kNone) {
+        shares_[kUnprotected].remove(e.source, id);
+      } else {
+        shares_[e.shield == Shield::kPaid ? kPaid : kLoggingIn].remove(e.source, e.shield_order);
+        shields_[shield_kind(e.shield)].erase(e.shield_order);
+      }
+      break;
+    case Pool::kSurvivor:
+      shares_[kSurvivors].remove(e.source, id);
+      e.source->vaults.remove(e.party, id);
+      without_case_.erase(id);
+      [[fallthrough]];
+    case Pool::kResponder:
+      if (auto p = party_members_.find(e.party); p != party_members_.end()) {
+        p->second.erase(id);
+        if (p->second.empty()) party_members_.erase(p);
+      }
+      break;
+    case Pool::kNone:
+      break;
+  }
+}
+
+void Admission::expire_shields(TimePoint now) {
+  for (auto& kind : shields_) {
+    while (!kind.empty()) {
+      auto it = entries_.find(kind.begin()->second);
+      if (it == entries_.end()) {
+        kind.erase(kind.begin());  // cannot happen: erase unlists
+        continue;
+      }
+      // Every protection lasts anonymous_protection: the first granted ends first.
+      if (it->second.shield_until > now) break;
+      unlist(it->first, it->second);
+      it->second.shield = Shield::kNone;
+      list(it->first, it->second);
+    }
+  }
+}
+
+std::uint64_t Admission::member_to_id(Share share, std::uint64_t member) const {
+  if (share != kLoggingIn && share != kPaid) return member;
+  const auto& kind = shields_[share == kPaid ? 1 : 0];
+  auto it = kind.find(member);
+  return it == kind.end() ? 0 : it->second;
+}
+
+std::uint64_t Admission::fair_victim(Share share, Source* newcomer) const {
+  const FairShare<Source*>& s = shares_[share];
+  Source* const* top = s.top();
+  if (top == nullptr) return 0;
+  Source* from = *top;
+  // The newcomer's source joins with one more: when it would hold as many as
+  // the top source, it gives up its own (one source: always its own oldest).
+  const std::size_t own = s.count(newcomer);
+  if (own > 0 && own + 1 >= s.count(*top)) from = newcomer;
+  auto member = s.oldest(from);
+  return member ? member_to_id(share, *member) : 0;
+}
+
+Admission::Closer Admission::take_out(Entries::iterator it) {
+  unlist(it->first, it->second);
   it->second.asked_to_close = true;
   adjust(it->second.pool, -1);
   it->second.pool = Pool::kNone;
@@ -92,21 +192,21 @@ void Admission::publish() {
   metrics_.buffered_bytes.store(static_cast<std::int64_t>(buffered_));
 }
 
-std::map<std::uint64_t, Admission::Entry>::iterator Admission::oldest(Pool pool) {
-  return std::find_if(entries_.begin(), entries_.end(), [pool](const auto& e) {
-    return e.second.pool == pool && !e.second.asked_to_close;
-  });
-}
-
-Admission::Ticket Admission::enter(Closer closer) {
+Admission::Ticket Admission::enter(Closer closer, const SourceKey& source) {
   Closer evict;
   Ticket ticket;
   {
     std::lock_guard lock(mu_);
+    Source* from = &sources_[source];
+    from->key = source;
+    ++from->tickets;
     if (handshakes_ >= limits_.max_handshakes) {
-      // Refusal at accept: the handshake that has stalled longest goes, at
-      // once, and leaves the pool now (its socket is closed on its strand).
-      if (auto it = oldest(Pool::kHandshake); it != entries_.end()) {
+      // Refusal at accept: the handshake that has stalled longest, of the
+      // source holding the most, goes at once, and leaves the pool now (its
+      // socket is closed on its strand).
+      if (std::uint64_t victim = fair_victim(kHandshakes, from); victim != 0) {
+        auto it = entries_.find(victim);
+        unlist(it->first, it->second);
         it->second.asked_to_close = true;
         it->second.pool = Pool::kNone;
         --handshakes_;
@@ -117,7 +217,9 @@ Admission::Ticket Admission::enter(Closer closer) {
     std::uint64_t id = next_id_++;
     Entry entry;
     entry.closer = std::move(closer);
-    entries_.emplace(id, std::move(entry));
+    entry.source = from;
+    auto [it, inserted] = entries_.emplace(id, std::move(entry));
+    list(id, it->second);
     ++handshakes_;
     publish();
     ticket.owner_ = this;
@@ -148,23 +250,20 @@ bool Admission::upgrade(Ticket& ticket) {
       // flood of idle sockets. Only when every one is protected does a
       // protection yield (logging in, which is free to claim, before paid),
       // so the upgrade is refused only when logged-in connections hold every
-      // place.
-      const TimePoint now = std::chrono::steady_clock::now();
-      auto victim = entries_.end();
-      int victim_rank = 3;
-      for (auto e = entries_.begin(); e != entries_.end() && victim_rank > 0; ++e) {
-        if (e->second.pool != Pool::kAnonymous || e->second.asked_to_close) continue;
-        int rank = !shielded(e->second, now) ? 0 : e->second.shield == Shield::kLoggingIn ? 1 : 2;
-        if (rank < victim_rank) {
-          victim = e;
-          victim_rank = rank;
-        }
+      // place. Each time from the source holding the most of that kind: a
+      // flood from one address pushes out its own.
+      expire_shields(std::chrono::steady_clock::now());
+      std::uint64_t victim = 0;
+      for (Share share : {kUnprotected, kLoggingIn, kPaid}) {
+        victim = fair_victim(share, self->second.source);
+        if (victim != 0) break;
       }
-      if (victim != entries_.end()) {
-        evict = take_out(victim);
+      if (victim != 0) {
+        evict = take_out(entries_.find(victim));
         metrics_.anonymous_evicted.fetch_add(1);
       }
     }
+    unlist(self->first, self->second);
     --handshakes_;
     if (has_room()) {
       self->second.pool = Pool::kAnonymous;
@@ -173,6 +272,7 @@ bool Admission::upgrade(Ticket& ticket) {
     } else {
       self->second.pool = Pool::kNone;
     }
+    list(self->first, self->second);
     publish();
   }
   if (evict) evict(Reason::kAnonymousEvicted);
@@ -183,7 +283,9 @@ void Admission::leave_handshake(Ticket& ticket) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(ticket.id_);
   if (ticket.owner_ != this || it == entries_.end() || it->second.pool != Pool::kHandshake) return;
+  unlist(it->first, it->second);
   it->second.pool = Pool::kNone;
+  list(it->first, it->second);
   --handshakes_;
   publish();
 }
@@ -198,52 +300,55 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party, 
       return false;
     std::string key = responder ? "r" : "s";
     key.append(party);
-    auto of_party = [this](const std::string& k) {
-      return std::find_if(entries_.begin(), entries_.end(), [&k](const auto& e) {
-        return e.second.party == k && !e.second.asked_to_close;
-      });
-    };
     // One party at its cap: its oldest connection goes (often a socket
     // left half-dead by a network change), the newest login stays.
     const std::size_t cap =
         responder ? limits_.max_connections_per_responder : limits_.max_connections_per_vault;
     for (auto p = parties_.find(key); p != parties_.end() && p->second >= cap;
          p = parties_.find(key)) {
-      auto victim = of_party(key);
-      if (victim == entries_.end()) break;
-      closers.emplace_back(take_out(victim), Reason::kReplaced);
+      auto members = party_members_.find(key);
+      if (members == party_members_.end() || members->second.empty()) break;
+      closers.emplace_back(take_out(entries_.find(*members->second.begin())), Reason::kReplaced);
       metrics_.logins_replaced[responder ? 1 : 0].fetch_add(1);
     }
     // Survivors stay below max_connections minus the reserve: past it a
     // responder could not get in. When full, a connection of a vault with no
     // live case goes first (a vault is made with a case, which costs a proof
     // of work and a place in the waiting room; once its cases are dismissed
-    // or closed it holds no place against one that has a case). Then the
-    // vault holding the most connections gives up its oldest, so every vault
-    // gets one place before any gets two: filling the pool takes one vault,
-    // with a live case, per place.
+    // or closed it holds no place against one that has a case). Then a
+    // source holding at least two more survivor connections than the
+    // newcomer's gives one up (its vault holding the most, if more than one,
+    // else its oldest): filling the pool from one address takes nobody else's
+    // place. Then the newcomer's own source's vault holding the most
+    // connections gives up its oldest, so every vault gets one place before
+    // any gets two: filling the pool takes one vault, with a live case, per
+    // place.
     const std::size_t survivor_room = limits_.max_connections - reserve();
     if (!responder && survivors_ >= survivor_room) {
-      auto victim = entries_.end();
-      std::size_t most = 1;
-      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-        if (e->second.pool != Pool::kSurvivor || e->second.asked_to_close) continue;
-        if (!e->second.live_case) {
-          victim = e;
-          break;
-        }
-        auto p = parties_.find(e->second.party);
-        if (p != parties_.end() && p->second > most) {
-          most = p->second;
-          victim = e;
-        }
+      std::uint64_t victim = 0;
+      Source* mine = it->second.source;
+      const FairShare<Source*>& share = shares_[kSurvivors];
+      Source* const* top = share.top();
+      auto of_vaults = [](const Source& s) -> std::uint64_t {
+        const std::string* vault = s.vaults.top();
+        if (vault == nullptr || s.vaults.count(*vault) < 2) return 0;
+        return *s.vaults.oldest(*vault);
+      };
+      if (!without_case_.empty()) {
+        victim = *without_case_.begin();
+      } else if (top != nullptr && *top != mine && share.count(*top) >= share.count(mine) + 2) {
+        victim = of_vaults(**top);
+        if (victim == 0) victim = share.oldest(*top).value_or(0);
+      } else {
+        victim = of_vaults(*mine);
       }
-      if (victim != entries_.end()) {
-        closers.emplace_back(take_out(victim), Reason::kMadeWay);
+      if (victim != 0) {
+        closers.emplace_back(take_out(entries_.find(victim)), Reason::kMadeWay);
         metrics_.survivors_made_way.fetch_add(1);
       }
     }
     if (responder || survivors_ < survivor_room) {
+      unlist(it->first, it->second);
       --anonymous_;
       it->second.pool = responder ? Pool::kResponder : Pool::kSurvivor;
       it->second.shield = Shield::kNone;
@@ -251,6 +356,7 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party, 
       ++parties_[key];
       it->second.party = std::move(key);
       it->second.live_case = responder || live_case;
+      list(it->first, it->second);
       admitted = true;
     }
     publish();
@@ -264,7 +370,9 @@ void Admission::set_live_case(Ticket& ticket, bool live_case) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(ticket.id_);
   if (ticket.owner_ != this || it == entries_.end()) return;
+  unlist(it->first, it->second);
   it->second.live_case = live_case;
+  list(it->first, it->second);
 }
 
 void Admission::protect(Ticket& ticket, Shield shield) {
@@ -279,28 +387,29 @@ void Admission::protect(Ticket& ticket, Shield shield) {
   if (granted) return;
   granted = true;
   const TimePoint now = std::chrono::steady_clock::now();
-  if (shield == Shield::kLoggingIn && self.shield == Shield::kPaid && shielded(self, now)) return;
+  expire_shields(now);
+  if (shield == Shield::kLoggingIn && self.shield == Shield::kPaid) return;
   const std::size_t cap = shield_cap();
   if (cap == 0) return;
-  // Past the kind's cap its oldest protection ends: claiming them all takes
-  // a steady stream of new connections, and each lasts anonymous_protection.
-  std::size_t live = 0;
-  auto oldest_shield = entries_.end();
-  for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-    const Entry& x = e->second;
-    if (x.pool != Pool::kAnonymous || x.asked_to_close || x.shield != shield || !shielded(x, now))
-      continue;
-    ++live;
-    if (oldest_shield == entries_.end() || x.shield_order < oldest_shield->second.shield_order)
-      oldest_shield = e;
-  }
-  if (live >= cap && oldest_shield != entries_.end()) {
-    oldest_shield->second.shield = Shield::kNone;
-    metrics_.protections_displaced.fetch_add(1);
+  // Past the kind's cap a protection ends: the oldest of the source holding
+  // the most of this kind (or this source's own, when it would hold as
+  // many). Claiming them all from one address ends only its own; each lasts
+  // anonymous_protection.
+  unlist(it->first, self);
+  const Share share = shield == Shield::kPaid ? kPaid : kLoggingIn;
+  if (shields_[shield_kind(shield)].size() >= cap) {
+    if (std::uint64_t victim = fair_victim(share, self.source); victim != 0) {
+      auto v = entries_.find(victim);
+      unlist(v->first, v->second);
+      v->second.shield = Shield::kNone;
+      list(v->first, v->second);
+      metrics_.protections_displaced.fetch_add(1);
+    }
   }
   self.shield = shield;
   self.shield_until = now + limits_.anonymous_protection;
   self.shield_order = next_shield_order_++;
+  list(it->first, self);
 }
 
 bool Admission::hold_read(Ticket& ticket, std::size_t bytes) {
@@ -313,8 +422,12 @@ bool Admission::hold_read(Ticket& ticket, std::size_t bytes) {
     metrics_.buffer_waits.fetch_add(1);
     return false;
   }
-  buffered_ = without + bytes;
-  it->second.read = bytes;
+  if (bytes != it->second.read) {
+    unlist(it->first, it->second);
+    buffered_ = without + bytes;
+    it->second.read = bytes;
+    list(it->first, it->second);
+  }
   publish();
   return true;
 }
@@ -325,23 +438,18 @@ void Admission::hold_queued(Ticket& ticket, std::size_t bytes) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(ticket.id_);
     if (ticket.owner_ != this || it == entries_.end()) return;
+    unlist(it->first, it->second);
     buffered_ = buffered_ - it->second.queued + bytes;
     it->second.queued = bytes;
-    if (buffered_ > limits_.max_buffered_bytes) {
+    list(it->first, it->second);
+    if (buffered_ > limits_.max_buffered_bytes && !holders_.empty()) {
       // Over the budget: the largest holder goes (its queue is dropped when it
       // closes), not whoever happened to queue the last frame.
-      auto largest = entries_.end();
-      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-        if (e->second.asked_to_close) continue;
-        if (largest == entries_.end() ||
-            e->second.read + e->second.queued > largest->second.read + largest->second.queued)
-          largest = e;
-      }
-      if (largest != entries_.end()) {
-        largest->second.asked_to_close = true;
-        close = largest->second.closer;
-        metrics_.buffer_budget_closes.fetch_add(1);
-      }
+      auto largest = entries_.find(~holders_.rbegin()->second);
+      unlist(largest->first, largest->second);
+      largest->second.asked_to_close = true;
+      close = largest->second.closer;
+      metrics_.buffer_budget_closes.fetch_add(1);
     }
     publish();
   }
@@ -353,17 +461,27 @@ std::size_t Admission::buffered() const {
   return buffered_;
 }
 
+std::size_t Admission::sources() const {
+  std::lock_guard lock(mu_);
+  return sources_.size();
+}
+
 void Admission::erase(std::uint64_t id) {
   std::lock_guard lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
+  unlist(it->first, it->second);
   adjust(it->second.pool, -1);
   if (!it->second.party.empty()) {
     auto p = parties_.find(it->second.party);
     if (p != parties_.end() && --p->second == 0) parties_.erase(p);
   }
   buffered_ -= it->second.read + it->second.queued;
+  // The source's entry goes with its last connection: nothing about a peer
+  // outlives its socket.
+  Source* source = it->second.source;
   entries_.erase(it);
+  if (source != nullptr && --source->tickets == 0) sources_.erase(source->key);
   publish();
 }
 

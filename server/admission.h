@@ -2,32 +2,43 @@
 // may hold between them (docs/operations.md, "Connection limits").
 //
 // Every public connection holds one Ticket from accept to its end, in one of
-// four pools:
+// four pools, and belongs to a source (below). When a pool is full, the
+// source holding the most of that pool gives up its oldest: one address
+// cannot push out another's connection by opening more of its own.
 //   handshake  -- TLS, the HTTP request, the WebSocket upgrade. At most
 //                 max_handshakes; at accept, when the pool is full, the oldest
-//                 handshake is closed at once, so stalled handshakes (a
-//                 slowloris) cannot keep a fresh one out. Never counted in
-//                 max_connections.
+//                 handshake of the source holding the most handshakes is
+//                 closed at once, so stalled handshakes (a slowloris) cannot
+//                 keep a fresh one out. Never counted in max_connections.
 //   anonymous  -- an upgraded WebSocket not logged in. At most
 //                 max_anonymous_connections, and all WebSockets together at
 //                 most max_connections; when there is no room the oldest
-//                 unprotected anonymous connection is closed (1013), so a
-//                 responder or survivor arriving now gets in. Protected for
+//                 unprotected anonymous connection of the source holding the
+//                 most unprotected ones is closed (1013), so a responder or
+//                 survivor arriving now gets in. Protected for
 //                 anonymous_protection: one that asked for a login challenge
 //                 (logging in) and one that paid a proof of work for a route
 //                 (paid); they are evicted only when every anonymous
-//                 connection is protected (logging in first, then paid).
-//                 Each kind holds at most max_protected_anonymous (and a
-//                 quarter of the pool); a newer protection ends its kind's
-//                 oldest. The upgrade is refused (503) only when there is no
-//                 anonymous connection to evict.
+//                 connection is protected (logging in first, then paid; again
+//                 from the source holding the most of that kind, oldest
+//                 granted first). Each kind holds at most
+//                 max_protected_anonymous (and a quarter of the pool); a newer
+//                 protection ends the oldest of that kind held by the source
+//                 holding the most of it. The upgrade is refused (503) only
+//                 when there is no anonymous connection to evict.
 //   survivor   -- logged into a vault (vault_login or open_case); at most
 //                 max_connections minus the responder reserve. When full, the
 //                 oldest connection of a vault without a live (not closed)
-//                 case gives way (1013); failing that, the vault holding the
-//                 most connections, if more than one, gives up its oldest;
-//                 else the login is refused (1013).
+//                 case gives way (1013); failing that, a source holding at
+//                 least two more survivor connections than the newcomer's
+//                 gives one up (its vault holding the most, if more than one,
+//                 else its oldest); failing that, the vault of the newcomer's
+//                 own source holding the most connections, if more than one,
+//                 gives up its oldest; else the login is refused (1013).
 //   responder  -- after responder_login.
+// "The source holding the most": when the newcomer's own source holds some
+// and would then hold at least as many as the top source, its own oldest goes
+// (so sources that hold equal shares keep them; an address evicts itself).
 // Per party: at most max_connections_per_vault connections of one vault and
 // max_connections_per_responder of one responder id; a newer login past it
 // closes that party's oldest connection (4001).
@@ -35,6 +46,18 @@
 // anonymous connections make way, a responder can always connect and log in
 // while responders hold fewer than the reserve; its login in flight is
 // protected from a flood of idle anonymous connections.
+//
+// Sources: the server derives a source key from the peer's address (an IPv4
+// address, an IPv6 /48) with a keyed hash under a random key made at start
+// and never written anywhere (server/source_key.h). Admission keeps only that
+// opaque key, and only while a connection from it lives: the source's entry
+// is erased with its last connection. The kernel's socket table holds the
+// address itself for exactly as long, so memory holds nothing more. Every
+// connection from one address (or behind one proxy, or Tor) is one source:
+// then every rule above is the rule for a single source, the oldest first.
+//
+// Victims are found in O(log n): per pool, per source and per vault indexes
+// (server/fair_share.h), never a scan of every connection.
 //
 // The byte budget: each ticket reports what its connection holds -- the
 // message being read and the write queue -- and the total is kept below
@@ -44,23 +67,26 @@
 // makes the connection holding the most bytes close (1008).
 //
 // Admission never reads a peer address: connections are told apart by an
-// internal number only.
+// internal number and their source key only.
 //
 // Thread safety: every method may be called from any thread (one mutex). The
 // Closer callbacks are called with no lock held; they must only post to the
 // connection's strand.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "server/config.h"
+#include "server/fair_share.h"
 #include "server/metrics.h"
 
 namespace hearth::server {
@@ -80,6 +106,8 @@ class Admission {
   enum class Shield { kNone, kLoggingIn, kPaid };
   // Asks the connection to close; called from any thread, must only post.
   using Closer = std::function<void(Reason)>;
+  // Where a connection comes from, opaque (server/source_key.h).
+  using SourceKey = std::array<std::uint8_t, 16>;
 
   // Reads below this (a message in hand this size or smaller) never wait for
   // the budget: small requests stay fast however full it is.
@@ -107,9 +135,10 @@ class Admission {
     std::uint64_t id_ = 0;
   };
 
-  // A new accepted connection enters the handshake pool. When the pool was
-  // full, the oldest handshake's closer is called (kHandshakeEvicted).
-  Ticket enter(Closer closer);
+  // A new accepted connection from `source` enters the handshake pool. When
+  // the pool was full, the closer of the oldest handshake of the source
+  // holding the most is called (kHandshakeEvicted).
+  Ticket enter(Closer closer, const SourceKey& source = SourceKey{});
   // The WebSocket upgrade: handshake -> anonymous. Makes room by closing the
   // oldest anonymous connection when needed; false when there is no room
   // even so (every slot is held by logged-in connections).
@@ -144,16 +173,24 @@ class Admission {
   void hold_queued(Ticket& ticket, std::size_t bytes);
 
   std::size_t buffered() const;
+  // Sources with a connection now (tests: an entry goes with its last one).
+  std::size_t sources() const;
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
+  struct Source;
+  // What a full pool may take, per source: handshakes, unprotected anonymous
+  // connections, the two protections, survivors.
+  enum Share { kHandshakes, kUnprotected, kLoggingIn, kPaid, kSurvivors, kShares };
   struct Entry {
     Pool pool = Pool::kHandshake;
     Closer closer;
+    Source* source = nullptr;
     std::size_t read = 0;
     std::size_t queued = 0;
     bool asked_to_close = false;
-    // Anonymous: the protection held, until when, and its order of grant.
+    // Anonymous: the protection held (kNone once it ended), until when, and
+    // its order of grant.
     Shield shield = Shield::kNone;
     TimePoint shield_until{};
     std::uint64_t shield_order = 0;
@@ -163,21 +200,37 @@ class Admission {
     std::string party;
     bool live_case = true;  // survivor: its vault has a case not closed
   };
+  struct Source {
+    SourceKey key{};
+    std::size_t tickets = 0;        // live tickets from this source
+    FairShare<std::string> vaults;  // its survivor connections, by vault
+  };
+  using Entries = std::map<std::uint64_t, Entry>;
   void erase(std::uint64_t id);
   // Takes `it` out of its pool at once (it is closing) and returns its closer.
-  Closer take_out(std::map<std::uint64_t, Entry>::iterator it);  // mu_ held
-  bool shielded(const Entry& e, TimePoint now) const;
+  Closer take_out(Entries::iterator it);  // mu_ held
+  // Puts an entry into (takes it out of) the indexes its state belongs to.
+  // Every change of pool, shield, party, live_case, bytes or asked_to_close
+  // happens between unlist and list. mu_ held.
+  void list(std::uint64_t id, Entry& e);
+  void unlist(std::uint64_t id, Entry& e);
+  // Protections that have ended by `now` leave their index: those
+  // connections are unprotected anonymous ones again. mu_ held.
+  void expire_shields(TimePoint now);
+  // The victim of a full share: from the source holding the most, or from
+  // `newcomer`'s own when it would hold as many (see the header). An entry
+  // id, or 0. mu_ held.
+  std::uint64_t fair_victim(Share share, Source* newcomer) const;
+  std::uint64_t member_to_id(Share share, std::uint64_t member) const;
   void adjust(Pool pool, int delta);  // mu_ held
   void publish();                     // gauges into metrics_; mu_ held
-  // The oldest entry in `pool` not asked to close yet, or end().
-  std::map<std::uint64_t, Entry>::iterator oldest(Pool pool);
   std::size_t reserve() const;
   std::size_t shield_cap() const;
 
   const Limits& limits_;
   Metrics& metrics_;
   mutable std::mutex mu_;
-  std::map<std::uint64_t, Entry> entries_;  // by admission order: oldest first
+  Entries entries_;  // by admission order: oldest first
   std::uint64_t next_id_ = 1;
   std::size_t handshakes_ = 0;
   std::size_t anonymous_ = 0;
@@ -187,6 +240,15 @@ class Admission {
   std::uint64_t next_shield_order_ = 1;
   // Live logged-in connections per party key (Entry::party).
   std::map<std::string, std::size_t, std::less<>> parties_;
+  // The indexes (entries not asked to close). Members are entry ids, but
+  // shield_order for the protections.
+  std::map<SourceKey, Source> sources_;
+  FairShare<Source*> shares_[kShares];
+  std::map<std::uint64_t, std::uint64_t> shields_[2];  // per kind: order -> id
+  std::map<std::string, std::set<std::uint64_t>, std::less<>> party_members_;
+  std::set<std::uint64_t> without_case_;  // survivors whose vault has no live case
+  // (bytes held, ~id): the largest holder, the oldest of equals, is last.
+  std::set<std::pair<std::size_t, std::uint64_t>> holders_;
 };
 
 }  // namespace hearth::server

@@ -25,6 +25,7 @@
 #include "server/relay_hub.h"
 #include "server/retention.h"
 #include "server/services.h"
+#include "server/source_key.h"
 #include "server/static_site.h"
 #include "server/ws_session.h"
 #include "storage/storage.h"
@@ -173,6 +174,8 @@ struct Server::Impl {
   crypto::SigningPublicKey org_root;
   std::unique_ptr<storage::StorageThread> storage;
   std::unique_ptr<Services> services;
+  // Connections' source keys (a random key, made here, never written).
+  std::optional<SourceKeys> source_keys;
   std::optional<StaticSite> site;  // web.root, loaded once; outlives io's sessions
 
   asio::io_context io;
@@ -213,6 +216,7 @@ struct Server::Impl {
 
 Status Server::Impl::start() {
   crypto::ensure_initialized();
+  source_keys.emplace();
   auto root = crypto::SigningPublicKey::from(config.org_root_key);
   if (!root.is_ok()) return error(Code::kInvalidArgument, "org_root_key: wrong length");
   org_root = *root;
@@ -370,15 +374,21 @@ asio::awaitable<void> Server::Impl::accept_public() {
     // Frames are small and interactive: without TCP_NODELAY, Nagle's
     // algorithm holds a push behind the peer's delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
+    // The peer's source (server/source_key.h): an opaque key, the address
+    // itself goes no further than this line. A peer already gone has no
+    // address: it counts as the source of all such (the zero key).
+    Admission::SourceKey source{};
+    if (auto peer = socket.remote_endpoint(ec); !ec) source = source_keys->of(peer.address());
     // start() takes an admission ticket before anything is read: past
-    // max_handshakes the oldest pending handshake is closed at once.
+    // max_handshakes the oldest pending handshake of the source holding the
+    // most is closed at once.
     if (tls) {
       auto session =
           std::make_shared<WsSession<TlsStream>>(*services, strand, std::move(socket), *tls);
-      WsSession<TlsStream>::start(std::move(session));
+      WsSession<TlsStream>::start(std::move(session), source);
     } else {
       auto session = std::make_shared<WsSession<PlainStream>>(*services, strand, std::move(socket));
-      WsSession<PlainStream>::start(std::move(session));
+      WsSession<PlainStream>::start(std::move(session), source);
     }
   }
 }

@@ -15,7 +15,8 @@
 // connection holds (message in hand, write queue) is reported to the global
 // byte budget.
 //
-// No peer address is read here: nothing about the peer can reach a log line.
+// No peer address is read here (the listener hands over only an opaque source
+// key, server/source_key.h): nothing about the peer can reach a log line.
 //
 // Thread safety: everything runs on the connection's strand (the socket's
 // executor); see connection.h.
@@ -36,6 +37,7 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -44,6 +46,7 @@
 #include "protocol/codec.h"
 #include "server/admission.h"
 #include "server/connection.h"
+#include "server/log_throttle.h"
 #include "server/static_site.h"
 #include "server/token_bucket.h"
 
@@ -75,6 +78,42 @@ concept StreamWithExpiry = requires(S& s) {
   s.expires_never();
 };
 
+// Lines a flood can write once per attacker connection: each is written once,
+// then at most once per LogThrottle::kInterval with the count held back
+// (the metrics count every event).
+enum class FloodLine {
+  kAnonymousEvicted,
+  kLoginReplaced,
+  kSurvivorMadeWay,
+  kBufferBudgetClose,
+  kAnonymousExpired,
+  kFrameDeadlinePassed,
+  kFrameTooBig,
+  kSurvivorRefused,
+  kCount
+};
+inline LogThrottle& flood_throttle(FloodLine line) {
+  static LogThrottle throttles[static_cast<int>(FloodLine::kCount)];
+  return throttles[static_cast<int>(line)];
+}
+// Logs `event` at `level` (with `field`, if any) unless its throttle holds it
+// back; a line written after held-back ones carries "suppressed": how many.
+inline void log_flood_line(FloodLine line, log::Level level, log::LogText event,
+                           std::optional<log::LogField> field = std::nullopt) {
+  std::uint64_t suppressed = 0;
+  if (!flood_throttle(line).allow(LogThrottle::Clock::now(), suppressed)) return;
+  const log::Logger& out = log::logger();
+  if (field && suppressed > 0) {
+    out.write(level, event, {*field, {"suppressed", suppressed}});
+  } else if (field) {
+    out.write(level, event, {*field});
+  } else if (suppressed > 0) {
+    out.write(level, event, {{"suppressed", suppressed}});
+  } else {
+    out.write(level, event);
+  }
+}
+
 // Counts a connection open for as long as it lives (metrics and max_connections).
 class ConnectionSlot {
  public:
@@ -104,14 +143,19 @@ class WsSession final : public Connection {
   // logged and ends this connection only.
   // Takes the session's admission ticket at once (which may close the oldest
   // handshake: the refusal happens at accept, before anything is read).
-  static void start(std::shared_ptr<WsSession> self) {
+  // `source`: the peer's source key (server/source_key.h); the address
+  // itself never reaches the session.
+  static void start(std::shared_ptr<WsSession> self,
+                    const Admission::SourceKey& source = Admission::SourceKey{}) {
     auto strand = self->strand_;
     std::weak_ptr<WsSession> weak = self;
-    self->ticket_ = self->services_.admission.enter([weak, strand](Admission::Reason reason) {
-      boost::asio::post(strand, [weak, reason] {
-        if (auto s = weak.lock()) s->on_admission_close(reason);
-      });
-    });
+    self->ticket_ = self->services_.admission.enter(
+        [weak, strand](Admission::Reason reason) {
+          boost::asio::post(strand, [weak, reason] {
+            if (auto s = weak.lock()) s->on_admission_close(reason);
+          });
+        },
+        source);
     boost::asio::co_spawn(strand, self->run(), [self](std::exception_ptr e) {
       if (e) log::logger().error("session_exception");
       self->closed_ = true;
@@ -159,17 +203,18 @@ class WsSession final : public Connection {
       return;
     }
     if (reason == Admission::Reason::kAnonymousEvicted) {
-      log::logger().info("anonymous_evicted");
+      log_flood_line(FloodLine::kAnonymousEvicted, log::Level::kInfo, "anonymous_evicted");
       begin_close(kCloseTryAgainLater, /*flush=*/false);
     } else if (reason == Admission::Reason::kReplaced) {
       // What was queued stays in storage (unacknowledged) for the newer login.
-      log::logger().info("login_replaced");
+      log_flood_line(FloodLine::kLoginReplaced, log::Level::kInfo, "login_replaced");
       begin_close(kCloseReplaced, /*flush=*/false);
     } else if (reason == Admission::Reason::kMadeWay) {
-      log::logger().info("survivor_made_way");
+      log_flood_line(FloodLine::kSurvivorMadeWay, log::Level::kInfo, "survivor_made_way");
       begin_close(kCloseTryAgainLater, /*flush=*/false);
     } else {
-      log::logger().warn("buffer_budget_close", {{"queued_bytes", out_bytes_}});
+      log_flood_line(FloodLine::kBufferBudgetClose, log::Level::kWarn, "buffer_budget_close",
+                     log::LogField("queued_bytes", out_bytes_));
       begin_close(kClosePolicyViolation, /*flush=*/false);
     }
   }
@@ -433,7 +478,7 @@ class WsSession final : public Connection {
         return;
       }
       self->services_.metrics.anonymous_expired.fetch_add(1);
-      log::logger().info("anonymous_expired");
+      log_flood_line(FloodLine::kAnonymousExpired, log::Level::kInfo, "anonymous_expired");
       self->begin_close(kClosePolicyViolation, /*flush=*/true);
     });
   }
@@ -473,7 +518,8 @@ class WsSession final : public Connection {
           auto self = weak.lock();
           if (timer_ec || !self || self->closed_ || self->close_code_) return;
           self->services_.metrics.frames_cut_off.fetch_add(1);
-          log::logger().info("frame_deadline_passed");
+          log_flood_line(FloodLine::kFrameDeadlinePassed, log::Level::kInfo,
+                         "frame_deadline_passed");
           self->begin_close(kClosePolicyViolation, /*flush=*/false);
         });
       }
@@ -532,7 +578,8 @@ class WsSession final : public Connection {
       if (ec) {
         if (ec == websocket::error::message_too_big) {
           services_.metrics.oversize_frames.fetch_add(1);
-          log::logger().info("frame_too_big", {{"limit", ws_.read_message_max()}});
+          log_flood_line(FloodLine::kFrameTooBig, log::Level::kInfo, "frame_too_big",
+                         log::LogField("limit", ws_.read_message_max()));
         }
         break;
       }
@@ -571,7 +618,8 @@ class WsSession final : public Connection {
                                          is_responder() || vault_has_live_case())) {
           // Survivors would take the room kept for responders.
           services_.metrics.survivors_refused.fetch_add(1);
-          log::logger().warn("survivor_refused_reserve");
+          log_flood_line(FloodLine::kSurvivorRefused, log::Level::kWarn,
+                         "survivor_refused_reserve");
           begin_close(kCloseTryAgainLater, /*flush=*/true);
           break;
         }

@@ -64,6 +64,11 @@ WsClient::WsClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 WsClient::~WsClient() = default;
 
 std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, Options options) {
+  return connect(port, std::move(options), std::string());
+}
+
+std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, Options options,
+                                            const std::string& local_address) {
   auto impl = std::make_unique<Impl>();
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
   boost::system::error_code ec;
@@ -71,6 +76,7 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, Options options)
     auto ws = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(
         impl->io, impl->tls_ctx);
     beast::get_lowest_layer(*ws).expires_after(std::chrono::seconds(10));
+    bind_local(beast::get_lowest_layer(*ws).socket(), local_address);
     beast::get_lowest_layer(*ws).connect(ep, ec);
     if (ec) throw std::runtime_error("connect: " + ec.message());
     ws->next_layer().handshake(asio::ssl::stream_base::client, ec);
@@ -81,6 +87,7 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, Options options)
     impl->ws = std::move(ws);
   } else {
     auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(impl->io);
+    bind_local(beast::get_lowest_layer(*ws).socket(), local_address);
     beast::get_lowest_layer(*ws).connect(ep, ec);
     if (ec) throw std::runtime_error("connect: " + ec.message());
     ws->handshake("127.0.0.1", options.path, ec);
@@ -246,6 +253,15 @@ void WsClient::close() {
     ws.close(websocket::close_code::normal, ec);
   });
   impl_->broken = true;
+}
+
+void bind_local(tcp::socket& socket, const std::string& local_address) {
+  if (local_address.empty()) return;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(local_address, ec);
+  if (!ec) socket.open(address.is_v4() ? tcp::v4() : tcp::v6(), ec);
+  if (!ec) socket.bind(tcp::endpoint(address, 0), ec);
+  if (ec) throw std::runtime_error("bind " + local_address + ": " + ec.message());
 }
 
 HttpResult http_get(std::uint16_t port, const std::string& target, bool tls) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <nlohmann/json.hpp>
 
 #include "protocol/messages.h"
@@ -37,6 +38,11 @@ class WsClient {
   };
   // Connects to 127.0.0.1:port and upgrades. Throws std::runtime_error on failure.
   static std::unique_ptr<WsClient> connect(std::uint16_t port, Options options);
+  // The same from `local_address` (empty: the system's choice). On Linux
+  // every 127.0.0.0/8 address is loopback: "127.0.0.2", "127.0.0.3", ... are
+  // other sources to the server (server/source_key.h).
+  static std::unique_ptr<WsClient> connect(std::uint16_t port, Options options,
+                                           const std::string& local_address);
   static std::unique_ptr<WsClient> connect(std::uint16_t port) { return connect(port, Options{}); }
   ~WsClient();
 
@@ -82,5 +88,9 @@ struct HttpResult {
 };
 // GET http(s)://127.0.0.1:port<target>. Throws on connection failure.
 HttpResult http_get(std::uint16_t port, const std::string& target, bool tls = false);
+
+// Opens `socket` bound to `local_address` (port 0) when it is not empty.
+// Throws std::runtime_error on failure.
+void bind_local(boost::asio::ip::tcp::socket& socket, const std::string& local_address);
 
 }  // namespace hearth::test
