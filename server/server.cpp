@@ -560,10 +560,18 @@ void Server::Impl::schedule_expiry() {
             return;
           }
           for (const auto& id : swept->closed) hub.remove_case(id);
-          for (const auto& id : swept->parked) hub.remove_case(id);
           for (const auto& c : parked) {
-            if (std::find(swept->parked.begin(), swept->parked.end(), c.id) == swept->parked.end())
+            if (std::find(swept->parked.begin(), swept->parked.end(), c.id) ==
+                swept->parked.end()) {
               hub.track_case(c);
+              continue;
+            }
+            hub.remove_case(c.id);
+            // A survivor who logged in just now hears it is gone.
+            const storage::CaseId& id = c.id;
+            hub.for_vault(c.record.vault_login_key, [&](Peer& p) {
+              p.push_case_closed(id, protocol::CloseReason::kDeleted);
+            });
           }
           if (!parked.empty()) hub.refresh();
           if (!swept->closed.empty())

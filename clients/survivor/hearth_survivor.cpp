@@ -188,10 +188,10 @@ std::string queue_words(std::int64_t position, protocol::WaitBand band) {
 // Close 4001: the same codename was opened somewhere else (another device or
 // window) and the server let the newer one in. Not alarming, but plain.
 constexpr const char* kReplacedWords =
-    "Your conversation was opened somewhere else with your codename (another window or device), "
-    "so this window has stepped aside. Nothing was lost: everything is in your conversation. "
-    "If that was not you, someone else has your codename; you can delete the conversation "
-    "with /delete after coming back with --resume.";
+    "Your conversation was opened somewhere else with your codename (another window or "
+    "device), so this window has stepped aside. Nothing was lost. To carry on here, start "
+    "again with --resume. If you did not open it elsewhere, someone else may know your codename: "
+    "/delete removes the conversation.";
 
 void show(const SurvivorUpdate& u) {
   switch (u.kind) {
