@@ -59,7 +59,7 @@ TEST_CASE("a closed case and its survivor mailbox go once the window has passed"
 struct Db {
   test::TempDir dir;
   storage::StorageOptions options;
-  std::unique_ptr<storage::Storage> storage;
+  std::unique_ptr<storage::Storage> handle;
   Db() {
     options.database_path = dir.path() / "hearth.db";
     options.key_path = dir.path() / "master.key";
@@ -67,12 +67,12 @@ struct Db {
   }
   // A restart: the file is closed and opened again.
   void reopen() {
-    storage.reset();
+    handle.reset();
     auto opened = storage::Storage::open(options);
     REQUIRE(opened.is_ok());
-    storage = std::move(opened).value();
+    handle = std::move(opened).value();
   }
-  storage::Stores& s() { return storage->stores(); }
+  storage::Stores& s() { return handle->stores(); }
 };
 
 Bytes login_id(std::uint8_t b) { return Bytes(32, b); }

@@ -37,11 +37,17 @@ bool wait_metric(const Relay& relay, const std::string& name, double value) {
 
 TEST_CASE("hearth-console stops on 4001 (signed in elsewhere) without logging in again",
           "[tools]") {
-  Relay relay({{"limits", {{"max_connections_per_responder", 2}}}});
+  Relay relay(nlohmann::json{{"limits", {{"max_connections_per_responder", 2}}}});
   auto& ana = relay.org.add_responder("ana", {"shelter"});
   relay.start();
   const auto data = relay.stores.path() / ana.id;
-  auto store = relay.create_store(ana);
+  relay.create_store(ana).reset();  // the console's (it locks its store while it runs)
+  // The same responder's keys in a second store, for the newer logins.
+  TempDir elsewhere;
+  auto store = client::ResponderStore::create(elsewhere.path() / "ana", kStorePassphrase,
+                                              ana.signing, ana.identity, ana.certificate_bytes(),
+                                              relay.org.root.public_key());
+  REQUIRE(store.is_ok());
   auto console = std::async(std::launch::async, [&] {
     return run_tool_steps(
         HEARTH_CONSOLE_PATH, {"--plain", "--server", relay.endpoint().url, "--data", data.string()},
@@ -51,8 +57,8 @@ TEST_CASE("hearth-console stops on 4001 (signed in elsewhere) without logging in
   // The console is in; two newer logins of the same responder (the cap is
   // two) close its connection, the oldest, with 4001.
   REQUIRE(wait_metric(relay, "hearth_responders_open", 1));
-  auto second = relay.login(*store);
-  auto third = relay.login(*store);
+  auto second = relay.login(**store);
+  auto third = relay.login(**store);
   ToolResult r = console.get();  // throws (test fails) if the words never come
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);
