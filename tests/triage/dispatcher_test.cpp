@@ -543,8 +543,6 @@ TEST_CASE("the room: dismiss removes never-taken cases by filter, oldest first",
   CHECK(d.waiting(key("handed")));
 }
 
-}  // namespace hearth::triage
-
 TEST_CASE("the room: take_parked hands out parked cases away since a cutoff, not those back",
           "[triage]") {
   Dispatcher d(test::test_rules());
@@ -567,3 +565,5 @@ TEST_CASE("the room: take_parked hands out parked cases away since a cutoff, not
   CHECK(d.parked_count() == 0);
   CHECK(d.waiting(key("c")));
 }
+
+}  // namespace hearth::triage
