@@ -276,6 +276,7 @@ int purge(const PathOptions& p, std::optional<std::int64_t> older_than_days, boo
   std::printf("purged %s (older than %" PRId64 " days):\n", paths->database.c_str(), days);
   std::printf("  undelivered envelopes deleted: %" PRId64 "\n", result->envelopes);
   std::printf("  closed cases deleted:          %" PRId64 "\n", result->closed_cases);
+  std::printf("  vaults with no case deleted:   %" PRId64 "\n", result->vaults);
   std::printf("  database + WAL: %s before, %s after (VACUUM, WAL truncated)\n",
               size_text(result->bytes_before).c_str(), size_text(result->bytes_after).c_str());
   std::printf("an audit log entry \"purge\" was written\n");

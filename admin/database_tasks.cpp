@@ -70,9 +70,11 @@ Result<PurgeResult> purge_expired(const fs::path& database, const fs::path& key_
     HEARTH_ASSIGN_OR_RETURN(result.envelopes, stores.envelopes.expire_undelivered(now, window));
     HEARTH_ASSIGN_OR_RETURN(auto gone, server::expire_closed_cases(stores, now, window));
     result.closed_cases = static_cast<std::int64_t>(gone.size());
+    HEARTH_ASSIGN_OR_RETURN(result.vaults, server::forget_caseless_vaults(stores));
     std::string detail = "retention " + std::to_string(window / 86400) +
                          " days: " + std::to_string(result.envelopes) + " undelivered envelopes, " +
-                         std::to_string(result.closed_cases) + " closed cases deleted";
+                         std::to_string(result.closed_cases) + " closed cases deleted, " +
+                         std::to_string(result.vaults) + " vaults with no case deleted";
     return stores.audit.append("purge", detail, now).status();
   };
   Status done = work();

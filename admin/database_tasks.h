@@ -34,6 +34,7 @@ Result<std::string> counters_csv(const std::vector<storage::CounterCell>& cells,
 struct PurgeResult {
   std::int64_t envelopes = 0;      // undelivered envelopes deleted
   std::int64_t closed_cases = 0;   // closed cases deleted (with their survivor mailbox)
+  std::int64_t vaults = 0;         // vaults left with no case, deleted
   std::uint64_t bytes_before = 0;  // database + WAL
   std::uint64_t bytes_after = 0;
 };

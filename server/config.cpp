@@ -256,6 +256,15 @@ Status read_pow(const json& root, PowConfig& pow) {
   return Status::ok();
 }
 
+Status read_retention(const json& root, RetentionConfig& r) {
+  HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "retention"));
+  if (obj == nullptr) return Status::ok();
+  const char* p = "retention";
+  HEARTH_TRY(check_keys(*obj, p, {"parked_case_days"}));
+  HEARTH_TRY(read_int(*obj, p, "parked_case_days", r.parked_case_days, 1, 3650));
+  return Status::ok();
+}
+
 Status read_tls(const json& root, const std::filesystem::path& base_dir,
                 std::optional<TlsConfig>& out) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "tls"));
@@ -304,10 +313,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return error(Code::kInvalidArgument, "config: not valid JSON");
   if (!root.is_object()) return error(Code::kInvalidArgument, "config: must be a JSON object");
-  HEARTH_TRY(
-      check_keys(root, "",
-                 {"data_dir", "database", "key_file", "org_root_key", "roster_file", "rules_file",
-                  "listen", "metrics", "tls", "io_threads", "log_level", "limits", "pow", "web"}));
+  HEARTH_TRY(check_keys(
+      root, "",
+      {"data_dir", "database", "key_file", "org_root_key", "roster_file", "rules_file", "listen",
+       "metrics", "tls", "io_threads", "log_level", "limits", "pow", "web", "retention"}));
   Config c;
 
   HEARTH_ASSIGN_OR_RETURN(auto data_dir, read_path(root, "", "data_dir", base_dir));
@@ -342,6 +351,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   HEARTH_TRY(read_limits(root, c.limits));
   HEARTH_TRY(read_pow(root, c.pow));
+  HEARTH_TRY(read_retention(root, c.retention));
   HEARTH_TRY(read_web(root, base_dir, c.web_root, c.web_max_bytes_per_connection));
   if (c.limits.write_queue_bytes < c.limits.max_frame_bytes)
     return field_error("limits.write_queue_bytes", "must be at least limits.max_frame_bytes");

@@ -143,6 +143,15 @@ struct PowConfig {
   std::chrono::seconds challenge_ttl{90};
 };
 
+// What hearthd forgets, and when (server/retention.h, docs/storage.md
+// "Retention and remanence").
+struct RetentionConfig {
+  // A parked case (nobody ever took it, its survivor away) is deleted with
+  // its vault once its survivor has been away this many days (after a
+  // restart: since it arrived) and it was not written in that time.
+  std::int64_t parked_case_days = 30;
+};
+
 struct Config {
   std::filesystem::path data_dir;
   std::filesystem::path database;  // default data_dir / "hearth.db"
@@ -160,6 +169,7 @@ struct Config {
   log::Level log_level = log::Level::kInfo;
   Limits limits;
   PowConfig pow;
+  RetentionConfig retention;
   // web.root: the survivor's page, served on the public listener
   // (docs/operations.md "The survivor's page"). Absent: no page (404).
   std::optional<std::filesystem::path> web_root;

@@ -2,7 +2,8 @@
 // of the waiting room (docs/protocol.md, docs/routing.md "The room's bounds").
 //
 // The cases leave the room first, under the hub's lock, so nobody can take
-// one while the deletion commits; if the deletion fails they go back.
+// one while the deletion commits; if the deletion fails they go back. A vault
+// left with no case goes in the same storage job (server/retention.h).
 //
 // Thread safety: runs on the connection's strand, as every handler.
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "server/case_record.h"
 #include "server/connection.h"
+#include "server/retention.h"
 
 namespace hearth::server {
 
@@ -75,6 +77,8 @@ asio::awaitable<Connection::Outcome> Connection::on_dismiss_waiting(
       for (const auto& m : d.mailboxes) HEARTH_TRY(s.envelopes.drop_mailbox(m));
       ++removed;
     }
+    // Their vaults, where that was the last case: nothing else can reach them.
+    if (removed > 0) HEARTH_TRY(forget_caseless_vaults(s).status());
     // Counts and the supervisor's responder id only: nothing about a case
     // or a survivor (storage/audit_log.h).
     const std::string detail = "by " + by + ": dismissed " + std::to_string(removed) +

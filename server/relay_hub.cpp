@@ -118,18 +118,39 @@ std::optional<KnownCertificate> RelayHub::certificate(ByteView hash) const {
   return it->second;
 }
 
+void RelayHub::put_case_locked(OpenCase c) {
+  storage::CaseId id = c.id;
+  (void)erase_case_locked(id);
+  by_vault_[c.record.vault_login_key].insert(id);
+  cases_.emplace(id, std::move(c));
+}
+
+std::optional<OpenCase> RelayHub::erase_case_locked(const storage::CaseId& id) {
+  auto it = cases_.find(id);
+  if (it == cases_.end()) return std::nullopt;
+  OpenCase c = std::move(it->second);
+  cases_.erase(it);
+  if (auto v = by_vault_.find(c.record.vault_login_key); v != by_vault_.end()) {
+    v->second.erase(id);
+    if (v->second.empty()) by_vault_.erase(v);
+  }
+  return c;
+}
+
+const std::set<storage::CaseId>& RelayHub::vault_cases_locked(const Bytes& login_key) const {
+  static const std::set<storage::CaseId> kNone;
+  auto it = by_vault_.find(login_key);
+  return it == by_vault_.end() ? kNone : it->second;
+}
+
 void RelayHub::load_cases(std::vector<OpenCase> cases) {
   std::lock_guard lock(mu_);
-  for (auto& c : cases) {
-    storage::CaseId id = c.id;
-    cases_[id] = std::move(c);
-  }
+  for (auto& c : cases) put_case_locked(std::move(c));
 }
 
 void RelayHub::add_case(OpenCase c) {
   std::lock_guard lock(mu_);
-  storage::CaseId id = c.id;
-  cases_[id] = std::move(c);
+  put_case_locked(std::move(c));
 }
 
 std::optional<OpenCase> RelayHub::get_case(const storage::CaseId& id) const {
@@ -143,28 +164,45 @@ void RelayHub::update_case(const storage::CaseId& id, std::int64_t version, Case
   std::lock_guard lock(mu_);
   auto it = cases_.find(id);
   if (it == cases_.end()) return;
+  if (it->second.record.vault_login_key != record.vault_login_key) {
+    // Never on the server's paths (a case keeps its vault), but the index
+    // must follow whatever the record says.
+    OpenCase c = *erase_case_locked(id);
+    c.version = version;
+    c.record = std::move(record);
+    put_case_locked(std::move(c));
+    return;
+  }
   it->second.version = version;
   it->second.record = std::move(record);
 }
 
 std::optional<OpenCase> RelayHub::remove_case(const storage::CaseId& id) {
   std::lock_guard lock(mu_);
-  auto it = cases_.find(id);
-  if (it == cases_.end()) return std::nullopt;
-  OpenCase c = std::move(it->second);
-  cases_.erase(it);
-  return c;
+  return erase_case_locked(id);
 }
 
 std::vector<OpenCase> RelayHub::cases_of_vault(ByteView login_key) const {
   std::lock_guard lock(mu_);
   std::vector<OpenCase> out;
-  for (const auto& [id, c] : cases_) {
-    if (std::equal(c.record.vault_login_key.begin(), c.record.vault_login_key.end(),
-                   login_key.begin(), login_key.end()))
-      out.push_back(c);
+  for (const auto& id : vault_cases_locked(key_of(login_key))) {
+    if (auto it = cases_.find(id); it != cases_.end()) out.push_back(it->second);
   }
   return out;
+}
+
+bool RelayHub::vault_index_exact() const {
+  std::lock_guard lock(mu_);
+  std::size_t indexed = 0;
+  for (const auto& [key, ids] : by_vault_) {
+    if (ids.empty()) return false;
+    for (const auto& id : ids) {
+      auto it = cases_.find(id);
+      if (it == cases_.end() || it->second.record.vault_login_key != key) return false;
+      ++indexed;
+    }
+  }
+  return indexed == cases_.size();
 }
 
 std::vector<OpenCase> RelayHub::cases_of_responder(std::string_view responder_id) const {
@@ -185,12 +223,9 @@ std::int64_t RelayHub::case_count() const {
 bool RelayHub::reserve_case_slot(ByteView login_key, std::size_t limit) {
   std::lock_guard lock(mu_);
   std::size_t open = 0;
-  for (const auto& [id, c] : cases_) {
+  for (const auto& id : vault_cases_locked(key_of(login_key))) {
     // A case its responder closed does not count: the survivor may open another.
-    if (!c.record.closed &&
-        std::equal(c.record.vault_login_key.begin(), c.record.vault_login_key.end(),
-                   login_key.begin(), login_key.end()))
-      ++open;
+    if (auto it = cases_.find(id); it != cases_.end() && !it->second.record.closed) ++open;
   }
   std::size_t& reserved = reserved_slots_[key_of(login_key)];
   if (open + reserved >= limit) {
@@ -283,6 +318,19 @@ void RelayHub::PlaceHold::release() {
   std::lock_guard lock(hub_->mu_);
   hub_->dispatcher_->release_place();
   hub_ = nullptr;
+}
+
+std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  std::vector<OpenCase> out;
+  if (!dispatcher_) return out;
+  for (const auto& w : dispatcher_->take_parked(away_from, limit)) {
+    last_positions_.erase(w.key);
+    auto id = storage::CaseId::from(w.key);
+    if (!id.is_ok()) continue;
+    if (auto it = cases_.find(*id); it != cases_.end()) out.push_back(it->second);
+  }
+  return out;
 }
 
 std::vector<OpenCase> RelayHub::withdraw_waiting(const triage::DismissFilter& filter,
@@ -431,10 +479,8 @@ void RelayHub::refresh_now() {
 
 void RelayHub::vault_left_locked(const Bytes& login_key, UnixSeconds now) {
   if (!alive(survivors_, login_key).empty()) return;
-  for (const auto& [id, c] : cases_) {
-    if (c.record.vault_login_key == login_key)
-      dispatcher_->survivor_away(Bytes(id.bytes.begin(), id.bytes.end()), now);
-  }
+  for (const auto& id : vault_cases_locked(login_key))
+    dispatcher_->survivor_away(Bytes(id.bytes.begin(), id.bytes.end()), now);
 }
 
 void RelayHub::add_peer(const std::shared_ptr<Peer>& peer) {
@@ -484,8 +530,7 @@ void RelayHub::register_survivor(ByteView login_key, const std::shared_ptr<Peer>
   prune(survivors_, key);
   survivors_.emplace(key, peer);
   if (!dispatcher_) return;
-  for (const auto& [id, c] : cases_) {
-    if (c.record.vault_login_key != key) continue;
+  for (const auto& id : vault_cases_locked(key)) {
     Bytes case_key(id.bytes.begin(), id.bytes.end());
     dispatcher_->survivor_back(case_key);
     last_positions_.erase(case_key);  // the new connection hears its place

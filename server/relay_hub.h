@@ -118,7 +118,11 @@ class RelayHub {
   void update_case(const storage::CaseId& id, std::int64_t version, CaseRecord record);
   // Removes and returns the case.
   std::optional<OpenCase> remove_case(const storage::CaseId& id);
+  // The vault's cases, from an index by login key (no scan of every case).
   std::vector<OpenCase> cases_of_vault(ByteView login_key) const;
+  // For tests: whether the index by vault holds exactly the cases there are
+  // (each under its record's login key, no empty or stale entry).
+  bool vault_index_exact() const;
   // Open cases `responder_id` holds (took and has not closed).
   std::vector<OpenCase> cases_of_responder(std::string_view responder_id) const;
   std::int64_t case_count() const;
@@ -175,6 +179,11 @@ class RelayHub {
   // it must track_case() them again.
   std::vector<OpenCase> withdraw_waiting(const triage::DismissFilter& filter, std::size_t limit,
                                          std::size_t* more);
+  // Takes the parked cases whose survivor has been away since `away_from` or
+  // earlier out of the waiting room (at most `limit`), as withdraw_waiting
+  // does: retention deletes them, then remove_case()s each, or track_case()s
+  // them again if the deletion fails.
+  std::vector<OpenCase> withdraw_parked(UnixSeconds away_from, std::size_t limit);
   std::size_t parked_count() const;
   // Hands `responder_id` the best waiting case they may take, out of the
   // waiting room (exclusive). Put it back with untake() if the claim fails
@@ -225,6 +234,13 @@ class RelayHub {
   std::vector<std::shared_ptr<Peer>> alive(const std::multimap<Bytes, std::weak_ptr<Peer>>& map,
                                            const Bytes& key) const;
 
+  // Under mu_: puts `c` into cases_ (replacing a case of the same id) and
+  // the index by vault; takes case `id` out of both.
+  void put_case_locked(OpenCase c);
+  std::optional<OpenCase> erase_case_locked(const storage::CaseId& id);
+  // Under mu_: the ids of the vault's cases (empty when none).
+  const std::set<storage::CaseId>& vault_cases_locked(const Bytes& login_key) const;
+
   // Under mu_: survivors of `login_key` left; mark its waiting cases away.
   void vault_left_locked(const Bytes& login_key, UnixSeconds now);
   // Under mu_: the current certificate per responder id.
@@ -251,6 +267,9 @@ class RelayHub {
   std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_;
   std::map<Bytes, KnownCertificate> certificates_;  // by certificate hash
   std::map<storage::CaseId, OpenCase> cases_;
+  // cases_ by vault login key: kept exact by every path that adds, changes or
+  // removes a case (index_add_locked / index_remove_locked).
+  std::map<Bytes, std::set<storage::CaseId>> by_vault_;
   std::map<Bytes, std::size_t> reserved_slots_;  // by vault login key
   std::map<const Peer*, std::weak_ptr<Peer>> peers_;
   std::multimap<Bytes, std::weak_ptr<Peer>> survivors_;   // by vault login key

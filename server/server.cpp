@@ -40,6 +40,9 @@ using log::logger;
 namespace {
 
 constexpr UnixSeconds kExpiryInterval = 3600;  // undelivered envelopes: checked hourly
+// Parked cases one hourly sweep deletes at most (the rest wait an hour): one
+// storage job stays short.
+constexpr std::size_t kMaxParkedPerSweep = 2000;
 constexpr auto kDrainDeadline = std::chrono::seconds(5);
 // A refresh left pending (changes closer together than the hub's spacing)
 // runs within this; with no change at all, escalation timeouts and away
@@ -552,15 +555,43 @@ void Server::Impl::schedule_expiry() {
             logger().info("envelopes_expired", {{"count", *n}});
           }
         });
+    // Parked cases past their window leave the waiting room first, so nobody
+    // brings one back while its deletion commits; those the job keeps (taken
+    // or written meanwhile) or all of them if it fails go back.
+    const UnixSeconds parked_window = config.retention.parked_case_days * 86400;
+    std::vector<OpenCase> parked = hub.withdraw_parked(now - parked_window, kMaxParkedPerSweep);
     storage->write(
-        [now, window](storage::Stores& s) { return expire_closed_cases(s, now, window); },
-        [this](Result<std::vector<storage::CaseId>> gone) {
-          if (!gone.is_ok()) {
-            logger().warn("case_expiry_failed", {{"status", gone.status()}});
+        [now, window, parked, parked_window](storage::Stores& s) {
+          return sweep_cases(s, parked, now, window, parked_window);
+        },
+        [this, parked](Result<SweepResult> swept) {
+          if (!swept.is_ok()) {
+            logger().warn("case_expiry_failed", {{"status", swept.status()}});
+            for (const auto& c : parked) hub.track_case(c);
+            hub.refresh();
             return;
           }
-          for (const auto& id : *gone) hub.remove_case(id);
-          if (!gone->empty()) logger().info("closed_cases_expired", {{"count", gone->size()}});
+          for (const auto& id : swept->closed) hub.remove_case(id);
+          for (const auto& c : parked) {
+            if (std::find(swept->parked.begin(), swept->parked.end(), c.id) ==
+                swept->parked.end()) {
+              hub.track_case(c);
+              continue;
+            }
+            hub.remove_case(c.id);
+            // A survivor who logged in just now hears it is gone.
+            const storage::CaseId& id = c.id;
+            hub.for_vault(c.record.vault_login_key, [&](Peer& p) {
+              p.push_case_closed(id, protocol::CloseReason::kDeleted);
+            });
+          }
+          if (!parked.empty()) hub.refresh();
+          if (!swept->closed.empty())
+            logger().info("closed_cases_expired", {{"count", swept->closed.size()}});
+          if (!swept->parked.empty())
+            logger().info("parked_cases_expired", {{"count", swept->parked.size()}});
+          if (swept->vaults > 0)
+            logger().info("caseless_vaults_deleted", {{"count", swept->vaults}});
         });
     schedule_expiry();
   });

@@ -1,5 +1,6 @@
 #include "storage/vault_store.h"
 
+#include <set>
 #include <vector>
 
 namespace hearth::storage {
@@ -115,6 +116,32 @@ Status VaultStore::remove(ByteView login_id) {
   HEARTH_ASSIGN_OR_RETURN(Statement del, db_.cached("DELETE FROM vaults WHERE lookup = ?1"));
   del.bind(1, lookup);
   return del.run();
+}
+
+Result<std::int64_t> VaultStore::remove_all_but(const std::vector<Bytes>& in_use) {
+  std::set<Bytes> keep;
+  for (const Bytes& key : in_use) keep.insert(key_index_of(key));
+  std::vector<std::int64_t> doomed;
+  {
+    HEARTH_ASSIGN_OR_RETURN(
+        Statement select,
+        db_.prepare("SELECT id, key_index FROM vaults WHERE key_index IS NOT NULL"));
+    for (;;) {
+      HEARTH_ASSIGN_OR_RETURN(bool row, select.step());
+      if (!row) break;
+      if (!keep.contains(select.column_blob(1))) doomed.push_back(select.column_int64(0));
+    }
+  }
+  if (doomed.empty()) return std::int64_t{0};
+  Savepoint sp(db_, "vault_remove_all_but");
+  HEARTH_TRY(sp.status());
+  for (std::int64_t id : doomed) {
+    HEARTH_ASSIGN_OR_RETURN(Statement del, db_.cached("DELETE FROM vaults WHERE id = ?1"));
+    del.bind(1, id);
+    HEARTH_TRY(del.run());
+  }
+  HEARTH_TRY(sp.commit());
+  return static_cast<std::int64_t>(doomed.size());
 }
 
 Result<std::size_t> VaultStore::index_login_keys() {

@@ -55,6 +55,12 @@ class VaultStore {
   // Deletes the vault (panic or codename rotation). Ok if it was not there.
   Status remove(ByteView login_id);
 
+  // Deletes every vault whose login public key is not in `in_use` (the
+  // login keys that still have a case), found by the blind index of the key:
+  // the sweep that forgets vaults left without a case. A vault whose key is
+  // not indexed (index_login_keys() left it) is kept. Returns how many went.
+  Result<std::int64_t> remove_all_but(const std::vector<Bytes>& in_use);
+
   // Fills the login-key index of vaults written before schema version 3, in
   // one transaction; run at open, it does nothing once every row is indexed.
   // A row whose key another vault already has (only an attack on the old

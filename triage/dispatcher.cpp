@@ -352,6 +352,23 @@ std::optional<WaitingCase> Dispatcher::waiting(const CaseKey& key) const {
   return it->second;
 }
 
+std::vector<WaitingCase> Dispatcher::take_parked(UnixSeconds away_from, std::size_t limit) {
+  std::vector<std::map<CaseKey, WaitingCase>::iterator> due;
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    if (it->second.away && it->second.park_from <= away_from) due.push_back(it);
+  }
+  std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+    return a->second.park_from < b->second.park_from;
+  });
+  std::vector<WaitingCase> out;
+  for (auto it : due) {
+    if (out.size() >= limit) break;
+    out.push_back(std::move(it->second));
+    parked_.erase(it);
+  }
+  return out;
+}
+
 std::vector<WaitingCase> Dispatcher::dismiss(const DismissFilter& filter, std::size_t limit,
                                              std::size_t* more) {
   std::vector<std::map<CaseKey, WaitingCase>::iterator> matching;

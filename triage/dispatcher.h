@@ -203,6 +203,11 @@ class Dispatcher {
   // matching ones are left. The caller deletes them (or restore()s them).
   std::vector<WaitingCase> dismiss(const DismissFilter& filter, std::size_t limit,
                                    std::size_t* more);
+  // Removes and returns the parked cases whose survivor is still away and
+  // has been since `away_from` or earlier (parking counts from `park_from`),
+  // at most `limit`, longest away first: retention's parked expiry. The caller
+  // deletes them (or restore()s them).
+  std::vector<WaitingCase> take_parked(UnixSeconds away_from, std::size_t limit);
   // The responder holding `key`, if it is taken.
   std::optional<std::string> holder(const CaseKey& key) const;
 

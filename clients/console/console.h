@@ -7,7 +7,9 @@
 //
 // Exit codes, the same in every mode: 0 done, 1 a failure (store, network),
 // 2 a bad command line or no passphrase, 3 refused by the organisation
-// (certificate revoked, not on the roster, or expired).
+// (certificate revoked, not on the roster, or expired), 4 stopped because this
+// responder signed in somewhere else (the server closed this connection with
+// 4001 for a newer login; the console does not log in again by itself).
 //
 // Thread safety: each mode runs on main's thread and owns what it opens.
 #pragma once

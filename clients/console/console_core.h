@@ -51,6 +51,16 @@ std::string explain(const Status& status);
 // responder (revoked, not on the roster, certificate expired), else 1.
 int login_exit_code(const Status& status);
 
+// The exit code when the server closed this console's connection because this
+// responder signed in again elsewhere (close 4001): the console stops instead
+// of logging in again, which would close that newer session in turn.
+inline constexpr int kExitReplaced = 4;
+// What the console says then, in every mode.
+inline constexpr const char* kReplacedText =
+    "You signed in somewhere else; this console stopped. Nothing was lost: your cases and "
+    "messages are with your newer session. Start this console again to use it here instead "
+    "(that signs the other one out).";
+
 // "under a minute", "12 min", "2 h 5 min".
 std::string wait_text(std::int64_t seconds);
 

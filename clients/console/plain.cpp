@@ -51,6 +51,7 @@ struct Console {
   std::optional<Directory> directory;             // --directory: canned responses, referral cards
   std::map<Bytes, protocol::TakenCase> routing;   // routing fields of my cases, where known
   std::vector<const ReferralCard*> listed_cards;  // what "/refer N K" numbers
+  bool replaced = false;  // signed in elsewhere (4001): stop, do not log in again
 
   std::string label(ByteView case_id) { return "#" + std::to_string(numbers.number_of(case_id)); }
 
@@ -95,6 +96,11 @@ struct Console {
       case ResponderUpdate::Kind::kDisconnected:
         say("(connection lost)");
         session.reset();
+        break;
+      case ResponderUpdate::Kind::kReplaced:
+        say(kReplacedText);
+        session.reset();
+        replaced = true;
         break;
     }
   }
@@ -380,6 +386,7 @@ int run_plain(const Options& options) {
         continue;
       }
       for (const auto& u : *updates) console.show(u);
+      if (console.replaced) return kExitReplaced;
     } else if (++backoff % 5 == 0) {
       if (Status s = console.connect(); !s.is_ok()) say("(still offline: " + explain(s) + ")");
     }

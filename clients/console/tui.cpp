@@ -306,7 +306,8 @@ class Tui {
   protocol::Presence presence_ = protocol::Presence::kAvailable;  // hearthd's default online
   bool prefix_ = false;                                           // Ctrl-X was pressed
   bool quit_ = false;
-  std::string refusal_;  // why the last reconnect was refused (empty: it was not)
+  bool replaced_ = false;  // signed in elsewhere (4001): leave, do not log in again
+  std::string refusal_;    // why the last reconnect was refused (empty: it was not)
 };
 
 void Tui::on_login() {
@@ -487,6 +488,10 @@ void Tui::handle(const ResponderUpdate& u) {
     case ResponderUpdate::Kind::kDisconnected:
       alert("Connection lost; reconnecting…");
       session_.reset();
+      break;
+    case ResponderUpdate::Kind::kReplaced:
+      session_.reset();
+      replaced_ = true;
       break;
   }
 }
@@ -1070,6 +1075,7 @@ int Tui::run() {
         continue;
       }
       for (const auto& u : *updates) handle(u);
+      if (replaced_) return kExitReplaced;
     } else if (ready == 0 && ++idle_ticks % 5 == 0) {
       connect();
     }
@@ -1131,8 +1137,14 @@ int run_tui(const Options& options) {
     return login_exit_code(session.status());
   }
   Tui tui(*store, std::move(endpoint), std::move(session).value(), std::move(directory));
-  Screen screen;
-  return tui.run();
+  int code = 0;
+  {
+    Screen screen;
+    code = tui.run();
+  }
+  // Said once the full screen is gone, so it stays on the terminal.
+  if (code == kExitReplaced) std::fprintf(stderr, "hearth-console: %s\n", kReplacedText);
+  return code;
 }
 
 }  // namespace hearth::console

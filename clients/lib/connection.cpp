@@ -310,6 +310,13 @@ class WsDriver final : public Driver {
         if (!closing_ && reason.code == websocket::close_code::try_again_later)
           return fail(Status(code_for(protocol::ErrorCode::kUnavailable),
                              "unavailable: the server is busy and closed the connection (1013)"));
+        // 4001: a newer login of the same vault or responder took this
+        // connection's place (docs/protocol.md). Not a network failure:
+        // reconnecting would close that newer session in turn.
+        if (!closing_ && reason.code == kCloseReplaced)
+          return fail(Status(Code::kConflict, std::string(kReplacedPrefix) +
+                                                  "a newer login of the same vault or responder "
+                                                  "took this connection's place (4001)"));
         return fail(unavailable(closing_ ? "connection closed"
                                          : "the server closed the connection (code " +
                                                std::to_string(reason.code) + ")"));
@@ -727,6 +734,10 @@ Code code_for(protocol::ErrorCode code) {
       return Code::kInternal;
   }
   return Code::kInternal;
+}
+
+bool replaced_by_newer_login(const Status& status) {
+  return status.code() == Code::kConflict && status.message().starts_with(kReplacedPrefix);
 }
 
 std::optional<protocol::ErrorCode> protocol_error(const Status& status) {

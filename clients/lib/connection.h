@@ -12,6 +12,13 @@
 // that arrived before it). A server that sends a frame this client cannot
 // decode is treated as broken: the connection is closed.
 //
+// A close with code 4001 (a newer login of the same vault or responder took
+// this connection's place, past the server's per-party connection cap) is its
+// own outcome: pending calls and next_event() get kConflict with a message
+// starting "replaced: ", which replaced_by_newer_login() recognises. A client
+// must not log in again on its own after it: that would close the newer
+// session in turn (docs/protocol.md).
+//
 // Errors from the server come back as a Status whose code is mapped from the
 // wire code (see protocol_error()) and whose message is
 // "<wire_code>: <server message>". Local failures: kUnavailable (not
@@ -30,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -153,6 +161,16 @@ class Connection {
   explicit Connection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The WebSocket close code hearthd uses when a newer login of the same vault
+// or responder takes a connection's place.
+inline constexpr std::uint16_t kCloseReplaced = 4001;
+inline constexpr std::string_view kReplacedPrefix = "replaced: ";
+
+// True when `status` is a connection's end by close 4001: this vault or
+// responder logged in again elsewhere (or here) and the server closed this,
+// its oldest connection. Do not reconnect automatically.
+bool replaced_by_newer_login(const Status& status);
 
 // The wire error code a Status from call() carries, or nullopt when the Status
 // did not come from a server error reply (a local failure, or ok).

@@ -240,7 +240,10 @@ Result<std::vector<ResponderUpdate>> ResponderSession::poll(std::chrono::millise
     auto next = connection_->next_event(wait);
     wait = std::chrono::milliseconds(0);
     if (!next.is_ok()) {
-      updates.push_back(update(ResponderUpdate::Kind::kDisconnected, {}, next.status().message()));
+      updates.push_back(update(replaced_by_newer_login(next.status())
+                                   ? ResponderUpdate::Kind::kReplaced
+                                   : ResponderUpdate::Kind::kDisconnected,
+                               {}, next.status().message()));
       break;
     }
     if (!next->has_value()) break;

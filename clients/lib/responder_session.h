@@ -88,6 +88,9 @@ struct ResponderUpdate {
     kClosed,           // the case ended (`reason`): it is gone from the store
     kWarning,          // something was dropped: `text` says what
     kDisconnected,     // the connection dropped: log in again
+    kReplaced,         // a newer login of this responder took the connection's place
+                       // (close 4001, past the server's per-responder cap): do NOT log
+                       // in again on your own, or that newer session is closed in turn
   };
   Kind kind = Kind::kMessage;
   Bytes case_id;

@@ -386,7 +386,8 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::poll(std::chrono::milliseco
     wait = std::chrono::milliseconds(0);
     if (!next.is_ok()) {
       SurvivorUpdate u;
-      u.kind = SurvivorUpdate::Kind::kDisconnected;
+      u.kind = replaced_by_newer_login(next.status()) ? SurvivorUpdate::Kind::kReplaced
+                                                      : SurvivorUpdate::Kind::kDisconnected;
       u.text = next.status().message();
       updates.push_back(std::move(u));
       break;

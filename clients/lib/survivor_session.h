@@ -75,13 +75,16 @@ struct SurvivorUpdate {
                        // kDeleted (on another device: it is gone from the vault)
     kWarning,          // something was dropped (a message that failed to decrypt): `text` says what
     kDisconnected,     // the connection dropped: call reconnect()
+    kReplaced,         // a newer login of this vault (another device or window) took the
+                       // connection's place (close 4001): do NOT reconnect on your own,
+                       // or that newer session is closed in turn
   };
   Kind kind = Kind::kMessage;
   Bytes case_id;
   Plaintext message;  // kMessage only
   UnixSeconds minute = 0;
-  std::string text;                                                  // kWarning / kDisconnected
-  std::int64_t position = 0;                                         // kQueueStatus
+  std::string text;           // kWarning / kDisconnected / kReplaced
+  std::int64_t position = 0;  // kQueueStatus
   protocol::WaitBand wait_band = protocol::WaitBand::kNobodyOnline;  // kQueueStatus
   std::string queue;                                                 // kHandoffProposed
   protocol::CloseReason reason = protocol::CloseReason::kClosed;     // kClosed

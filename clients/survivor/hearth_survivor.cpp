@@ -29,6 +29,12 @@
 
 namespace {
 
+// Exit codes: 0 done (left, or the conversation was deleted), 1 a failure
+// (network, wrong codename three times), 2 a bad command line, 4 stopped
+// because the same conversation was opened somewhere else (close 4001; this
+// window does not reconnect, which would push the other one out).
+constexpr int kExitReplaced = 4;
+
 using namespace hearth;
 using namespace hearth::client;
 using protocol::Need;
@@ -179,6 +185,14 @@ std::string queue_words(std::int64_t position, protocol::WaitBand band) {
   return line;
 }
 
+// Close 4001: the same codename was opened somewhere else (another device or
+// window) and the server let the newer one in. Not alarming, but plain.
+constexpr const char* kReplacedWords =
+    "Your conversation was opened somewhere else with your codename (another window or "
+    "device), so this window has stepped aside. Nothing was lost. To carry on here, start "
+    "again with --resume. If you did not open it elsewhere, someone else may know your codename: "
+    "/delete removes the conversation.";
+
 void show(const SurvivorUpdate& u) {
   switch (u.kind) {
     case SurvivorUpdate::Kind::kMessage:
@@ -204,6 +218,9 @@ void show(const SurvivorUpdate& u) {
       break;
     case SurvivorUpdate::Kind::kDisconnected:
       say("(connection lost; reconnecting)");
+      break;
+    case SurvivorUpdate::Kind::kReplaced:
+      say(kReplacedWords);
       break;
   }
 }
@@ -300,13 +317,14 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
   }
   if (!claimed && !closed) say("Waiting for a responder to join…");
   // What the server pushes: shown, and acted on.
-  enum class Applied { kShown, kLost, kDeleted };
+  enum class Applied { kShown, kLost, kDeleted, kReplaced };
   auto apply = [&](const std::vector<SurvivorUpdate>& updates) {
     Applied result = Applied::kShown;
     for (const auto& u : updates) {
       show(u);
       if (u.kind == SurvivorUpdate::Kind::kClaimed) claimed = true;
       if (u.kind == SurvivorUpdate::Kind::kDisconnected) result = Applied::kLost;
+      if (u.kind == SurvivorUpdate::Kind::kReplaced) return Applied::kReplaced;
       if (u.kind == SurvivorUpdate::Kind::kHandoffProposed && u.case_id == case_id &&
           answer_handoff(in, session, case_id, u.queue))
         claimed = false;
@@ -326,7 +344,9 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
   while (std::chrono::steady_clock::now() < catch_up_until) {
     auto updates = session.poll(std::chrono::milliseconds(300));
     if (!updates.is_ok() || updates->empty()) break;
-    if (apply(*updates) == Applied::kDeleted) return 0;
+    const Applied caught_up = apply(*updates);
+    if (caught_up == Applied::kDeleted) return 0;
+    if (caught_up == Applied::kReplaced) return kExitReplaced;
   }
   auto flush_waiting = [&] {
     while (!waiting.empty()) {
@@ -382,6 +402,8 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     }
     const Applied applied = apply(*updates);
     if (applied == Applied::kDeleted) return 0;
+    // Not reconnecting: that would close the newer window in turn.
+    if (applied == Applied::kReplaced) return kExitReplaced;
     if (applied == Applied::kLost) {
       for (int attempt = 0; attempt < 30; ++attempt) {
         if (session.reconnect().is_ok()) {

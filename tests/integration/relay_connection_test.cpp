@@ -8,6 +8,7 @@
 
 #include "clients/lib/login_retry.h"
 #include "tests/integration/relay_support.h"
+#include "tests/integration/support/checks.h"
 
 namespace hearth::test {
 namespace {
@@ -129,6 +130,66 @@ TEST_CASE("connection: a close with 1013 reads as unavailable and a login retrie
   CHECK(protocol_error(event.status()) == protocol::ErrorCode::kUnavailable);
   CHECK(client::login_retryable(event.status()));
   CHECK(event.status().message().find("1013") != std::string::npos);
+}
+
+double replaced_total(const Relay& relay, const char* kind) {
+  return metric_value(http_get(relay.hearthd->metrics_port(), "/metrics").body,
+                      std::string("hearth_logins_replaced_total{kind=\"") + kind + "\"}");
+}
+
+TEST_CASE("sessions: a 4th login of a vault closes the 1st with 4001, reported as replaced",
+          "[integration][relay]") {
+  // The defaults: three connections per vault; a responder gets two here.
+  nlohmann::json two = nlohmann::json::object();
+  two["limits"] = {{"max_connections_per_responder", 2}};
+  Relay relay(two);
+  auto& ana = relay.org.add_responder("ana", {"shelter"});
+  relay.start();
+  auto store = relay.create_store(ana);
+  auto first_responder = relay.login(*store);
+  auto started = relay.open_case("is anyone there");
+
+  // Three newer logins of the same vault: the first session is the oldest of four.
+  std::vector<std::unique_ptr<client::SurvivorSession>> newer;
+  for (int i = 0; i < 3; ++i) newer.push_back(relay.resume(started.codename));
+  auto gone = poll_until(*started.session, [](auto& u) {
+    return count_kind(u, client::SurvivorUpdate::Kind::kReplaced) +
+               count_kind(u, client::SurvivorUpdate::Kind::kDisconnected) >=
+           1;
+  });
+  // Its own outcome, not a lost connection: the client must not reconnect.
+  CHECK(count_kind(gone, client::SurvivorUpdate::Kind::kReplaced) == 1);
+  CHECK(count_kind(gone, client::SurvivorUpdate::Kind::kDisconnected) == 0);
+  for (const auto& u : gone) {
+    if (u.kind != client::SurvivorUpdate::Kind::kReplaced) continue;
+    CHECK(u.text.find("4001") != std::string::npos);
+    // What the connection's calls fail with: its own outcome, neither a
+    // wire error nor one a login retries.
+    const Status replaced(Code::kConflict, u.text);
+    CHECK(client::replaced_by_newer_login(replaced));
+    CHECK_FALSE(client::login_retryable(replaced));
+    CHECK_FALSE(client::protocol_error(replaced).has_value());
+  }
+  CHECK(replaced_total(relay, "vault") == 1);
+  // The three newer sessions stay.
+  for (auto& s : newer) {
+    auto u = s->poll(std::chrono::milliseconds(0));
+    REQUIRE(u.is_ok());
+    CHECK(count_kind(*u, client::SurvivorUpdate::Kind::kReplaced) == 0);
+    CHECK(count_kind(*u, client::SurvivorUpdate::Kind::kDisconnected) == 0);
+  }
+
+  // A responder past its cap (2 here): the same outcome.
+  auto second_responder = relay.login(*store);
+  auto third_responder = relay.login(*store);
+  auto kicked = poll_until(*first_responder, [](auto& u) {
+    return count_kind(u, client::ResponderUpdate::Kind::kReplaced) +
+               count_kind(u, client::ResponderUpdate::Kind::kDisconnected) >=
+           1;
+  });
+  CHECK(count_kind(kicked, client::ResponderUpdate::Kind::kReplaced) == 1);
+  CHECK(count_kind(kicked, client::ResponderUpdate::Kind::kDisconnected) == 0);
+  CHECK(replaced_total(relay, "responder") == 1);
 }
 
 TEST_CASE("connection: a call that times out leaves the connection usable",

@@ -543,4 +543,27 @@ TEST_CASE("the room: dismiss removes never-taken cases by filter, oldest first",
   CHECK(d.waiting(key("handed")));
 }
 
+TEST_CASE("the room: take_parked hands out parked cases away since a cutoff, not those back",
+          "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{10, 0, 1000});
+  add_case(d, "a", kShelterToday, 0);
+  add_case(d, "b", kShelterToday, 0);
+  add_case(d, "c", kShelterToday, 0);
+  d.survivor_away(key("a"), 100);
+  d.survivor_away(key("b"), 500);
+  d.survivor_away(key("c"), 100);
+  d.tick(2000);
+  REQUIRE(d.parked_count() == 3);
+  d.survivor_back(key("c"));  // back (the room has space: waiting again)
+  CHECK(d.take_parked(99, 10).empty());
+  auto due = d.take_parked(100, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].key == key("a"));
+  CHECK(d.parked_count() == 1);
+  CHECK(d.take_parked(10000, 10).size() == 1);  // b
+  CHECK(d.parked_count() == 0);
+  CHECK(d.waiting(key("c")));
+}
+
 }  // namespace hearth::triage
