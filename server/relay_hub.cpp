@@ -275,7 +275,8 @@ std::vector<std::string> offered_ids(const CaseRecord& record) {
 
 }  // namespace
 
-void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived) {
+void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived,
+                          std::optional<UnixSeconds> away_from) {
   std::lock_guard lock(mu_);
   Bytes key(c.id.bytes.begin(), c.id.bytes.end());
   if (c.record.closed || !c.record.routing) return;
@@ -293,9 +294,10 @@ void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived)
   // Since when is not known (nothing about a survivor's comings and goings
   // is stored), so parking counts from its arrival: a case parked before a
   // restart stays parked, and one whose survivor is still there comes back
-  // at its old place when they reconnect.
+  // at its old place when they reconnect. Its expiry counts from now (the
+  // process's start) unless the time is known (put back after a sweep).
   if (alive(survivors_, c.record.vault_login_key).empty())
-    dispatcher_->survivor_away(key, clock_.now(), since);
+    dispatcher_->survivor_away(key, clock_.now(), since, away_from);
 }
 
 void RelayHub::set_room(triage::RoomLimits room) {
@@ -320,7 +322,8 @@ void RelayHub::PlaceHold::release() {
   hub_ = nullptr;
 }
 
-std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size_t limit) {
+std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size_t limit,
+                                                std::vector<UnixSeconds>* away_since) {
   std::lock_guard lock(mu_);
   std::vector<OpenCase> out;
   if (!dispatcher_) return out;
@@ -328,7 +331,10 @@ std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size
     last_positions_.erase(w.key);
     auto id = storage::CaseId::from(w.key);
     if (!id.is_ok()) continue;
-    if (auto it = cases_.find(*id); it != cases_.end()) out.push_back(it->second);
+    if (auto it = cases_.find(*id); it != cases_.end()) {
+      out.push_back(it->second);
+      if (away_since != nullptr) away_since->push_back(w.expire_from);
+    }
   }
   return out;
 }

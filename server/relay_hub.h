@@ -141,7 +141,11 @@ class RelayHub {
   // A case starts (or, at start-up, resumes) waiting or being held, from its
   // record: waiting when open and unclaimed, held when claimed. `arrived`:
   // the exact arrival when known (a new case), else the record's minute.
-  void track_case(const OpenCase& c, std::optional<UnixSeconds> arrived = std::nullopt);
+  // `away_from`: when its survivor left, if known (a parked case put back
+  // after a sweep); else, if nobody of its vault is connected, now (at
+  // start-up: the process's start) for parked expiry.
+  void track_case(const OpenCase& c, std::optional<UnixSeconds> arrived = std::nullopt,
+                  std::optional<UnixSeconds> away_from = std::nullopt);
   // The waiting room's bounds (config limits): set at start-up, before track_case.
   void set_room(triage::RoomLimits room);
   // Whether a case with `envelope` would find a place in the waiting room
@@ -182,8 +186,10 @@ class RelayHub {
   // Takes the parked cases whose survivor has been away since `away_from` or
   // earlier out of the waiting room (at most `limit`), as withdraw_waiting
   // does: retention deletes them, then remove_case()s each, or track_case()s
-  // them again if the deletion fails.
-  std::vector<OpenCase> withdraw_parked(UnixSeconds away_from, std::size_t limit);
+  // them again if the deletion fails, with the time their survivor left,
+  // which `away_since` receives (one per case returned, in the same order).
+  std::vector<OpenCase> withdraw_parked(UnixSeconds away_from, std::size_t limit,
+                                        std::vector<UnixSeconds>* away_since = nullptr);
   std::size_t parked_count() const;
   // Hands `responder_id` the best waiting case they may take, out of the
   // waiting room (exclusive). Put it back with untake() if the claim fails

@@ -39,7 +39,9 @@ using log::logger;
 
 namespace {
 
-constexpr UnixSeconds kExpiryInterval = 3600;  // undelivered envelopes: checked hourly
+// Retention's sweep, hourly: undelivered envelopes, closed and parked
+// cases, vaults left with no case.
+constexpr UnixSeconds kExpiryInterval = 3600;
 // Parked cases one hourly sweep deletes at most (the rest wait an hour): one
 // storage job stays short.
 constexpr std::size_t kMaxParkedPerSweep = 2000;
@@ -559,23 +561,27 @@ void Server::Impl::schedule_expiry() {
     // brings one back while its deletion commits; those the job keeps (taken
     // or written meanwhile) or all of them if it fails go back.
     const UnixSeconds parked_window = config.retention.parked_case_days * 86400;
-    std::vector<OpenCase> parked = hub.withdraw_parked(now - parked_window, kMaxParkedPerSweep);
+    std::vector<UnixSeconds> away_since;  // kept ones go back with it
+    std::vector<OpenCase> parked =
+        hub.withdraw_parked(now - parked_window, kMaxParkedPerSweep, &away_since);
     storage->write(
         [now, window, parked, parked_window](storage::Stores& s) {
           return sweep_cases(s, parked, now, window, parked_window);
         },
-        [this, parked](Result<SweepResult> swept) {
+        [this, parked, away_since](Result<SweepResult> swept) {
           if (!swept.is_ok()) {
             logger().warn("case_expiry_failed", {{"status", swept.status()}});
-            for (const auto& c : parked) hub.track_case(c);
+            for (std::size_t i = 0; i < parked.size(); ++i)
+              hub.track_case(parked[i], std::nullopt, away_since[i]);
             hub.refresh();
             return;
           }
           for (const auto& id : swept->closed) hub.remove_case(id);
-          for (const auto& c : parked) {
+          for (std::size_t i = 0; i < parked.size(); ++i) {
+            const OpenCase& c = parked[i];
             if (std::find(swept->parked.begin(), swept->parked.end(), c.id) ==
                 swept->parked.end()) {
-              hub.track_case(c);
+              hub.track_case(c, std::nullopt, away_since[i]);
               continue;
             }
             hub.remove_case(c.id);

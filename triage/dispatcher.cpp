@@ -212,9 +212,14 @@ bool Dispatcher::unpark_if_room(std::map<CaseKey, WaitingCase>::iterator it) {
 }
 
 void Dispatcher::survivor_away(const CaseKey& key, UnixSeconds now,
-                               std::optional<UnixSeconds> park_from) {
+                               std::optional<UnixSeconds> park_from,
+                               std::optional<UnixSeconds> expire_from) {
   if (auto p = parked_.find(key); p != parked_.end()) {
-    p->second.away = true;  // still parked; it stays out of the room
+    // Still parked; it stays out of the room. Expiry counts from this
+    // leaving: a survivor who keeps coming back while the room is full
+    // keeps their case.
+    if (!p->second.away) p->second.expire_from = std::min(now, expire_from.value_or(now));
+    p->second.away = true;
     return;
   }
   auto it = waiting_.find(key);
@@ -222,6 +227,7 @@ void Dispatcher::survivor_away(const CaseKey& key, UnixSeconds now,
   it->second.away = true;
   it->second.away_since = now;
   it->second.park_from = std::min(now, park_from.value_or(now));
+  it->second.expire_from = std::min(now, expire_from.value_or(now));
   (void)park_if_due(it, now);  // at start-up a case may have been away long enough already
 }
 
@@ -355,10 +361,10 @@ std::optional<WaitingCase> Dispatcher::waiting(const CaseKey& key) const {
 std::vector<WaitingCase> Dispatcher::take_parked(UnixSeconds away_from, std::size_t limit) {
   std::vector<std::map<CaseKey, WaitingCase>::iterator> due;
   for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    if (it->second.away && it->second.park_from <= away_from) due.push_back(it);
+    if (it->second.away && it->second.expire_from <= away_from) due.push_back(it);
   }
   std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
-    return a->second.park_from < b->second.park_from;
+    return a->second.expire_from < b->second.expire_from;
   });
   std::vector<WaitingCase> out;
   for (auto it : due) {

@@ -50,6 +50,7 @@ struct WaitingCase {
   bool away = false;                        // the survivor has no connection open
   UnixSeconds away_since = 0;
   UnixSeconds park_from = 0;      // while away: parking counts from here
+  UnixSeconds expire_from = 0;    // while away: parked expiry (take_parked) counts from here
   UnixSeconds first_arrived = 0;  // as added or restored (arrived moves when the grace lapses)
 };
 
@@ -170,9 +171,14 @@ class Dispatcher {
   // (default: now; at start-up, when nobody knows since when the survivor
   // is gone, its arrival), is parked: at once when that has passed, else by
   // tick(). survivor_back() brings a parked case back when there is room
-  // for it, else tick() does as soon as there is.
+  // for it, else tick() does as soon as there is. Parked expiry
+  // (take_parked) counts from `expire_from` (default and at most: now), set
+  // afresh each time the survivor leaves again, parked or not. At start-up
+  // it is now (the process's start), not the arrival: a restart does not
+  // hasten any case's expiry.
   void survivor_away(const CaseKey& key, UnixSeconds now,
-                     std::optional<UnixSeconds> park_from = std::nullopt);
+                     std::optional<UnixSeconds> park_from = std::nullopt,
+                     std::optional<UnixSeconds> expire_from = std::nullopt);
   void survivor_back(const CaseKey& key);
 
   // Escalations, away-grace expiry, parking and parked cases coming back up
@@ -204,9 +210,9 @@ class Dispatcher {
   std::vector<WaitingCase> dismiss(const DismissFilter& filter, std::size_t limit,
                                    std::size_t* more);
   // Removes and returns the parked cases whose survivor is still away and
-  // has been since `away_from` or earlier (parking counts from `park_from`),
-  // at most `limit`, longest away first: retention's parked expiry. The caller
-  // deletes them (or restore()s them).
+  // has been since `away_from` or earlier (counted from `expire_from`: their
+  // last leaving, or the process's start), at most `limit`, longest away first: retention's parked
+  // expiry. The caller deletes them (or restore()s them).
   std::vector<WaitingCase> take_parked(UnixSeconds away_from, std::size_t limit);
   // The responder holding `key`, if it is taken.
   std::optional<std::string> holder(const CaseKey& key) const;

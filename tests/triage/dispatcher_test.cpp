@@ -566,4 +566,64 @@ TEST_CASE("the room: take_parked hands out parked cases away since a cutoff, not
   CHECK(d.waiting(key("c")));
 }
 
+TEST_CASE("the room: parked expiry restarts each time a parked case's survivor leaves again",
+          "[triage]") {
+  constexpr UnixSeconds kDay = 86400;
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{1, 0, 1000});
+  add_case(d, "victim", kShelterToday, 0);
+  d.survivor_away(key("victim"), 100);
+  d.tick(2000);
+  REQUIRE(d.is_parked(key("victim")));
+  add_case(d, "filler", kShelterToday, 2000);  // the room is full from now on
+  // The survivor comes back every day for an hour, while the room stays full.
+  UnixSeconds now = 2000;
+  for (int day = 1; day <= 31; ++day) {
+    now = day * kDay;
+    d.survivor_back(key("victim"));
+    d.tick(now);
+    REQUIRE(d.is_parked(key("victim")));
+    now += 3600;
+    d.survivor_away(key("victim"), now);
+    d.tick(now);
+  }
+  // Away for an hour only: a 30-day expiry must not take it.
+  CHECK(d.take_parked(now + 3600 - 30 * kDay, 10).empty());
+  CHECK(d.is_parked(key("victim")));
+  // Away 30 days from the last leaving: it goes.
+  CHECK(d.take_parked(now, 10).size() == 1);
+}
+
+TEST_CASE("the room: after a restart parked expiry counts from the start, not from arrival",
+          "[triage]") {
+  constexpr UnixSeconds kDay = 86400;
+  const UnixSeconds start = 100 * kDay;
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{10, 0, 1000});
+  // Arrived 40 days before the restart; nobody knows when its survivor left.
+  const UnixSeconds arrived = start - 40 * kDay;
+  d.restore(key("old"), kShelterToday, std::nullopt, {"gus"}, arrived, start);
+  d.survivor_away(key("old"), start, arrived);
+  CHECK(d.is_parked(key("old")));  // parking still counts from arrival
+  // The first hourly sweep after the restart.
+  CHECK(d.take_parked(start + 3600 - 30 * kDay, 10).empty());
+  CHECK(d.is_parked(key("old")));
+  CHECK(d.take_parked(start, 10).size() == 1);  // 30 days after the restart
+}
+
+TEST_CASE("the room: a parked case put back after a failed sweep keeps its away time", "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.set_room(RoomLimits{10, 0, 1000});
+  add_case(d, "a", kShelterToday, 0);
+  d.survivor_away(key("a"), 100);
+  d.tick(2000);
+  auto due = d.take_parked(100, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].expire_from == 100);
+  d.restore(key("a"), kShelterToday, std::nullopt, {}, 0, 5000);
+  d.survivor_away(key("a"), 5000, 0, due[0].expire_from);
+  CHECK(d.is_parked(key("a")));
+  CHECK(d.take_parked(100, 10).size() == 1);
+}
+
 }  // namespace hearth::triage
