@@ -57,8 +57,9 @@ int login_exit_code(const Status& status);
 inline constexpr int kExitReplaced = 4;
 // What the console says then, in every mode.
 inline constexpr const char* kReplacedText =
-    "You signed in somewhere else; this console stopped. Nothing was lost: your cases and "
-    "messages are with your newer session. Start this console again to use it here instead "
+    "You signed in somewhere else; this console stopped. Nothing sent was lost: your cases and "
+    "messages are with your newer session (a line not sent yet is printed below). Start this "
+    "console again to use it here instead "
     "(that signs the other one out).";
 
 // "under a minute", "12 min", "2 h 5 min".

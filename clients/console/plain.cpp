@@ -386,7 +386,11 @@ int run_plain(const Options& options) {
         continue;
       }
       for (const auto& u : *updates) console.show(u);
-      if (console.replaced) return kExitReplaced;
+      if (console.replaced) {
+        // Lines typed and not read yet: printed, to copy.
+        while (auto line = in.buffered_line()) say("not sent: " + *line);
+        return kExitReplaced;
+      }
     } else if (++backoff % 5 == 0) {
       if (Status s = console.connect(); !s.is_ok()) say("(still offline: " + explain(s) + ")");
     }

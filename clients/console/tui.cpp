@@ -194,6 +194,8 @@ class Tui {
   }
 
   int run();
+  // The line being typed, not sent (printed after close 4001, to copy).
+  std::string unsent() const { return narrow(compose_); }
 
  private:
   // -- events and actions --
@@ -1143,7 +1145,11 @@ int run_tui(const Options& options) {
     code = tui.run();
   }
   // Said once the full screen is gone, so it stays on the terminal.
-  if (code == kExitReplaced) std::fprintf(stderr, "hearth-console: %s\n", kReplacedText);
+  if (code == kExitReplaced) {
+    std::fprintf(stderr, "hearth-console: %s\n", kReplacedText);
+    if (const std::string line = tui.unsent(); !line.empty())
+      std::fprintf(stderr, "hearth-console: not sent: %s\n", cli::printable(line).c_str());
+  }
   return code;
 }
 

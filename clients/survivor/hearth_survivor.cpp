@@ -189,7 +189,8 @@ std::string queue_words(std::int64_t position, protocol::WaitBand band) {
 // window) and the server let the newer one in. Not alarming, but plain.
 constexpr const char* kReplacedWords =
     "Your conversation was opened somewhere else with your codename (another window or "
-    "device), so this window has stepped aside. Nothing was lost. To carry on here, start "
+    "device), so this window has stepped aside. Nothing on the server was lost; lines this window "
+    "had not sent yet are printed below, to copy. To carry on here, start "
     "again with --resume. If you did not open it elsewhere, someone else may know your codename: "
     "/delete removes the conversation.";
 
@@ -336,6 +337,14 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     }
     return result;
   };
+  // Close 4001: lines not sent yet (kept until a responder joins, or typed
+  // and not read yet) would go with this window: printed for the survivor
+  // to copy into the other one.
+  auto stepped_aside = [&] {
+    while (auto line = in.buffered_line()) waiting.push_back(*line);
+    for (const auto& line : waiting) say("not sent: " + line);
+    return kExitReplaced;
+  };
   // Catch up before reading what was typed: replies that waited on the
   // server arrive right after connecting, and a survivor coming back should
   // see them before their next line is acted on. Until a quiet 300 ms, at
@@ -346,7 +355,7 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     if (!updates.is_ok() || updates->empty()) break;
     const Applied caught_up = apply(*updates);
     if (caught_up == Applied::kDeleted) return 0;
-    if (caught_up == Applied::kReplaced) return kExitReplaced;
+    if (caught_up == Applied::kReplaced) return stepped_aside();
   }
   auto flush_waiting = [&] {
     while (!waiting.empty()) {
@@ -403,7 +412,7 @@ int chat(cli::LineReader& in, SurvivorSession& session, Bytes case_id) {
     const Applied applied = apply(*updates);
     if (applied == Applied::kDeleted) return 0;
     // Not reconnecting: that would close the newer window in turn.
-    if (applied == Applied::kReplaced) return kExitReplaced;
+    if (applied == Applied::kReplaced) return stepped_aside();
     if (applied == Applied::kLost) {
       for (int attempt = 0; attempt < 30; ++attempt) {
         if (session.reconnect().is_ok()) {

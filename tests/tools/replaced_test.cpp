@@ -88,13 +88,16 @@ TEST_CASE("hearth-survivor steps aside on 4001 (its codename opened elsewhere) a
   started.session.reset();
   REQUIRE(wait_metric(relay, "hearth_survivors_open", 0));
   TempDir home;
+  // A line typed at once: kept until a responder joins (or not read yet)
+  // when the window steps aside.
   auto survivor = std::async(std::launch::async, [&] {
-    return run_tool_steps(HEARTH_SURVIVOR_PATH,
-                          {"--org-root", to_hex(relay.org.root.public_key().view()), "--server",
-                           relay.endpoint().url, "--resume"},
-                          {{"", codename + "\n"}, {"this window has stepped aside", ""}},
-                          {{"HOME", home.path().string()}, {"TMPDIR", home.path().string()}},
-                          std::chrono::seconds(40), home.path().string());
+    return run_tool_steps(
+        HEARTH_SURVIVOR_PATH,
+        {"--org-root", to_hex(relay.org.root.public_key().view()), "--server", relay.endpoint().url,
+         "--resume"},
+        {{"", codename + "\ncall me at noon\n"}, {"this window has stepped aside", ""}},
+        {{"HOME", home.path().string()}, {"TMPDIR", home.path().string()}},
+        std::chrono::seconds(40), home.path().string());
   });
   // The survivor's window is in; three newer logins of the same vault close
   // it, the oldest of four, with 4001.
@@ -104,7 +107,9 @@ TEST_CASE("hearth-survivor steps aside on 4001 (its codename opened elsewhere) a
   ToolResult r = survivor.get();
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);
-  CHECK_THAT(r.out, Contains("Nothing was lost"));
+  CHECK_THAT(r.out, Contains("Nothing on the server was lost"));
+  // What it had not sent is printed back, to copy into the other window.
+  CHECK_THAT(r.out, Contains("not sent: call me at noon"));
   CHECK_THAT(r.out, !Contains("reconnect"));
   CHECK(metric(relay, "hearth_logins_replaced_total{kind=\"vault\"}") == 1);
   for (auto& s : newer) {
