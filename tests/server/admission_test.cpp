@@ -301,7 +301,7 @@ TEST_CASE("FairShare finds the group holding the most, then the oldest", "[serve
   CHECK(*s.top() == 2);
 }
 
-TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped address is its IPv4 one",
+TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped or NAT64 address is its IPv4 one",
           "[server]") {
   using boost::asio::ip::make_address;
   SourceKeys keys;
@@ -309,6 +309,13 @@ TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped address is its IP
   CHECK(a == keys.of(make_address("192.0.2.1")));
   CHECK(a != keys.of(make_address("192.0.2.2")));
   CHECK(a == keys.of(make_address("::ffff:192.0.2.1")));
+  // NAT64's well-known prefix (RFC 6052) and the deprecated IPv4-compatible
+  // form carry an IPv4 address too: each IPv4 client behind a NAT64 is its own.
+  CHECK(a == keys.of(make_address("64:ff9b::192.0.2.1")));
+  CHECK(a == keys.of(make_address("::192.0.2.1")));
+  CHECK(keys.of(make_address("64:ff9b::192.0.2.1")) != keys.of(make_address("64:ff9b::192.0.2.2")));
+  CHECK(keys.of(make_address("::1")) != keys.of(make_address("0.0.0.1")));
+  CHECK(keys.of(make_address("64:ff9b:1::192.0.2.1")) != a);  // a network-specific prefix: a /48
   CHECK(keys.of(make_address("2001:db8:1::1")) == keys.of(make_address("2001:db8:1:ffff::2")));
   CHECK(keys.of(make_address("2001:db8:1::1")) != keys.of(make_address("2001:db8:2::1")));
   // Another server (another random key) gives another key: nothing to match
