@@ -71,7 +71,7 @@ void Admission::list(std::uint64_t id, Entry& e) {
     case Pool::kSurvivor:
       shares_[kSurvivors].add(e.source, id);
       e.source->vaults.add(e.party, id);
-      if (!e.live_case) without_case_.insert(id);
+      if (!e.live_case) caseless_.add(e.source, id);
       party_members_[e.party].insert(id);
       break;
     case Pool::kResponder:
@@ -100,7 +100,7 @@ void Admission::unlist(std::uint64_t id, Entry& e) {
     case Pool::kSurvivor:
       shares_[kSurvivors].remove(e.source, id);
       e.source->vaults.remove(e.party, id);
-      without_case_.erase(id);
+      caseless_.remove(e.source, id);
       [[fallthrough]];
     case Pool::kResponder:
       if (auto p = party_members_.find(e.party); p != party_members_.end()) {
@@ -312,33 +312,53 @@ bool Admission::promote(Ticket& ticket, bool responder, std::string_view party, 
       metrics_.logins_replaced[responder ? 1 : 0].fetch_add(1);
     }
     // Survivors stay below max_connections minus the reserve: past it a
-    // responder could not get in. When full, a connection of a vault with no
-    // live case goes first (a vault is made with a case, which costs a proof
-    // of work and a place in the waiting room; once its cases are dismissed
-    // or closed it holds no place against one that has a case). Then a
-    // source holding at least two more survivor connections than the
-    // newcomer's gives one up (its vault holding the most, if more than one,
-    // else its oldest): filling the pool from one address takes nobody else's
-    // place. Then the newcomer's own source's vault holding the most
-    // connections gives up its oldest, so every vault gets one place before
-    // any gets two: filling the pool takes one vault, with a live case, per
-    // place.
+    // responder could not get in. When full, a source holding at least two
+    // more survivor connections than the newcomer's gives one up: filling the
+    // pool from one address takes nobody else's place. Of its connections, one
+    // of a vault with no live case goes first (a vault is made with a case,
+    // which costs a proof of work and a place in the waiting room; once its
+    // cases are dismissed or closed it holds no place against one that has a
+    // case), else one of its vault holding the most, if more than one, else
+    // its oldest; if it holds none without a live case, the source holding
+    // the most without one gives one up when it too holds two more. A
+    // newcomer with a live case also takes the oldest without one of a
+    // source holding at least one more (as many once it has joined). Then the
+    // newcomer's own source gives up its oldest without a live case, else its
+    // vault holding the most connections gives up its oldest, so every vault
+    // gets one place before any gets two: filling the pool takes one vault,
+    // with a live case, per place. One source: the oldest without a live case,
+    // then the vault holding the most.
     const std::size_t survivor_room = limits_.max_connections - reserve();
     if (!responder && survivors_ >= survivor_room) {
       std::uint64_t victim = 0;
       Source* mine = it->second.source;
       const FairShare<Source*>& share = shares_[kSurvivors];
-      Source* const* top = share.top();
+      const std::size_t own = share.count(mine);
+      // `s` is another source holding at least `more` survivor connections
+      // more than the newcomer's.
+      auto holds_more = [&](Source* const* s, std::size_t more) {
+        return s != nullptr && *s != mine && share.count(*s) >= own + more;
+      };
       auto of_vaults = [](const Source& s) -> std::uint64_t {
         const std::string* vault = s.vaults.top();
         if (vault == nullptr || s.vaults.count(*vault) < 2) return 0;
         return *s.vaults.oldest(*vault);
       };
-      if (!without_case_.empty()) {
-        victim = *without_case_.begin();
-      } else if (top != nullptr && *top != mine && share.count(*top) >= share.count(mine) + 2) {
-        victim = of_vaults(**top);
-        if (victim == 0) victim = share.oldest(*top).value_or(0);
+      Source* const* top = share.top();
+      Source* const* top_caseless = caseless_.top();
+      if (holds_more(top, 2)) {
+        if (caseless_.count(*top) > 0) {
+          victim = *caseless_.oldest(*top);
+        } else if (holds_more(top_caseless, 2)) {
+          victim = *caseless_.oldest(*top_caseless);
+        } else {
+          victim = of_vaults(**top);
+          if (victim == 0) victim = share.oldest(*top).value_or(0);
+        }
+      } else if (live_case && holds_more(top_caseless, 1)) {
+        victim = *caseless_.oldest(*top_caseless);
+      } else if (caseless_.count(mine) > 0) {
+        victim = *caseless_.oldest(mine);
       } else {
         victim = of_vaults(*mine);
       }

@@ -27,14 +27,20 @@
 //                 holding the most of it. The upgrade is refused (503) only
 //                 when there is no anonymous connection to evict.
 //   survivor   -- logged into a vault (vault_login or open_case); at most
-//                 max_connections minus the responder reserve. When full, the
-//                 oldest connection of a vault without a live (not closed)
-//                 case gives way (1013); failing that, a source holding at
-//                 least two more survivor connections than the newcomer's
-//                 gives one up (its vault holding the most, if more than one,
-//                 else its oldest); failing that, the vault of the newcomer's
-//                 own source holding the most connections, if more than one,
-//                 gives up its oldest; else the login is refused (1013).
+//                 max_connections minus the responder reserve. When full, a
+//                 source holding at least two more survivor connections than
+//                 the newcomer's gives one up (1013): its oldest of a vault
+//                 without a live (not closed) case, else the oldest such of
+//                 the source holding the most of them if it too holds two
+//                 more, else its vault holding the most, if more than one,
+//                 else its oldest. Failing that, a newcomer with a live case
+//                 takes the oldest without one of the source holding the most
+//                 of them, if that holds at least one more than the
+//                 newcomer's. Failing that, the newcomer's own source gives up
+//                 its oldest without a live case, else its vault holding the
+//                 most connections, if more than one, its oldest; else the
+//                 login is refused (1013). One source: the oldest without a
+//                 live case, then the vault holding the most.
 //   responder  -- after responder_login.
 // "The source holding the most": when the newcomer's own source holds some
 // and would then hold at least as many as the top source, its own oldest goes
@@ -150,10 +156,9 @@ class Admission {
   // or the responder id; kept in memory only while the connection lives).
   // When the party already holds its cap, its oldest connection is asked to
   // close (kReplaced). A survivor finding the pool full makes way for itself
-  // (kMadeWay): the oldest connection of a vault without a live case, else
-  // the oldest of the vault holding the most connections when that holds
-  // more than one; otherwise false (nothing changes): the survivor would
-  // take the responders' reserve.
+  // (kMadeWay), by the survivor rule above (fair shares per source, vaults
+  // without a live case first within them); otherwise false (nothing
+  // changes): the survivor would take the responders' reserve.
   // `live_case`: the vault has a case not closed (see set_live_case).
   bool promote(Ticket& ticket, bool responder, std::string_view party, bool live_case = true);
   // A survivor connection's vault has a case not closed (true), or none: a
@@ -246,7 +251,7 @@ class Admission {
   FairShare<Source*> shares_[kShares];
   std::map<std::uint64_t, std::uint64_t> shields_[2];  // per kind: order -> id
   std::map<std::string, std::set<std::uint64_t>, std::less<>> party_members_;
-  std::set<std::uint64_t> without_case_;  // survivors whose vault has no live case
+  FairShare<Source*> caseless_;  // survivors whose vault has no live case, by source
   // (bytes held, ~id): the largest holder, the oldest of equals, is last.
   std::set<std::pair<std::size_t, std::uint64_t>> holders_;
 };

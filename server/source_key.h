@@ -2,8 +2,9 @@
 // (server/admission.h, docs/operations.md "Connection limits").
 //
 // A source is an IPv4 address, or an IPv6 /48 (one site's prefix: a single
-// host can use a whole /64 or more); an IPv4-mapped IPv6 address is its IPv4
-// address. Its key is BLAKE2b-128 of those bytes, keyed with 32 random bytes
+// host can use a whole /64 or more); an IPv6 address carrying an IPv4 one
+// (IPv4-mapped, NAT64's well-known prefix 64:ff9b::/96, IPv4-compatible) is
+// that IPv4 address. Its key is BLAKE2b-128 of those bytes, keyed with 32 random bytes
 // made when the server starts, held in sodium_malloc'd memory (locked, out of
 // core dumps) and never written anywhere: the key tells two connections from
 // one source apart from two from different ones, and nothing else; after the

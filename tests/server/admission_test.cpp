@@ -204,6 +204,44 @@ TEST_CASE("a full survivor pool of distinct sources with one vault each refuses"
   CHECK(door.closed.at(3) == Reason::kMadeWay);
 }
 
+TEST_CASE("a survivor pool full of one source takes from it, not another's caseless vault",
+          "[server]") {
+  Limits l = small();
+  l.max_connections = 20;  // 18 survivor places
+  Door door(l);
+  std::vector<std::size_t> attacker;
+  for (int i = 0; i < 16; ++i) {
+    attacker.push_back(door.anonymous(1));
+    REQUIRE(door.admission->promote(door.tickets[attacker.back()], false, "a" + std::to_string(i),
+                                    true));
+  }
+  // Two survivors whose case a responder closed, reading the last replies.
+  std::size_t b = door.anonymous(2);
+  REQUIRE(door.admission->promote(door.tickets[b], false, "b", false));
+  std::size_t c = door.anonymous(3);
+  REQUIRE(door.admission->promote(door.tickets[c], false, "c", false));
+  // Caseless newcomers from other addresses take from source 1, one each.
+  std::size_t d = door.anonymous(4);
+  CHECK(door.admission->promote(door.tickets[d], false, "d", false));
+  CHECK(door.closed.size() == 1);
+  CHECK(door.closed.at(attacker[0]) == Reason::kMadeWay);
+  std::size_t e = door.anonymous(5);
+  CHECK(door.admission->promote(door.tickets[e], false, "e", false));
+  CHECK(door.closed.size() == 2);
+  CHECK(door.closed.at(attacker[1]) == Reason::kMadeWay);
+  // A live case from a sixth address: source 1 still holds the most.
+  std::size_t f = door.anonymous(6);
+  CHECK(door.admission->promote(door.tickets[f], false, "f", true));
+  CHECK(door.closed.at(attacker[2]) == Reason::kMadeWay);
+  for (std::size_t i : {b, c, d, e, f}) CHECK(door.open(i));
+  // Source 1's own vault without a live case goes before its others.
+  door.admission->set_live_case(door.tickets[attacker[9]], false);
+  std::size_t g = door.anonymous(7);
+  CHECK(door.admission->promote(door.tickets[g], false, "g", false));
+  CHECK(door.closed.at(attacker[9]) == Reason::kMadeWay);
+  CHECK(door.closed.size() == 4);
+}
+
 TEST_CASE("one source: a full survivor pool takes from the vault holding the most", "[server]") {
   Limits l = small();
   l.max_connections = 8;
@@ -263,7 +301,7 @@ TEST_CASE("FairShare finds the group holding the most, then the oldest", "[serve
   CHECK(*s.top() == 2);
 }
 
-TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped address is its IPv4 one",
+TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped or NAT64 address is its IPv4 one",
           "[server]") {
   using boost::asio::ip::make_address;
   SourceKeys keys;
@@ -271,6 +309,13 @@ TEST_CASE("source keys: an IPv4 address, an IPv6 /48, a mapped address is its IP
   CHECK(a == keys.of(make_address("192.0.2.1")));
   CHECK(a != keys.of(make_address("192.0.2.2")));
   CHECK(a == keys.of(make_address("::ffff:192.0.2.1")));
+  // NAT64's well-known prefix (RFC 6052) and the deprecated IPv4-compatible
+  // form carry an IPv4 address too: each IPv4 client behind a NAT64 is its own.
+  CHECK(a == keys.of(make_address("64:ff9b::192.0.2.1")));
+  CHECK(a == keys.of(make_address("::192.0.2.1")));
+  CHECK(keys.of(make_address("64:ff9b::192.0.2.1")) != keys.of(make_address("64:ff9b::192.0.2.2")));
+  CHECK(keys.of(make_address("::1")) != keys.of(make_address("0.0.0.1")));
+  CHECK(keys.of(make_address("64:ff9b:1::192.0.2.1")) != a);  // a network-specific prefix: a /48
   CHECK(keys.of(make_address("2001:db8:1::1")) == keys.of(make_address("2001:db8:1:ffff::2")));
   CHECK(keys.of(make_address("2001:db8:1::1")) != keys.of(make_address("2001:db8:2::1")));
   // Another server (another random key) gives another key: nothing to match
