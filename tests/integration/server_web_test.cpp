@@ -7,7 +7,6 @@
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
-#include <zlib.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -25,6 +24,7 @@
 
 #include "tests/integration/support/checks.h"
 #include "tests/integration/support/hearthd_process.h"
+#include "tests/support/gzip.h"
 
 namespace hearth::test {
 namespace {
@@ -216,26 +216,6 @@ TEST_CASE("the page: exact paths over one keep-alive connection, strict headers 
   CHECK(http.closed_within(seconds(10)));
   CHECK(hearthd.terminate() == 0);
   check_logs_clean(hearthd, {});
-}
-
-// `data` inflated as a gzip stream, or "<bad gzip>".
-std::string gunzip(const std::string& data) {
-  z_stream z{};
-  REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char chunk[16384];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(chunk);
-    z.avail_out = sizeof chunk;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(chunk, sizeof chunk - z.avail_out);
-  }
-  bool whole = rc == Z_STREAM_END && z.avail_in == 0;
-  inflateEnd(&z);
-  return whole ? out : "<bad gzip>";
 }
 
 // About 100 KB of script, compressible as the page's bundle is.

@@ -4,7 +4,6 @@
 // with zlib and compared with the files), Accept-Encoding, and the default
 // cap on a connection's response bytes.
 #include <sys/stat.h>
-#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -14,6 +13,7 @@
 
 #include "server/config.h"
 #include "server/static_site.h"
+#include "tests/support/gzip.h"
 #include "tests/support/test_support.h"
 
 namespace hearth::server {
@@ -111,25 +111,7 @@ TEST_CASE("the size bound and a special file fail the load", "[server]") {
   CHECK(fifo.status().message() == "web.root: pipe.txt: not a regular file");
 }
 
-// `data` inflated by zlib as a gzip stream (RFC 1952), or "<bad gzip>".
-std::string gunzip(const std::string& data) {
-  z_stream z{};
-  REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char chunk[16384];
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    z.next_out = reinterpret_cast<Bytef*>(chunk);
-    z.avail_out = sizeof chunk;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(chunk, sizeof chunk - z.avail_out);
-  }
-  bool whole = rc == Z_STREAM_END && z.avail_in == 0;
-  inflateEnd(&z);
-  return whole ? out : "<bad gzip>";
-}
+using test::gunzip;
 
 // Bytes no compressor can shrink (a deterministic xorshift stream).
 std::string noise(std::size_t n) {
