@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,9 +48,21 @@ class [[nodiscard]] Status {
   // "code_name: message", for logs and error output.
   std::string to_string() const;
 
+  // A finer code that a higher layer attached to this error, 0 when none. Its
+  // values belong to the layer that sets it (hearth_client keeps the server's
+  // wire error code here: client::protocol_error()), so a program can act on
+  // it without parsing message(). Copies keep it; a Status rebuilt from
+  // code() and message() does not.
+  std::uint32_t detail() const { return detail_; }
+  Status with_detail(std::uint32_t detail) && {
+    detail_ = detail;
+    return std::move(*this);
+  }
+
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::uint32_t detail_ = 0;
 };
 
 inline Status error(Code code, std::string message) { return Status(code, std::move(message)); }

@@ -41,6 +41,12 @@ constexpr std::chrono::seconds kCloseTimeout{2};
 // Every queued event costs at least this much against max_event_bytes.
 constexpr std::size_t kEventOverheadBytes = 128;
 
+// What this library keeps in Status::detail(): a server error reply's wire
+// code as kWireDetailBase + the code, or kReplacedDetail for the end by 4001.
+constexpr std::uint32_t kWireDetailBase = 0x100;
+constexpr std::uint32_t kReplacedDetail = 0x200;
+static_assert(kWireDetailBase + protocol::kErrorCodeCount <= kReplacedDetail);
+
 struct ParsedUrl {
   bool tls = false;
   std::string host;         // without brackets: what the resolver and SNI get
@@ -308,15 +314,16 @@ class WsDriver final : public Driver {
         // (docs/protocol.md). It says nothing about this client, so it reads
         // as the wire error `unavailable`, which a login retries with backoff.
         if (!closing_ && reason.code == websocket::close_code::try_again_later)
-          return fail(Status(code_for(protocol::ErrorCode::kUnavailable),
-                             "unavailable: the server is busy and closed the connection (1013)"));
+          return fail(server_error(protocol::ErrorCode::kUnavailable,
+                                   "the server is busy and closed the connection (1013)"));
         // 4001: a newer login of the same vault or responder took this
         // connection's place (docs/protocol.md). Not a network failure:
         // reconnecting would close that newer session in turn.
         if (!closing_ && reason.code == kCloseReplaced)
           return fail(Status(Code::kConflict, std::string(kReplacedPrefix) +
                                                   "a newer login of the same vault or responder "
-                                                  "took this connection's place (4001)"));
+                                                  "took this connection's place (4001)")
+                          .with_detail(kReplacedDetail));
         return fail(unavailable(closing_ ? "connection closed"
                                          : "the server closed the connection (code " +
                                                std::to_string(reason.code) + ")"));
@@ -578,9 +585,7 @@ bool Connection::Impl::on_frame(std::string_view text, Status& reason) {
       it->second->result.emplace(std::move(*value));
     } else {
       const auto& err = std::get<protocol::ProtocolError>(reply.result);
-      it->second->result.emplace(
-          Status(code_for(err.code),
-                 std::string(protocol::error_code_name(err.code)) + ": " + err.message));
+      it->second->result.emplace(server_error(err.code, err.message));
     }
     pending_.erase(it);
     cv_.notify_all();
@@ -737,19 +742,20 @@ Code code_for(protocol::ErrorCode code) {
 }
 
 bool replaced_by_newer_login(const Status& status) {
-  return status.code() == Code::kConflict && status.message().starts_with(kReplacedPrefix);
+  return status.code() == Code::kConflict && status.detail() == kReplacedDetail;
 }
 
 std::optional<protocol::ErrorCode> protocol_error(const Status& status) {
   if (status.is_ok()) return std::nullopt;
-  const std::string& message = status.message();
-  std::size_t colon = message.find(": ");
-  if (colon == std::string::npos) return std::nullopt;
-  auto code = protocol::parse_error_code(std::string_view(message).substr(0, colon));
-  // Both the prefix and the mapped code must match, so a local message that
-  // happens to start with a wire name is not mistaken for a server error.
-  if (!code || code_for(*code) != status.code()) return std::nullopt;
-  return code;
+  const std::uint32_t d = status.detail();
+  if (d < kWireDetailBase || d >= kWireDetailBase + protocol::kErrorCodeCount) return std::nullopt;
+  return static_cast<protocol::ErrorCode>(d - kWireDetailBase);
+}
+
+Status server_error(protocol::ErrorCode code, std::string_view message) {
+  return Status(code_for(code),
+                std::string(protocol::error_code_name(code)) + ": " + std::string(message))
+      .with_detail(kWireDetailBase + static_cast<std::uint32_t>(code));
 }
 
 }  // namespace hearth::client

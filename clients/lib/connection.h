@@ -15,15 +15,18 @@
 // A close with code 4001 (a newer login of the same vault or responder took
 // this connection's place, past the server's per-party connection cap) is its
 // own outcome: pending calls and next_event() get kConflict with a message
-// starting "replaced: ", which replaced_by_newer_login() recognises. A client
-// must not log in again on its own after it: that would close the newer
-// session in turn (docs/protocol.md).
+// starting "replaced: ", marked so that replaced_by_newer_login() recognises
+// it. A client must not log in again on its own after it: that would close
+// the newer session in turn (docs/protocol.md).
 //
 // Errors from the server come back as a Status whose code is mapped from the
-// wire code (see protocol_error()) and whose message is
-// "<wire_code>: <server message>". Local failures: kUnavailable (not
-// connected, dropped, timed out), kLimitExceeded (request larger than
-// ConnectionOptions::max_request_bytes, too many calls in flight).
+// wire code, which the Status carries as its detail (protocol_error() reads
+// it; nothing parses the message), and whose message is
+// "<wire_code>: <server message>". A close with 1013 reads as the wire error
+// `unavailable`. Local failures: kUnavailable (not connected, dropped, timed
+// out), kLimitExceeded (request larger than
+// ConnectionOptions::max_request_bytes, too many calls in flight); they carry
+// no wire code, whatever their message says.
 //
 // Thread safety: every public method is safe to call from any thread. The
 // destructor closes the connection and joins the I/O thread; it must not run
@@ -173,8 +176,14 @@ inline constexpr std::string_view kReplacedPrefix = "replaced: ";
 bool replaced_by_newer_login(const Status& status);
 
 // The wire error code a Status from call() carries, or nullopt when the Status
-// did not come from a server error reply (a local failure, or ok).
+// did not come from a server error reply (a local failure, or ok). Read from
+// the Status's detail, never from its message.
 std::optional<protocol::ErrorCode> protocol_error(const Status& status);
+
+// The Status call() returns for a server error reply `code` with `message`:
+// code_for(code), the message "<wire name>: <message>", and the wire code as
+// its detail.
+Status server_error(protocol::ErrorCode code, std::string_view message);
 
 // The hearth::Code a wire error code maps to in call()'s Status.
 Code code_for(protocol::ErrorCode code);

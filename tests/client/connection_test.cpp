@@ -97,22 +97,39 @@ TEST_CASE("a silent peer makes connect time out", "[client]") {
 
 TEST_CASE("wire errors map to codes and back", "[client]") {
   using protocol::ErrorCode;
-  Status conflict(code_for(ErrorCode::kConflict), "conflict: the vault moved on");
+  Status conflict = server_error(ErrorCode::kConflict, "the vault moved on");
   CHECK(conflict.code() == Code::kConflict);
+  CHECK(conflict.message() == "conflict: the vault moved on");  // the wording people see
   CHECK(protocol_error(conflict) == ErrorCode::kConflict);
-  Status auth(code_for(ErrorCode::kAuthFailed), "auth_failed: login failed");
-  CHECK(protocol_error(auth) == ErrorCode::kAuthFailed);
-  CHECK(protocol_error(Status(Code::kUnavailable, "not_claimed: nobody took it")) ==
+  CHECK(protocol_error(server_error(ErrorCode::kAuthFailed, "login failed")) ==
+        ErrorCode::kAuthFailed);
+  CHECK(protocol_error(server_error(ErrorCode::kNotClaimed, "nobody took it")) ==
         ErrorCode::kNotClaimed);
-  // A local message that happens to start like a wire code is not mistaken for one.
-  CHECK_FALSE(protocol_error(Status(Code::kUnavailable, "conflict: not from the server")));
   CHECK_FALSE(protocol_error(Status(Code::kUnavailable, "timed out waiting for the reply")));
   CHECK_FALSE(protocol_error(Status::ok()));
   for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
     auto code = static_cast<ErrorCode>(i);
-    Status s(code_for(code), std::string(protocol::error_code_name(code)) + ": x");
+    Status s = server_error(code, "x");
+    CHECK(s.code() == code_for(code));
+    CHECK(s.message() == std::string(protocol::error_code_name(code)) + ": x");
     CHECK(protocol_error(s) == code);
+    CHECK_FALSE(replaced_by_newer_login(s));
+    Status copied = s;  // the code travels with the value, not its text
+    CHECK(protocol_error(copied) == code);
   }
+}
+
+TEST_CASE("a local error whose text looks like a server error is not one", "[client]") {
+  using protocol::ErrorCode;
+  // The wire code is carried as a type, never parsed back from the message:
+  // the same code and the same text, made locally, carry no wire code.
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    auto code = static_cast<ErrorCode>(i);
+    Status local(code_for(code), std::string(protocol::error_code_name(code)) + ": local");
+    CHECK_FALSE(protocol_error(local).has_value());
+  }
+  CHECK_FALSE(replaced_by_newer_login(
+      Status(Code::kConflict, std::string(kReplacedPrefix) + "a local conflict")));
 }
 
 }  // namespace
