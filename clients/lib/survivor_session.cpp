@@ -96,6 +96,68 @@ std::size_t handoff_plaintext_budget(std::size_t max_frame_bytes, std::size_t co
   return best == 0 ? 0 : best - 1;
 }
 
+// A session a survivor opens with one offered responder: the X3DH header of
+// its intake body and the ratchet that encrypts the first message.
+struct NewSession {
+  Bytes certificate_hash;
+  crypto::X3dhHeader header;
+  crypto::Ratchet ratchet;
+};
+
+// What the intake step made of a route or handoff_offer reply.
+struct Intake {
+  crypto::VerifiedRoster roster;
+  std::vector<NewSession> sessions;  // at most one per certificate, in the offer's order
+  // True when the offer had bundles and every readable one was
+  // `handing_over`'s: nobody else was offered.
+  bool only_handing_over = false;
+};
+
+// The intake step of start() and accept_handoff(), one door for both: the
+// offered roster must decode and verify against the pinned org root (and
+// `pin`, the last roster this vault accepted): otherwise the server could
+// offer keys of its own choosing, and the error says so. Then each bundle
+// is checked against that roster for `queue` by x3dh_initiate (certificate
+// listed, valid, not revoked; both prekey signatures; SPK expiry) and a
+// session opened from `identity` for `case_id`. A bundle that does not decode
+// or verify is skipped, never used; so is a certificate offered twice, the
+// certificate `handing_over` (the responder handing a case over keeps no way
+// into it), and any past `max_sessions`.
+Result<Intake> open_sessions(const crypto::SigningPublicKey& org_root, ByteView encoded_roster,
+                             const std::optional<crypto::RosterPin>& pin,
+                             const std::vector<protocol::Bundle>& bundles, std::string_view queue,
+                             const crypto::DhKey& identity, ByteView case_id, UnixSeconds now,
+                             const std::optional<Bytes>& handing_over, std::size_t max_sessions) {
+  auto signed_roster = crypto::SignedRoster::decode(encoded_roster);
+  if (!signed_roster.is_ok())
+    return with_context(signed_roster.status(), "the server's roster is malformed");
+  auto roster = crypto::verify_roster(org_root, signed_roster.value(), now, pin);
+  if (!roster.is_ok())
+    return with_context(roster.status(), "the server's roster does not verify against the org key");
+
+  Intake out{std::move(roster).value(), {}, !bundles.empty()};
+  for (const protocol::Bundle& wire : bundles) {
+    auto bundle = decode_bundle(wire);
+    if (!bundle.is_ok()) continue;
+    Bytes cert_hash = bundle->certificate.hash();
+    if (handing_over && same(cert_hash, *handing_over)) continue;
+    out.only_handing_over = false;
+    if (std::any_of(out.sessions.begin(), out.sessions.end(),
+                    [&](const NewSession& n) { return same(n.certificate_hash, cert_hash); }))
+      continue;
+    if (out.sessions.size() >= max_sessions) break;
+    auto init = crypto::x3dh_initiate(out.roster, bundle.value(), queue, identity, case_id, now);
+    if (!init.is_ok()) continue;
+    auto ratchet =
+        crypto::Ratchet::init_initiator(std::move(init->session.shared_key),
+                                        init->session.associated_data, init->responder_ratchet_key);
+    if (!ratchet.is_ok()) continue;
+    out.sessions.push_back(
+        {std::move(cert_hash), std::move(init->header), std::move(ratchet).value()});
+  }
+  return out;
+}
+
 }  // namespace
 
 SurvivorSession::SurvivorSession(Endpoint endpoint, crypto::SigningPublicKey org_root,
@@ -157,19 +219,14 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
   }
   HEARTH_ASSIGN_OR_RETURN(protocol::RouteReply route, std::move(routed));
 
-  // The roster must verify against the org root this client pins: otherwise
-  // the server could offer keys of its own choosing.
   const UnixSeconds now = clock.now();
-  auto signed_roster = crypto::SignedRoster::decode(route.roster);
-  if (!signed_roster.is_ok())
-    return with_context(signed_roster.status(), "the server's roster is malformed");
-  auto roster = crypto::verify_roster(org_root, signed_roster.value(), now);
-  if (!roster.is_ok())
-    return with_context(roster.status(), "the server's roster does not verify against the org key");
-
+  const crypto::DhKey identity = crypto::DhKey::generate();
+  HEARTH_ASSIGN_OR_RETURN(
+      Intake offered,
+      open_sessions(org_root, route.roster, std::nullopt, route.bundles, route.queue, identity,
+                    route.case_id, now, std::nullopt, kMaxSessionsPerCase));
   crypto::Codename codename = crypto::Codename::draw();
   HEARTH_ASSIGN_OR_RETURN(crypto::VaultKeys keys, crypto::derive_vault_keys(codename, org_root));
-  const crypto::DhKey identity = crypto::DhKey::generate();
 
   SurvivorCase c;
   c.case_id = route.case_id;
@@ -177,26 +234,12 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
   c.queue = route.queue;
   std::vector<protocol::IntakeCopy> intake;
   std::size_t intake_bytes = 0;
-  for (const protocol::Bundle& wire : route.bundles) {
-    // A bundle that does not verify is skipped, never used: x3dh_initiate
-    // checks the certificate against the verified roster for this queue and
-    // both prekey signatures.
-    auto bundle = decode_bundle(wire);
-    if (!bundle.is_ok()) continue;
-    Bytes cert_hash = bundle->certificate.hash();
-    if (c.session_for(cert_hash) != nullptr) continue;  // offered twice
-    auto init = crypto::x3dh_initiate(roster.value(), bundle.value(), route.queue, identity,
-                                      route.case_id, now);
-    if (!init.is_ok()) continue;
-    auto ratchet =
-        crypto::Ratchet::init_initiator(std::move(init->session.shared_key),
-                                        init->session.associated_data, init->responder_ratchet_key);
-    if (!ratchet.is_ok()) continue;
-    HEARTH_ASSIGN_OR_RETURN(Bytes message, ratchet->encrypt(first_plaintext));
-    Bytes body = encode_intake_body(init->header, message);
+  for (NewSession& n : offered.sessions) {
+    HEARTH_ASSIGN_OR_RETURN(Bytes message, n.ratchet.encrypt(first_plaintext));
+    Bytes body = encode_intake_body(n.header, message);
     intake_bytes += body.size() + crypto::kHashBytes;
-    intake.push_back({cert_hash, std::move(body)});
-    c.sessions.push_back({std::move(cert_hash), ratchet->serialize()});
+    intake.push_back({n.certificate_hash, std::move(body)});
+    c.sessions.push_back({std::move(n.certificate_hash), n.ratchet.serialize()});
   }
   if (intake.empty())
     return error(Code::kAuthFailed, "no responder's keys verified; nothing was sent");
@@ -204,7 +247,7 @@ Result<SurvivorSession::Started> SurvivorSession::start(const Endpoint& endpoint
   append_bounded(c.transcript, {Author::kSurvivor, to_minute(now), std::move(first)});
 
   SurvivorVault vault;
-  vault.roster_pin = roster->pin();
+  vault.roster_pin = offered.roster.pin();
   vault.cases.push_back(std::move(c));
   std::unique_ptr<SurvivorSession> session(
       new SurvivorSession(endpoint, org_root, std::move(keys), options));
@@ -593,46 +636,18 @@ Result<std::size_t> SurvivorSession::accept_handoff(ByteView case_id, protocol::
       connection_->call(protocol::HandoffOfferRequest{id}, options_.call_timeout));
   // As in start(): the new team's keys count only under a roster that chains
   // to the pinned org root, and that is not older than one accepted before.
-  const UnixSeconds t = now();
-  auto signed_roster = crypto::SignedRoster::decode(offer.roster);
-  if (!signed_roster.is_ok())
-    return with_context(signed_roster.status(), "the server's roster is malformed");
-  auto roster = crypto::verify_roster(org_root_, signed_roster.value(), t, vault_.roster_pin);
-  if (!roster.is_ok())
-    return with_context(roster.status(), "the server's roster does not verify against the org key");
-
-  struct NewSession {
-    Bytes certificate_hash;
-    crypto::X3dhHeader header;
-    crypto::Ratchet ratchet;
-  };
-  std::vector<NewSession> fresh;
-  std::size_t header_bytes = 0;
-  bool only_current = !offer.bundles.empty();
-  for (const protocol::Bundle& wire : offer.bundles) {
-    auto bundle = decode_bundle(wire);
-    if (!bundle.is_ok()) continue;
-    Bytes cert_hash = bundle->certificate.hash();
-    // The responder handing over keeps no way into the case.
-    if (old_responder && same(cert_hash, *old_responder)) continue;
-    only_current = false;
-    if (std::any_of(fresh.begin(), fresh.end(),
-                    [&](const NewSession& n) { return same(n.certificate_hash, cert_hash); }))
-      continue;
-    if (fresh.size() >= kMaxSessionsPerCase - 1) break;
-    auto init = crypto::x3dh_initiate(roster.value(), bundle.value(), offer.queue, identity, id, t);
-    if (!init.is_ok()) continue;
-    auto ratchet =
-        crypto::Ratchet::init_initiator(std::move(init->session.shared_key),
-                                        init->session.associated_data, init->responder_ratchet_key);
-    if (!ratchet.is_ok()) continue;
-    header_bytes = std::max(header_bytes, init->header.encode().size());
-    fresh.push_back({std::move(cert_hash), std::move(init->header), std::move(ratchet).value()});
-  }
-  if (only_current)
+  // One session is kept free for the current responder's until the accept.
+  HEARTH_ASSIGN_OR_RETURN(
+      Intake offered,
+      open_sessions(org_root_, offer.roster, vault_.roster_pin, offer.bundles, offer.queue,
+                    identity, id, now(), old_responder, kMaxSessionsPerCase - 1));
+  std::vector<NewSession>& fresh = offered.sessions;
+  if (offered.only_handing_over)
     return error(Code::kUnavailable, "nobody else can take the case in that queue now");
   if (fresh.empty())
     return error(Code::kAuthFailed, "no responder's keys verified; nothing was sent");
+  std::size_t header_bytes = 0;
+  for (const NewSession& n : fresh) header_bytes = std::max(header_bytes, n.header.encode().size());
   const std::size_t budget =
       handoff_plaintext_budget(options_.max_frame_bytes, fresh.size(), header_bytes);
   if (budget == 0) return error(Code::kLimitExceeded, "too many responders for one frame");
@@ -653,7 +668,7 @@ Result<std::size_t> SurvivorSession::accept_handoff(ByteView case_id, protocol::
   // 1. The new sessions go into the vault before the server moves the case, so
   // a reply from the new team always decrypts, even after a crash right here.
   // Sessions of an earlier attempt that never reached the server are dropped.
-  const crypto::RosterPin pin = roster->pin();
+  const crypto::RosterPin pin = offered.roster.pin();
   HEARTH_TRY(update_vault([&](SurvivorVault& v) -> Status {
     SurvivorCase* c = v.find(id);
     if (c == nullptr) return error(Code::kNotFound, "the case is gone from the vault");
