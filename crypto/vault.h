@@ -38,6 +38,12 @@ inline constexpr std::size_t kMaxVaultContents = kMaxVaultPadded - 1;  // >= 1 p
 // The shortest blob: version, nonce, one padded block, tag.
 inline constexpr std::size_t kMinVaultBlobBytes =
     kVaultVersionBytes + kAeadOverhead + kVaultPadBlock;
+// The largest blob seal_vault makes (1,048,624 bytes): the one bound on a
+// vault's size. The codec (protocol::kMaxVaultBlobBytes) and the store
+// (storage::kMaxVaultBlobBytes) take exactly this many bytes; what a server
+// accepts in practice is smaller still: one frame (limits.max_frame_bytes).
+inline constexpr std::size_t kMaxVaultBlobBytes =
+    kVaultVersionBytes + kAeadOverhead + kMaxVaultPadded;
 // A login challenge must carry at least this much server-chosen randomness, so
 // a signature captured once can never answer a later challenge.
 inline constexpr std::size_t kMinLoginChallengeBytes = 16;

@@ -24,6 +24,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/trust.h"
+#include "crypto/vault.h"
 
 namespace hearth::protocol {
 namespace {
@@ -133,6 +134,8 @@ constexpr BytesKind kCertificate = up_to(kMaxCertificateBytes);
 constexpr BytesKind kRoster = up_to(kMaxRosterBytes);
 constexpr BytesKind kPrekey = up_to(kMaxPrekeyBytes);
 constexpr BytesKind kBody = up_to(kMaxBodyBytes);
+// One bound on a vault's size, from sealing to storage (crypto/vault.h).
+static_assert(kMaxVaultBlobBytes == crypto::kMaxVaultBlobBytes);
 constexpr BytesKind kVaultBlob = up_to(kMaxVaultBlobBytes);
 constexpr NameKind kQueue{crypto::is_valid_queue_name, "queue name"};
 constexpr NameKind kResponderId{crypto::is_valid_responder_id, "responder id"};

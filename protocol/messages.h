@@ -40,8 +40,10 @@ inline constexpr std::string_view kWebSocketPath = "/v1/ws";
 // Largest message body: the largest pad bucket (64 KiB) plus the ratchet
 // header, nonce and tag, plus an X3DH header for an intake copy.
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024 + 1024;
-// Largest vault blob a client may store (crypto/vault.h kMaxVaultPadded + framing).
-inline constexpr std::size_t kMaxVaultBlobBytes = 1024 * 1024 + 64;
+// Largest vault blob a client may store: crypto::kMaxVaultBlobBytes, the
+// largest blob seal_vault makes (8-byte version, nonce and tag around 1 MiB of
+// padded contents). codec.cpp checks the two agree.
+inline constexpr std::size_t kMaxVaultBlobBytes = 1024 * 1024 + 48;
 inline constexpr std::size_t kMaxCertificateBytes = 16 * 1024;
 inline constexpr std::size_t kMaxRosterBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxPrekeyBytes = 1024;

@@ -45,8 +45,10 @@ inline Status check_responder_id(ByteView responder_id) {
 }
 // Padded ciphertexts are at most 64 KiB; allow a protocol header on top.
 inline constexpr std::size_t kMaxEnvelopeBytes = 64 * 1024 + 4096;
-// A vault holds ratchet states and a bounded transcript, padded to 4 KiB buckets.
-inline constexpr std::size_t kMaxVaultBlobBytes = 1024 * 1024;
+// A vault holds ratchet states and a bounded transcript, padded to 4 KiB
+// buckets: crypto::kMaxVaultBlobBytes, the largest blob a client seals
+// (vault_store.cpp checks the two agree).
+inline constexpr std::size_t kMaxVaultBlobBytes = 1024 * 1024 + 48;
 // Routing fields are a handful of enums; 4 KiB is generous.
 inline constexpr std::size_t kMaxCaseFieldsBytes = 4096;
 // Certificates, rosters and prekey records are small signed structures.

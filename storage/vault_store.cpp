@@ -3,10 +3,14 @@
 #include <set>
 #include <vector>
 
+#include "crypto/vault.h"
+
 namespace hearth::storage {
 namespace {
 
 constexpr std::string_view kTable = "vaults";
+// One bound on a vault's size, from sealing to the codec to here.
+static_assert(kMaxVaultBlobBytes == crypto::kMaxVaultBlobBytes);
 constexpr std::string_view kKeyIndexKind = "vault-login-key";
 
 Bytes encode(ByteView login_public_key, ByteView blob) {

@@ -160,6 +160,16 @@ TEST_CASE("vault seal/open round trip, padded to whole 4 KiB blocks", "[crypto]"
   REQUIRE(seal_vault(k, 1, Bytes(kMaxVaultContents + 1)).status().code() == Code::kLimitExceeded);
 }
 
+TEST_CASE("the largest vault is kMaxVaultBlobBytes, the one bound on a vault's size", "[crypto]") {
+  // docs/client-formats.md "Size": the codec and the store take exactly this many bytes.
+  const VaultKeys& k = keys().alpha_org1;
+  auto blob = seal_vault(k, 1, Bytes(kMaxVaultContents, 0x41));
+  REQUIRE(blob.is_ok());
+  CHECK(blob->size() == kMaxVaultBlobBytes);
+  CHECK(kMaxVaultBlobBytes == 1'048'624);  // 48 + 4096 * 256
+  CHECK(open_vault(k, *blob).is_ok());
+}
+
 TEST_CASE("vault blob layout is version, nonce, sealed padded contents", "[crypto]") {
   // Rebuilds what open_vault does from the documented layout alone (docs/crypto.md),
   // with the raw AEAD: this is what the browser client implements.

@@ -207,6 +207,14 @@ TEST_CASE("vaults: compare-and-swap, lookup by keyed hash, delete", "[storage]")
   REQUIRE(vaults.create(crypto::random_bytes(32), Bytes(5), {}).code() == Code::kInvalidArgument);
   REQUIRE(vaults.put(login, 2, Bytes(kMaxVaultBlobBytes + 1)).status().code() ==
           Code::kLimitExceeded);
+  // The largest vault a client can seal (1 MiB of padded contents with its
+  // version, nonce and tag: 1,048,624 bytes, crypto_tests "the largest vault")
+  // is stored, and nothing past it: one bound from sealing to storage.
+  constexpr std::size_t kLargestSealedVault = 1024 * 1024 + 48;
+  REQUIRE(vaults.put(login, 2, Bytes(kLargestSealedVault)).value() == 3);
+  REQUIRE(vaults.get(login).value().blob.size() == kLargestSealedVault);
+  REQUIRE(vaults.put(login, 3, Bytes(kLargestSealedVault + 1)).status().code() ==
+          Code::kLimitExceeded);
 
   // The login id itself is never stored.
   REQUIRE(storage->db().checkpoint_truncate().is_ok());

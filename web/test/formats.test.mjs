@@ -66,6 +66,17 @@ test('vault contents and blob round trip', () => {
   assert.throws(() => vault.decodeVaultContents(Uint8Array.from([...contents, 0])), /left over/);
 });
 
+test('the largest vault blob is the one documented bound, 1,048,624 bytes', () => {
+  const keys = vault.keysFromMaster(new Uint8Array(32).fill(7));
+  assert.equal(vault.MAX_VAULT_BLOB_BYTES, 1048624);
+  const largest = vault.sealVault(keys, 1, new Uint8Array(1024 * 1024 - 1));
+  assert.equal(largest.length, vault.MAX_VAULT_BLOB_BYTES);
+  assert.equal(vault.openVault(keys, largest).contents.length, 1024 * 1024 - 1);
+  assert.throws(() => vault.sealVault(keys, 1, new Uint8Array(1024 * 1024)), /too large/);
+  const over = new Uint8Array(largest.length + 4096);
+  assert.throws(() => vault.openVault(keys, over), /too large/);
+});
+
 test('proof-of-work: canonical text and a solved proof meets its effort', () => {
   const env = { needs: ['shelter', 'legal'], urgency: 'today', languages: ['en', 'es'], mode: 'live', region: 'north' };
   assert.equal(canonicalRouteText(env), 'needs=shelter,legal;urgency=today;languages=en,es;mode=live;region=north');

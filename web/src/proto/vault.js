@@ -70,6 +70,8 @@ export function signOpenCase(keys, challenge, caseId) {
 // ---- vault blob ----
 const VAULT_BLOCK = 4096;
 const MAX_VAULT_CONTENTS = 1024 * 1024 - 1;
+// The one bound on a vault's size (crypto::kMaxVaultBlobBytes, docs/client-formats.md "Size").
+export const MAX_VAULT_BLOB_BYTES = 48 + MAX_VAULT_CONTENTS + 1;
 const blobAd = (loginId, version) => concat(utf8('HL1/vault'), loginId, u64(version));
 export function sealVault(keys, version, contents) {
   if (contents.length > MAX_VAULT_CONTENTS) throw new ProtoError('limit_exceeded', 'vault contents too large');
@@ -80,6 +82,7 @@ export function openVault(keys, blob) {
   if (blob.length < 8 + 40 + VAULT_BLOCK) throw new ProtoError('invalid', 'vault blob truncated');
   const paddedLen = blob.length - 48;
   if (paddedLen % VAULT_BLOCK !== 0) throw new ProtoError('invalid', 'vault blob is not whole blocks');
+  if (blob.length > MAX_VAULT_BLOB_BYTES) throw new ProtoError('invalid', 'vault blob too large');
   const version = new Reader(blob.subarray(0, 8)).u64();
   const padded = aeadOpen(keys.vaultKey, blob.subarray(8), blobAd(keys.loginId, version));
   return { version, contents: unpad(padded, VAULT_BLOCK) };
