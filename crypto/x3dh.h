@@ -33,6 +33,13 @@ inline constexpr std::uint8_t kSuiteX25519 = 1;
 inline constexpr std::size_t kCaseIdBytes = 16;
 inline constexpr std::size_t kSharedKeyBytes = 32;
 
+// The encoded X3dhHeader (docs/crypto.md "X3DH"): version, suite, case id,
+// IK_S, EK_S, certificate hash, SPK id, OPK flag and roster hash; a one-time
+// prekey id adds 4 bytes.
+inline constexpr std::size_t kX3dhHeaderBytes = 1 + 1 + kCaseIdBytes + 32 + 32 + 32 + 4 + 1 + 32;
+inline constexpr std::size_t kX3dhHeaderWithOpkBytes = kX3dhHeaderBytes + 4;
+static_assert(kX3dhHeaderBytes == 151);
+
 // Sent in the clear in front of the first message of a session.
 struct X3dhHeader {
   std::uint8_t version = kProtocolVersion;
