@@ -81,7 +81,10 @@ TEST_CASE("validity: not_before allows 5 minutes of skew, not_after and expires_
   CHECK(verify_roster(root, ending, kNow + 9).is_ok());
   CHECK(verify_roster(root, ending, kNow + 10).status().code() == Code::kExpired);
 
-  // Certificate: not_before <= now + 300 and now < not_after (kNow - 3600 .. kNow + 90 days).
+  // Certificate: not_before <= now + 300 and now < not_after (kNow - 3600 .. kNow + 90 days),
+  // under a roster and roster key certificate valid well around both ends.
+  org.roster_key_certificate =
+      certify_roster_key(org.root, org.roster_key.public_key(), kNow - 86400, kNow + 365 * 86400);
   const SignedRoster wide = org.roster(1, kNow - 7200, kNow + 100 * 86400);
   const UnixSeconds not_before = ana.certificate.fields.not_before;
   const UnixSeconds not_after = ana.certificate.fields.not_after;
