@@ -32,7 +32,7 @@
 
 #include "common/clock.h"
 #include "protocol/messages.h"
-#include "server/case_record.h"
+#include "host/case_record.h"
 #include "storage/types.h"
 
 namespace hearth::server {

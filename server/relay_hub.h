@@ -31,7 +31,7 @@
 #include "common/clock.h"
 #include "crypto/trust.h"
 #include "protocol/messages.h"
-#include "server/case_record.h"
+#include "host/case_record.h"
 #include "storage/types.h"
 #include "triage/dispatcher.h"
 #include "triage/rules.h"

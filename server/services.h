@@ -20,12 +20,12 @@
 #include "crypto/keys.h"
 #include "crypto/pow.h"
 #include "server/admission.h"
-#include "server/config.h"
+#include "host/config.h"
 #include "server/login_guard.h"
 #include "server/metrics.h"
 #include "server/prekey_reservations.h"
 #include "server/relay_hub.h"
-#include "server/static_site.h"
+#include "host/static_site.h"
 #include "storage/storage_thread.h"
 
 namespace hearth::server {
