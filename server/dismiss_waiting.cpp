@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "host/case_record.h"
-#include "server/connection.h"
 #include "host/retention.h"
+#include "server/connection.h"
 
 namespace hearth::server {
 

@@ -43,11 +43,11 @@
 #include <string_view>
 #include <type_traits>
 
+#include "host/static_site.h"
 #include "protocol/codec.h"
 #include "server/admission.h"
 #include "server/connection.h"
 #include "server/log_throttle.h"
-#include "host/static_site.h"
 #include "server/token_bucket.h"
 
 namespace hearth::server {

@@ -14,8 +14,8 @@
 
 #include "common/log.h"
 #include "host/config.h"
-#include "server/server.h"
 #include "host/static_site.h"
+#include "server/server.h"
 
 namespace {
 
