@@ -23,7 +23,8 @@
 #include "admin/command.h"
 #include "admin/database_tasks.h"
 #include "common/clock.h"
-#include "server/config.h"
+#include "common/fd.h"
+#include "host/config.h"
 #include "storage/backup.h"
 
 namespace hearth::admin {
@@ -224,20 +225,20 @@ int stats_export(const PathOptions& p, std::int64_t min_cell, const std::string&
     std::fwrite(csv->data(), 1, csv->size(), stdout);
     return 0;
   }
-  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
+  Fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid())
     return fail(
         "stats export",
         error(Code::kUnavailable, errno == EEXIST ? out + " already exists; choose a new file name"
                                                   : "cannot create " + out));
   std::size_t written = 0;
   while (written < csv->size()) {
-    ssize_t n = ::write(fd, csv->data() + written, csv->size() - written);
+    ssize_t n = ::write(fd.get(), csv->data() + written, csv->size() - written);
     if (n <= 0) break;
     written += static_cast<std::size_t>(n);
   }
-  bool good = written == csv->size() && ::fsync(fd) == 0;
-  ::close(fd);
+  bool good = written == csv->size() && ::fsync(fd.get()) == 0;
+  fd.reset();
   if (!good) {
     fs::remove(out);
     return fail("stats export", error(Code::kUnavailable, "cannot write " + out));

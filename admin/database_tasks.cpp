@@ -3,7 +3,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "server/retention.h"
+#include "host/retention.h"
 #include "storage/backup.h"
 #include "storage/storage.h"
 

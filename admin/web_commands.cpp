@@ -1,6 +1,6 @@
 // hearth-admin's web command: `web-hash DIR` prints the hash of the survivor's
 // page as hearthd would serve it from DIR (web.root), loaded by the same code
-// (server/static_site.h) and under the same rules, so an org can publish the
+// (host/static_site.h) and under the same rules, so an org can publish the
 // hash and anyone can compare it with the `web_root_loaded` line hearthd logs
 // (docs/operations.md "The page's hash").
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "admin/command.h"
-#include "server/static_site.h"
+#include "host/static_site.h"
 
 namespace hearth::admin {
 namespace {

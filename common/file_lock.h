@@ -17,7 +17,9 @@
 
 #include <filesystem>
 #include <string_view>
+#include <utility>
 
+#include "common/fd.h"
 #include "common/status.h"
 
 namespace hearth {
@@ -28,15 +30,11 @@ class FileLock {
   // path when the lock file cannot be opened (a missing directory, no rights).
   static Result<FileLock> acquire(const std::filesystem::path& path, std::string_view busy);
 
-  FileLock(FileLock&& other) noexcept;
-  FileLock& operator=(FileLock&& other) noexcept;
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  ~FileLock();  // releases the lock
+  // Move-only; destroying a FileLock closes the lock file, which releases the lock.
 
  private:
-  explicit FileLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
+  Fd fd_;
 };
 
 }  // namespace hearth

@@ -8,23 +8,10 @@
 #include <random>
 #include <string>
 
+#include "common/fd.h"
+
 namespace hearth {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 bool write_all(int fd, ByteView bytes) {
   std::size_t done = 0;

@@ -2,7 +2,8 @@
 # Installs what Hearth needs, builds it twice (optimised, and with AddressSanitizer
 # + UndefinedBehaviorSanitizer) and runs every test in both builds, builds the
 # server and its tests with ThreadSanitizer and runs those, fuzzes the
-# crypto parsers for a minute, and checks formatting. Exits non-zero on any failure.
+# crypto parsers for a minute, and checks the layer graph, formatting and
+# clang-tidy. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -82,10 +83,16 @@ fuzz protocol_fuzz 20 build/fuzz/protocol_corpus
 fuzz session_fuzz 20 build/fuzz/session_corpus
 wait "$crypto_pid"
 
+step "layers (scripts/check_layers.py: includes against README's layer graph, third-party headers)"
+python3 scripts/check_layers.py
+
 step "formatting"
 mapfile -t sources < <(git ls-files '*.h' '*.cpp')
 clang-format --dry-run -Werror "${sources[@]}"
 echo "formatting: ${#sources[@]} files clean"
+
+step "clang-tidy (.clang-tidy; build/release's compile_commands.json)"
+bash scripts/clang_tidy.sh build/release "$jobs"
 
 count() { ctest --test-dir "$1" -N "${@:2}" | sed -n 's/^Total Tests: //p'; }
 echo

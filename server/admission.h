@@ -91,7 +91,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/config.h"
+#include "host/config.h"
 #include "server/fair_share.h"
 #include "server/metrics.h"
 

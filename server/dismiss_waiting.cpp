@@ -3,16 +3,16 @@
 //
 // The cases leave the room first, under the hub's lock, so nobody can take
 // one while the deletion commits; if the deletion fails they go back. A vault
-// left with no case goes in the same storage job (server/retention.h).
+// left with no case goes in the same storage job (host/retention.h).
 //
 // Thread safety: runs on the connection's strand, as every handler.
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "server/case_record.h"
+#include "host/case_record.h"
+#include "host/retention.h"
 #include "server/connection.h"
-#include "server/retention.h"
 
 namespace hearth::server {
 

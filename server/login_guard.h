@@ -25,7 +25,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "server/config.h"
+#include "host/config.h"
 #include "server/token_bucket.h"
 
 namespace hearth::server {

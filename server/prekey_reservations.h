@@ -31,8 +31,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "host/case_record.h"
 #include "protocol/messages.h"
-#include "server/case_record.h"
 #include "storage/types.h"
 
 namespace hearth::server {

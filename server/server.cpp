@@ -19,14 +19,14 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "crypto/sodium_init.h"
-#include "server/case_record.h"
+#include "host/case_record.h"
+#include "host/retention.h"
+#include "host/static_site.h"
 #include "server/connection.h"
 #include "server/metrics.h"
 #include "server/relay_hub.h"
-#include "server/retention.h"
 #include "server/services.h"
 #include "server/source_key.h"
-#include "server/static_site.h"
 #include "server/ws_session.h"
 #include "storage/storage.h"
 #include "storage/storage_thread.h"
@@ -94,14 +94,14 @@ Result<LoadedRoster> load_roster(const std::filesystem::path& path,
   return LoadedRoster{std::move(state), expired};
 }
 
-Result<tcp::endpoint> endpoint_of(const Endpoint& e) {
+Result<tcp::endpoint> endpoint_of(const ListenAddress& e) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(e.address, ec);
   if (ec) return error(Code::kInvalidArgument, "not an IP address");
   return tcp::endpoint(address, e.port);
 }
 
-Status bind(tcp::acceptor& acceptor, const Endpoint& e, const char* what) {
+Status bind(tcp::acceptor& acceptor, const ListenAddress& e, const char* what) {
   HEARTH_ASSIGN_OR_RETURN(tcp::endpoint ep, endpoint_of(e));
   boost::system::error_code ec;
   acceptor.open(ep.protocol(), ec);

@@ -22,7 +22,7 @@
 #include <optional>
 
 #include "common/status.h"
-#include "server/config.h"
+#include "host/config.h"
 #include "triage/rules.h"
 
 namespace hearth::server {

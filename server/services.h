@@ -19,13 +19,13 @@
 #include "common/status.h"
 #include "crypto/keys.h"
 #include "crypto/pow.h"
+#include "host/config.h"
+#include "host/static_site.h"
 #include "server/admission.h"
-#include "server/config.h"
 #include "server/login_guard.h"
 #include "server/metrics.h"
 #include "server/prekey_reservations.h"
 #include "server/relay_hub.h"
-#include "server/static_site.h"
 #include "storage/storage_thread.h"
 
 namespace hearth::server {

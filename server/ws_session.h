@@ -43,11 +43,11 @@
 #include <string_view>
 #include <type_traits>
 
+#include "host/static_site.h"
 #include "protocol/codec.h"
 #include "server/admission.h"
 #include "server/connection.h"
 #include "server/log_throttle.h"
-#include "server/static_site.h"
 #include "server/token_bucket.h"
 
 namespace hearth::server {
@@ -314,7 +314,7 @@ class WsSession final : public Connection {
   }
 
   // Answers a request that is not an upgrade: /healthz, a file of the
-  // survivor's page (server/static_site.h), gzip-compressed when the file has
+  // survivor's page (host/static_site.h), gzip-compressed when the file has
   // a compressed copy and the request accepts it, or 404. GET and HEAD only.
   // `body_bytes_sent` counts this connection's response bodies: the response
   // that takes it past the cap closes the connection. True when the

@@ -13,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/fd.h"
 #include "storage/database.h"
 #include "storage/storage.h"
 
@@ -48,11 +49,9 @@ void remove_database_files(const fs::path& path) {
 }
 
 Status fsync_path(const fs::path& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return error(Code::kUnavailable, "cannot open " + path.string() + " to sync it");
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return error(Code::kUnavailable, "cannot sync " + path.string());
+  Fd fd(::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC));
+  if (!fd.valid()) return error(Code::kUnavailable, "cannot open " + path.string() + " to sync it");
+  if (::fsync(fd.get()) != 0) return error(Code::kUnavailable, "cannot sync " + path.string());
   return Status::ok();
 }
 
@@ -225,8 +224,8 @@ Result<BackupInfo> online_backup(const fs::path& source, const fs::path& destina
     return error(Code::kNotFound, "database file does not exist: " + source.string());
   // The copy holds everything the database holds (sealed): private from its
   // first byte, and an existing file is never replaced.
-  int fd = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  Fd fd(::open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
     int err = errno;
     if (err == EEXIST)
       return error(Code::kAlreadyExists,
@@ -234,8 +233,8 @@ Result<BackupInfo> online_backup(const fs::path& source, const fs::path& destina
     return error(Code::kUnavailable, "cannot create " + destination.string() + ": " +
                                          std::generic_category().message(err));
   }
-  int chmod_rc = ::fchmod(fd, 0600);
-  ::close(fd);
+  int chmod_rc = ::fchmod(fd.get(), 0600);
+  fd.reset();
   if (chmod_rc != 0) {
     remove_quietly(destination);
     return error(Code::kUnavailable, "cannot set mode 0600 on " + destination.string());

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <utility>
 
+#include "common/fd.h"
+
 namespace hearth::storage {
 namespace {
 
@@ -63,20 +65,19 @@ Status tighten_mode(int fd, const std::filesystem::path& path) {
 Status prepare_files(const std::filesystem::path& path, bool create) {
   int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW;
   if (create) flags |= O_CREAT;
-  int fd = ::open(path.c_str(), flags, kFileMode);
-  if (fd < 0) {
+  Fd fd(::open(path.c_str(), flags, kFileMode));
+  if (!fd.valid()) {
     int err = errno;
     if (err == ENOENT) return error(Code::kNotFound, "database file does not exist");
     if (err == ELOOP) return error(Code::kInvalidArgument, "database path is a symbolic link");
     return error(Code::kUnavailable, "cannot open database file: " + errno_text(err));
   }
-  Status status = tighten_mode(fd, path);
-  ::close(fd);
-  HEARTH_TRY(status);
+  HEARTH_TRY(tighten_mode(fd.get(), path));
+  fd.reset();
   for (const char* suffix : {"-wal", "-shm"}) {
     std::filesystem::path side = path.string() + suffix;
-    int side_fd = ::open(side.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (side_fd < 0) {
+    Fd side_fd(::open(side.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+    if (!side_fd.valid()) {
       int err = errno;
       // Absent is fine: SQLite creates it with the database's mode. Anything
       // else is refused: a symbolic link would let SQLite write the WAL (with
@@ -88,9 +89,7 @@ Status prepare_files(const std::filesystem::path& path, bool create) {
       return error(Code::kUnavailable,
                    "cannot open database " + std::string(suffix + 1) + " file: " + errno_text(err));
     }
-    Status side_status = tighten_mode(side_fd, side);
-    ::close(side_fd);
-    HEARTH_TRY(side_status);
+    HEARTH_TRY(tighten_mode(side_fd.get(), side));
   }
   return Status::ok();
 }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "common/fd.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
 
@@ -14,21 +15,6 @@ namespace hearth::storage {
 namespace {
 
 constexpr std::string_view kKdfContext = "HLSTORE1";
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  [[nodiscard]] int get() const { return fd_; }
-  [[nodiscard]] bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 // fsync on the directory makes the new file's name durable, not just its bytes.
 void sync_parent(const std::filesystem::path& path) {

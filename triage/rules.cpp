@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/json_fields.h"
+
 namespace hearth::triage {
 namespace {
 
@@ -29,35 +31,16 @@ constexpr std::size_t kMaxConditionValues = 64;
 constexpr double kMaxRate = 1e6;
 constexpr std::size_t kMaxRulesFileBytes = 1024 * 1024;
 
-Status bad(const std::string& field, const std::string& what) {
-  return error(Code::kInvalidArgument, field + ": " + what);
-}
+using json_fields::at;
+using json_fields::check_object;
+using json_fields::is_language;
+constexpr auto& bad = json_fields::field_error;
 
 bool is_name(std::string_view s, std::size_t max) {
   if (s.empty() || s.size() > max) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-}
-
-bool is_language(std::string_view s) {
-  return s.size() == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z';
-}
-
-// The object's fields must all be in `allowed`; `required` must be present.
-Status check_object(const json& j, const std::string& path,
-                    std::initializer_list<std::string_view> allowed,
-                    std::initializer_list<std::string_view> required) {
-  if (!j.is_object()) return bad(path.empty() ? "rules" : path, "must be an object");
-  const std::string prefix = path.empty() ? "" : path + ".";
-  for (const auto& item : j.items()) {
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
-      return bad(prefix + item.key(), "unknown field");
-  }
-  for (std::string_view r : required) {
-    if (!j.contains(r)) return bad(prefix + std::string(r), "missing");
-  }
-  return Status();
 }
 
 // An integer in [lo, hi], from a JSON integer (not 3.0, not "3").
@@ -95,10 +78,6 @@ Status check_array(const json& j, const std::string& field, std::size_t lo, std:
     return bad(field, "must be a list of " + std::to_string(lo) + " to " + std::to_string(hi) +
                           " entries");
   return Status();
-}
-
-std::string at(const std::string& field, std::size_t i) {
-  return field + "[" + std::to_string(i) + "]";
 }
 
 // A list of enum values from the protocol's closed vocabulary.
@@ -213,6 +192,7 @@ Result<std::vector<Target>> parse_chain(const json& j, const std::string& path,
 }
 
 Result<Rules> parse_document(const json& j) {
+  if (!j.is_object()) return bad("rules", "must be an object");
   HEARTH_TRY(check_object(
       j, "", {"version", "classes", "filters", "default", "outcomes", "away_grace_s", "handle_s"},
       {"version", "classes", "default", "outcomes"}));
@@ -322,8 +302,7 @@ bool Rules::has_outcome(std::string_view outcome) const {
 
 Result<Rules> parse_rules(std::string_view text) {
   // No exceptions: a malformed file is an answer, not a crash.
-  const json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded()) return error(Code::kInvalidArgument, "rules: not valid JSON");
+  HEARTH_ASSIGN_OR_RETURN(const json j, json_fields::parse(text, "rules"));
   return parse_document(j);
 }
 

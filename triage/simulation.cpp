@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/json_fields.h"
 #include "triage/dispatcher.h"
 #include "triage/engine.h"
 
@@ -21,9 +22,9 @@ using json = nlohmann::json;
 
 // ---- Scenario files ----
 
-Status bad(const std::string& field, const std::string& what) {
-  return error(Code::kInvalidArgument, field + ": " + what);
-}
+using json_fields::at;
+using json_fields::check_object;
+constexpr auto& bad = json_fields::field_error;
 
 Result<double> get_number(const json& j, const std::string& field, double lo, double hi) {
   if (!j.is_number() || !std::isfinite(j.get<double>()) || j.get<double>() < lo ||
@@ -53,19 +54,8 @@ Status get_shares(const json& j, const std::string& field, std::string_view kind
 }
 
 std::optional<std::string> parse_language(std::string_view s) {
-  if (s.size() != 2 || s[0] < 'a' || s[0] > 'z' || s[1] < 'a' || s[1] > 'z') return std::nullopt;
+  if (!json_fields::is_language(s)) return std::nullopt;
   return std::string(s);
-}
-
-Status check_fields(const json& j, const std::string& path,
-                    std::initializer_list<std::string_view> allowed) {
-  if (!j.is_object()) return bad(path, "must be an object");
-  for (const auto& item : j.items()) {
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
-      return bad(path.empty() || path == "scenario" ? item.key() : path + "." + item.key(),
-                 "unknown field");
-  }
-  return Status();
 }
 
 Result<std::vector<std::string>> get_strings(const json& j, const std::string& field) {
@@ -81,14 +71,13 @@ Result<std::vector<std::string>> get_strings(const json& j, const std::string& f
 }
 
 Result<Scenario> parse_scenario_json(const json& j) {
-  HEARTH_TRY(check_fields(j, "scenario",
-                          {"name", "hours", "arrivals_per_hour", "urgency", "needs", "second_need",
-                           "languages", "async_share", "handle_mean_s", "away_probability",
-                           "away_mean_s", "shifts", "tick_s", "seed", "runs"}));
-  for (std::string_view required :
-       {"hours", "arrivals_per_hour", "urgency", "needs", "languages", "shifts"}) {
-    if (!j.contains(required)) return bad(std::string(required), "missing");
-  }
+  if (!j.is_object()) return bad("scenario", "must be an object");
+  HEARTH_TRY(
+      check_object(j, "",
+                   {"name", "hours", "arrivals_per_hour", "urgency", "needs", "second_need",
+                    "languages", "async_share", "handle_mean_s", "away_probability", "away_mean_s",
+                    "shifts", "tick_s", "seed", "runs"},
+                   {"hours", "arrivals_per_hour", "urgency", "needs", "languages", "shifts"}));
   Scenario s;
   if (j.contains("name")) {
     if (!j["name"].is_string()) return bad("name", "must be a string");
@@ -136,13 +125,11 @@ Result<Scenario> parse_scenario_json(const json& j) {
   if (!shifts.is_array() || shifts.empty() || shifts.size() > 1000)
     return bad("shifts", "must be a list of 1 to 1000 shifts");
   for (std::size_t i = 0; i < shifts.size(); ++i) {
-    const std::string path = "shifts[" + std::to_string(i) + "]";
+    const std::string path = at("shifts", i);
     const json& sh = shifts[i];
-    HEARTH_TRY(check_fields(
-        sh, path, {"id", "count", "queues", "languages", "capacity", "from_h", "until_h"}));
-    for (std::string_view required : {"id", "queues", "languages"}) {
-      if (!sh.contains(required)) return bad(path + "." + std::string(required), "missing");
-    }
+    HEARTH_TRY(check_object(sh, path,
+                            {"id", "count", "queues", "languages", "capacity", "from_h", "until_h"},
+                            {"id", "queues", "languages"}));
     if (!sh["id"].is_string() || sh["id"].get_ref<const std::string&>().empty())
       return bad(path + ".id", "must be a non-empty string");
     const std::string id = sh["id"].get<std::string>();
@@ -310,8 +297,7 @@ WaitStats stats(std::string name, UnixSeconds target, std::vector<UnixSeconds> w
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view text) {
-  const json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded()) return error(Code::kInvalidArgument, "scenario: not valid JSON");
+  HEARTH_ASSIGN_OR_RETURN(const json j, json_fields::parse(text, "scenario"));
   return parse_scenario_json(j);
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clients/lib/client_formats.h"
+#include "protocol/json_fields.h"
 
 namespace hearth::client {
 namespace {
@@ -18,39 +19,16 @@ using json = nlohmann::json;
 
 constexpr std::int64_t kDirectoryVersion = 1;
 
-Status bad(const std::string& field, const std::string& what) {
-  return error(Code::kInvalidArgument, field + ": " + what);
-}
-
-std::string at(const std::string& field, std::size_t i) {
-  return field + "[" + std::to_string(i) + "]";
-}
+using json_fields::at;
+using json_fields::check_object;
+using json_fields::is_language;
+constexpr auto& bad = json_fields::field_error;
 
 bool is_id(std::string_view s) {
   if (s.empty() || s.size() > kMaxDirectoryIdBytes) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-}
-
-bool is_language(std::string_view s) {
-  return s.size() == 2 && s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z';
-}
-
-// The object's fields must all be in `allowed`; `required` must be present.
-Status check_object(const json& j, const std::string& path,
-                    std::initializer_list<std::string_view> allowed,
-                    std::initializer_list<std::string_view> required) {
-  if (!j.is_object()) return bad(path, "must be an object");
-  for (const auto& item : j.items()) {
-    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
-      return bad(path == "directory" ? item.key() : path + "." + item.key(), "unknown field");
-  }
-  for (std::string_view r : required) {
-    if (!j.contains(r))
-      return bad(path == "directory" ? std::string(r) : path + "." + std::string(r), "missing");
-  }
-  return Status::ok();
 }
 
 // Text shown on the responder's screen and sent to survivors: UTF-8, no
@@ -159,9 +137,9 @@ const ReferralCard* Directory::find_referral(std::string_view id) const {
 }
 
 Result<Directory> parse_directory(std::string_view text) {
-  const json j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded()) return bad("directory", "not valid JSON");
-  HEARTH_TRY(check_object(j, "directory", {"version", "canned", "referrals"}, {"version"}));
+  HEARTH_ASSIGN_OR_RETURN(const json j, json_fields::parse(text, "directory"));
+  if (!j.is_object()) return bad("directory", "must be an object");
+  HEARTH_TRY(check_object(j, "", {"version", "canned", "referrals"}, {"version"}));
   const json& version = j["version"];
   if (!version.is_number_integer() || version.get<std::int64_t>() != kDirectoryVersion)
     return bad("version", "must be 1");

@@ -8,6 +8,7 @@
 
 #include "clients/lib/secret_writer.h"
 #include "common/byte_reader.h"
+#include "common/fd.h"
 #include "common/files.h"
 #include "crypto/aead.h"
 #include "crypto/encoding.h"
@@ -98,19 +99,18 @@ Status write_pending(const fs::path& dir, std::string_view passphrase, const Pen
 // copy-on-write or flash storage the old blocks may survive; docs say so.)
 Status wipe_pending(const fs::path& dir) {
   const fs::path path = dir / kPendingKeysFileName;
-  int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    off_t size = ::lseek(fd, 0, SEEK_END);
-    ::lseek(fd, 0, SEEK_SET);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.valid()) {
+    off_t size = ::lseek(fd.get(), 0, SEEK_END);
+    ::lseek(fd.get(), 0, SEEK_SET);
     std::vector<char> zeros(static_cast<std::size_t>(std::max<off_t>(size, 0)), 0);
     std::size_t done = 0;
     while (done < zeros.size()) {
-      ssize_t n = ::write(fd, zeros.data() + done, zeros.size() - done);
+      ssize_t n = ::write(fd.get(), zeros.data() + done, zeros.size() - done);
       if (n <= 0) break;
       done += static_cast<std::size_t>(n);
     }
-    ::fsync(fd);
-    ::close(fd);
+    ::fsync(fd.get());
   }
   std::error_code ec;
   fs::remove(path, ec);

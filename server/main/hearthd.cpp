@@ -13,9 +13,9 @@
 #include <string>
 
 #include "common/log.h"
-#include "server/config.h"
+#include "host/config.h"
+#include "host/static_site.h"
 #include "server/server.h"
-#include "server/static_site.h"
 
 namespace {
 

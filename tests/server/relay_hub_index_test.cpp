@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "common/clock.h"
-#include "server/case_record.h"
+#include "host/case_record.h"
 #include "server/relay_hub.h"
 #include "storage/storage.h"
 #include "tests/support/test_support.h"

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "server/case_record.h"
-#include "server/config.h"
+#include "host/case_record.h"
+#include "host/config.h"
 #include "storage/backup.h"
 #include "storage/storage.h"
 #include "tests/integration/support/checks.h"

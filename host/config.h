@@ -22,7 +22,9 @@
 
 namespace hearth::server {
 
-struct Endpoint {
+// An address hearthd listens on (`listen`, `metrics`); not the client's
+// hearth::client::Endpoint, which is a URL to connect to.
+struct ListenAddress {
   std::string address;  // an IP literal
   std::uint16_t port = 0;
 };
@@ -143,7 +145,7 @@ struct PowConfig {
   std::chrono::seconds challenge_ttl{90};
 };
 
-// What hearthd forgets, and when (server/retention.h, docs/storage.md
+// What hearthd forgets, and when (host/retention.h, docs/storage.md
 // "Retention and remanence").
 struct RetentionConfig {
   // A parked case (nobody ever took it, its survivor away) is deleted with
@@ -161,8 +163,8 @@ struct Config {
   // The org's routing rules (docs/routing.md). Absent: the shipped default
   // (triage::default_rules_json()). Reloaded with the roster on SIGHUP.
   std::optional<std::filesystem::path> rules_file;
-  Endpoint listen{"127.0.0.1", 8750};
-  Endpoint metrics{"127.0.0.1", 8751};
+  ListenAddress listen{"127.0.0.1", 8750};
+  ListenAddress metrics{"127.0.0.1", 8751};
   bool metrics_enabled = true;
   std::optional<TlsConfig> tls;
   std::size_t io_threads = 2;

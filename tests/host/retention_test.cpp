@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "server/case_record.h"
-#include "server/retention.h"
+#include "host/case_record.h"
+#include "host/retention.h"
 #include "storage/storage.h"
 #include "tests/support/test_support.h"
 
@@ -15,7 +15,7 @@ namespace {
 constexpr UnixSeconds kDay = 86400;
 constexpr UnixSeconds kT0 = 1'790'000'000;
 
-TEST_CASE("a closed case and its survivor mailbox go once the window has passed", "[server]") {
+TEST_CASE("a closed case and its survivor mailbox go once the window has passed", "[host]") {
   test::TempDir dir;
   storage::StorageOptions options;
   options.database_path = dir.path() / "hearth.db";
@@ -97,7 +97,7 @@ OpenCase open_case(storage::Stores& s, std::uint8_t b, UnixSeconds at) {
 }
 
 TEST_CASE("retention: parked never-taken cases expire with their vaults, across restarts",
-          "[server]") {
+          "[host]") {
   Db db;
   for (std::uint8_t b : {1, 2, 3, 4})
     REQUIRE(db.s().vaults.create(login_id(b), login_key(b), to_bytes("blob")).is_ok());
@@ -158,7 +158,7 @@ TEST_CASE("retention: parked never-taken cases expire with their vaults, across 
 }
 
 TEST_CASE("retention: a vault left with no case by an earlier run goes at the next sweep",
-          "[server]") {
+          "[host]") {
   Db db;
   // What a dismissal before this change (or a crash between two jobs) left:
   // a vault with no case, next to one with a case.

@@ -1,4 +1,4 @@
-#include "server/retention.h"
+#include "host/retention.h"
 
 namespace hearth::server {
 

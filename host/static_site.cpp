@@ -1,4 +1,4 @@
-#include "server/static_site.h"
+#include "host/static_site.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "common/fd.h"
 #include "crypto/hash.h"
 
 namespace hearth::server {
@@ -25,22 +26,6 @@ Status site_error(Code code, std::string_view relative, std::string_view what) {
   if (!relative.empty()) message += std::string(relative) + ": ";
   return error(code, message + std::string(what));
 }
-
-// Closes a descriptor on every path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes || name.front() == '.') return false;
@@ -149,7 +134,7 @@ struct Loader {
       return site_error(Code::kLimitExceeded, relative,
                         "more than " + std::to_string(StaticSite::kMaxFiles) + " files");
     Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-    if (fd.get() < 0) return site_error(Code::kUnavailable, relative, "cannot be opened");
+    if (!fd.valid()) return site_error(Code::kUnavailable, relative, "cannot be opened");
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
       return site_error(Code::kInvalidArgument, relative, "not a regular file");
@@ -173,16 +158,14 @@ struct Loader {
     return Status::ok();
   }
 
-  // Walks the directory `dir` (takes ownership) whose path is `prefix`.
-  Status walk(int dir_fd, const std::string& prefix, int depth) {
+  // Walks the open directory `dir_fd` whose path is `prefix`.
+  Status walk(Fd dir_fd, const std::string& prefix, int depth) {
     if (depth > StaticSite::kMaxDepth)
       return site_error(Code::kLimitExceeded, prefix,
                         "nested deeper than " + std::to_string(StaticSite::kMaxDepth));
-    DIR* dir = ::fdopendir(dir_fd);
-    if (dir == nullptr) {
-      ::close(dir_fd);
-      return site_error(Code::kUnavailable, prefix, "directory cannot be read");
-    }
+    DIR* dir = ::fdopendir(dir_fd.get());
+    if (dir == nullptr) return site_error(Code::kUnavailable, prefix, "directory cannot be read");
+    dir_fd.release();  // closedir() closes it
     std::vector<std::string> names;
     errno = 0;
     while (dirent* entry = ::readdir(dir)) {
@@ -208,10 +191,10 @@ struct Loader {
         // A link could point outside the root: refused, not followed.
         st = site_error(Code::kInvalidArgument, relative, "a symbolic link (not served)");
       } else if (S_ISDIR(link.st_mode)) {
-        int sub =
-            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        st = sub < 0 ? site_error(Code::kUnavailable, relative, "directory cannot be opened")
-                     : walk(sub, relative, depth + 1);
+        Fd sub(
+            ::openat(::dirfd(dir), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        st = !sub.valid() ? site_error(Code::kUnavailable, relative, "directory cannot be opened")
+                          : walk(std::move(sub), relative, depth + 1);
       } else if (S_ISREG(link.st_mode)) {
         st = read_file(::dirfd(dir), name, relative);
       } else {
@@ -298,12 +281,12 @@ const std::vector<std::pair<std::string_view, std::string_view>>& public_respons
 Result<StaticSite> StaticSite::load(const std::filesystem::path& root,
                                     std::size_t max_total_bytes) {
   // The root itself may be a link (a deploy switching versions); below it, no link is followed.
-  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
+  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid())
     return site_error(errno == ENOENT ? Code::kNotFound : Code::kUnavailable, "",
                       "not a readable directory: " + root.string());
   Loader loader{max_total_bytes, {}, 0, 0};
-  HEARTH_TRY(loader.walk(fd, "", 0));
+  HEARTH_TRY(loader.walk(std::move(fd), "", 0));
   if (loader.files.find(std::string_view("index.html")) == loader.files.end())
     return site_error(Code::kNotFound, "", "no index.html at the top of " + root.string());
   StaticSite site;

@@ -1,4 +1,4 @@
-#include "server/case_record.h"
+#include "host/case_record.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "server/config.h"
+#include "host/config.h"
 
 #include <arpa/inet.h>
 
@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "protocol/json_fields.h"
+
 namespace hearth::server {
 namespace {
 
@@ -17,25 +19,11 @@ using json = nlohmann::json;
 
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 
-Status field_error(std::string_view field, std::string_view what) {
-  return error(Code::kInvalidArgument, std::string(field) + ": " + std::string(what));
-}
-
-std::string join(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
-}
-
-// Refuses any key of `object` outside `allowed`: a misspelt field must not
-// silently leave its default in place.
-Status check_keys(const json& object, std::string_view prefix,
-                  std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || a == key;
-    if (!known) return field_error(join(prefix, key), "unknown field");
-  }
-  return Status::ok();
-}
+// check_object refuses a field outside the allowed ones: a misspelt field
+// must not silently leave its default in place.
+using json_fields::check_object;
+using json_fields::field_error;
+using json_fields::join;
 
 // Reads an optional object member. Ok and nullptr when absent.
 Result<const json*> object_member(const json& parent, std::string_view prefix,
@@ -112,15 +100,15 @@ bool is_ip_literal(const std::string& address) {
          inet_pton(AF_INET6, address.c_str(), &v6) == 1;
 }
 
-Status read_endpoint(const json& parent, std::string_view key, Endpoint& out, bool loopback_only,
-                     bool* enabled) {
+Status read_listen_address(const json& parent, std::string_view key, ListenAddress& out,
+                           bool loopback_only, bool* enabled) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(parent, "", key));
   if (obj == nullptr) return Status::ok();
   if (enabled != nullptr) {
-    HEARTH_TRY(check_keys(*obj, key, {"address", "port", "enabled"}));
+    HEARTH_TRY(check_object(*obj, key, {"address", "port", "enabled"}));
     HEARTH_TRY(read_bool(*obj, key, "enabled", *enabled));
   } else {
-    HEARTH_TRY(check_keys(*obj, key, {"address", "port"}));
+    HEARTH_TRY(check_object(*obj, key, {"address", "port"}));
   }
   HEARTH_ASSIGN_OR_RETURN(auto address, read_string(*obj, key, "address"));
   if (address) {
@@ -140,44 +128,44 @@ Status read_limits(const json& root, Limits& l) {
   if (obj == nullptr) return Status::ok();
   const json& o = *obj;
   const char* p = "limits";
-  HEARTH_TRY(check_keys(o, p,
-                        {"max_frame_bytes",
-                         "frames_per_second",
-                         "frame_burst",
-                         "write_queue_frames",
-                         "write_queue_bytes",
-                         "handshake_timeout_seconds",
-                         "idle_timeout_seconds",
-                         "max_connections",
-                         "max_open_cases_per_vault",
-                         "max_pending_per_mailbox",
-                         "undelivered_retention_days",
-                         "route_ttl_seconds",
-                         "max_routes_per_connection",
-                         "max_waiting_cases",
-                         "danger_now_reserved_percent",
-                         "park_away_after_seconds",
-                         "write_stall_timeout_seconds",
-                         "login_failures_per_connection",
-                         "failed_logins_per_second",
-                         "failed_login_burst",
-                         "repeat_failed_logins_per_second",
-                         "repeat_failed_login_burst",
-                         "max_handshakes",
-                         "max_anonymous_connections",
-                         "reserved_responder_connections",
-                         "anonymous_lifetime_seconds",
-                         "anonymous_protection_seconds",
-                         "max_protected_anonymous",
-                         "max_connections_per_vault",
-                         "max_connections_per_responder",
-                         "max_anonymous_frame_bytes",
-                         "frame_deadline_seconds",
-                         "read_bytes_per_second",
-                         "read_burst_bytes",
-                         "logged_in_read_bytes_per_second",
-                         "logged_in_read_burst_bytes",
-                         "max_buffered_bytes"}));
+  HEARTH_TRY(check_object(o, p,
+                          {"max_frame_bytes",
+                           "frames_per_second",
+                           "frame_burst",
+                           "write_queue_frames",
+                           "write_queue_bytes",
+                           "handshake_timeout_seconds",
+                           "idle_timeout_seconds",
+                           "max_connections",
+                           "max_open_cases_per_vault",
+                           "max_pending_per_mailbox",
+                           "undelivered_retention_days",
+                           "route_ttl_seconds",
+                           "max_routes_per_connection",
+                           "max_waiting_cases",
+                           "danger_now_reserved_percent",
+                           "park_away_after_seconds",
+                           "write_stall_timeout_seconds",
+                           "login_failures_per_connection",
+                           "failed_logins_per_second",
+                           "failed_login_burst",
+                           "repeat_failed_logins_per_second",
+                           "repeat_failed_login_burst",
+                           "max_handshakes",
+                           "max_anonymous_connections",
+                           "reserved_responder_connections",
+                           "anonymous_lifetime_seconds",
+                           "anonymous_protection_seconds",
+                           "max_protected_anonymous",
+                           "max_connections_per_vault",
+                           "max_connections_per_responder",
+                           "max_anonymous_frame_bytes",
+                           "frame_deadline_seconds",
+                           "read_bytes_per_second",
+                           "read_burst_bytes",
+                           "logged_in_read_bytes_per_second",
+                           "logged_in_read_burst_bytes",
+                           "max_buffered_bytes"}));
   HEARTH_TRY(read_int(o, p, "max_frame_bytes", l.max_frame_bytes, 1024, 16 * 1024 * 1024));
   HEARTH_TRY(read_int(o, p, "frames_per_second", l.frames_per_second, 1, 10000));
   HEARTH_TRY(read_int(o, p, "frame_burst", l.frame_burst, 1, 100000));
@@ -232,9 +220,9 @@ Status read_pow(const json& root, PowConfig& pow) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "pow"));
   if (obj == nullptr) return Status::ok();
   const char* p = "pow";
-  HEARTH_TRY(check_keys(*obj, p,
-                        {"effort", "max_effort", "danger_now_max_effort", "proofs_per_minute",
-                         "challenge_ttl_seconds"}));
+  HEARTH_TRY(check_object(*obj, p,
+                          {"effort", "max_effort", "danger_now_max_effort", "proofs_per_minute",
+                           "challenge_ttl_seconds"}));
   constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
   HEARTH_TRY(read_int(*obj, p, "effort", pow.effort, 1, kMaxU32));
   // Absent, the ceiling is at least the floor: a config that only raises
@@ -260,7 +248,7 @@ Status read_retention(const json& root, RetentionConfig& r) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "retention"));
   if (obj == nullptr) return Status::ok();
   const char* p = "retention";
-  HEARTH_TRY(check_keys(*obj, p, {"parked_case_days"}));
+  HEARTH_TRY(check_object(*obj, p, {"parked_case_days"}));
   HEARTH_TRY(read_int(*obj, p, "parked_case_days", r.parked_case_days, 1, 3650));
   return Status::ok();
 }
@@ -269,7 +257,7 @@ Status read_tls(const json& root, const std::filesystem::path& base_dir,
                 std::optional<TlsConfig>& out) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "tls"));
   if (obj == nullptr) return Status::ok();
-  HEARTH_TRY(check_keys(*obj, "tls", {"certificate", "private_key"}));
+  HEARTH_TRY(check_object(*obj, "tls", {"certificate", "private_key"}));
   HEARTH_ASSIGN_OR_RETURN(auto cert, read_path(*obj, "tls", "certificate", base_dir));
   if (!cert) return field_error("tls.certificate", "required when tls is given");
   HEARTH_ASSIGN_OR_RETURN(auto key, read_path(*obj, "tls", "private_key", base_dir));
@@ -283,7 +271,7 @@ Status read_web(const json& root, const std::filesystem::path& base_dir,
                 std::optional<std::size_t>& max_bytes_per_connection) {
   HEARTH_ASSIGN_OR_RETURN(const json* obj, object_member(root, "", "web"));
   if (obj == nullptr) return Status::ok();
-  HEARTH_TRY(check_keys(*obj, "web", {"root", "max_bytes_per_connection"}));
+  HEARTH_TRY(check_object(*obj, "web", {"root", "max_bytes_per_connection"}));
   HEARTH_ASSIGN_OR_RETURN(out, read_path(*obj, "web", "root", base_dir));
   if (!out) return field_error("web.root", "required when web is given");
   if (obj->contains("max_bytes_per_connection")) {
@@ -310,10 +298,9 @@ bool is_loopback_address(std::string_view address) {
 }
 
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& base_dir) {
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return error(Code::kInvalidArgument, "config: not valid JSON");
+  HEARTH_ASSIGN_OR_RETURN(const json root, json_fields::parse(text, "config"));
   if (!root.is_object()) return error(Code::kInvalidArgument, "config: must be a JSON object");
-  HEARTH_TRY(check_keys(
+  HEARTH_TRY(check_object(
       root, "",
       {"data_dir", "database", "key_file", "org_root_key", "roster_file", "rules_file", "listen",
        "metrics", "tls", "io_threads", "log_level", "limits", "pow", "web", "retention"}));
@@ -339,8 +326,9 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   c.roster_file = *roster;
   HEARTH_ASSIGN_OR_RETURN(c.rules_file, read_path(root, "", "rules_file", base_dir));
 
-  HEARTH_TRY(read_endpoint(root, "listen", c.listen, /*loopback_only=*/false, nullptr));
-  HEARTH_TRY(read_endpoint(root, "metrics", c.metrics, /*loopback_only=*/true, &c.metrics_enabled));
+  HEARTH_TRY(read_listen_address(root, "listen", c.listen, /*loopback_only=*/false, nullptr));
+  HEARTH_TRY(
+      read_listen_address(root, "metrics", c.metrics, /*loopback_only=*/true, &c.metrics_enabled));
   HEARTH_TRY(read_tls(root, base_dir, c.tls));
   HEARTH_TRY(read_int(root, "", "io_threads", c.io_threads, 1, 64));
   HEARTH_ASSIGN_OR_RETURN(auto level, read_string(root, "", "log_level"));

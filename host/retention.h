@@ -27,7 +27,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "server/case_record.h"
+#include "host/case_record.h"
 #include "storage/stores.h"
 #include "storage/types.h"
 

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <string>
 
-#include "server/config.h"
-#include "server/static_site.h"
+#include "host/config.h"
+#include "host/static_site.h"
 #include "tests/support/gzip.h"
 #include "tests/support/test_support.h"
 
@@ -35,7 +35,7 @@ struct SmallSite {
   }
 };
 
-TEST_CASE("the site hash is SHA-256 of the documented manifest", "[server]") {
+TEST_CASE("the site hash is SHA-256 of the documented manifest", "[host]") {
   SmallSite site;
   auto loaded = StaticSite::load(site.dir.path());
   REQUIRE(loaded.is_ok());
@@ -67,7 +67,7 @@ TEST_CASE("the site hash is SHA-256 of the documented manifest", "[server]") {
   CHECK(again->hash() == loaded->hash());
 }
 
-TEST_CASE("a target finds a file by its exact path only", "[server]") {
+TEST_CASE("a target finds a file by its exact path only", "[host]") {
   SmallSite site;
   auto loaded = StaticSite::load(site.dir.path());
   REQUIRE(loaded.is_ok());
@@ -88,7 +88,7 @@ TEST_CASE("a target finds a file by its exact path only", "[server]") {
   CHECK(loaded->find("/app.js")->content_type == "text/javascript; charset=utf-8");
 }
 
-TEST_CASE("content types by extension, and unknown ones are not served", "[server]") {
+TEST_CASE("content types by extension, and unknown ones are not served", "[host]") {
   CHECK(content_type_for("a.html") == "text/html; charset=utf-8");
   CHECK(content_type_for("a.mjs") == "text/javascript; charset=utf-8");
   CHECK(content_type_for("a.wasm") == "application/wasm");
@@ -99,7 +99,7 @@ TEST_CASE("content types by extension, and unknown ones are not served", "[serve
   CHECK(content_type_for(".js").empty());
 }
 
-TEST_CASE("the size bound and a special file fail the load", "[server]") {
+TEST_CASE("the size bound and a special file fail the load", "[host]") {
   SmallSite site;
   auto small = StaticSite::load(site.dir.path(), /*max_total_bytes=*/13);
   REQUIRE_FALSE(small.is_ok());
@@ -109,6 +109,28 @@ TEST_CASE("the size bound and a special file fail the load", "[server]") {
   auto fifo = StaticSite::load(site.dir.path());
   REQUIRE_FALSE(fifo.is_ok());
   CHECK(fifo.status().message() == "web.root: pipe.txt: not a regular file");
+}
+
+// The descriptors this process has open.
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) ++n;
+  return n;
+}
+
+TEST_CASE("a site nested too deep is refused without leaking a descriptor", "[host]") {
+  SmallSite site;
+  fs::path deep = site.dir.path();
+  for (int i = 0; i <= StaticSite::kMaxDepth + 1; ++i) deep /= "d";
+  write(deep / "x.txt", "x\n");
+  const std::size_t before = open_descriptors();
+  for (int i = 0; i < 5; ++i) {
+    auto loaded = StaticSite::load(site.dir.path());
+    REQUIRE_FALSE(loaded.is_ok());
+    CHECK(loaded.status().code() == Code::kLimitExceeded);
+  }
+  // Before the shared Fd, the directory past the limit was opened and never closed.
+  CHECK(open_descriptors() == before);
 }
 
 using test::gunzip;
@@ -135,7 +157,7 @@ std::string script(std::size_t lines) {
 }
 
 TEST_CASE("text files get a compressed copy that inflates to the file, made deterministically",
-          "[server]") {
+          "[host]") {
   test::TempDir dir;
   const std::string js = script(2000);
   const std::string css = "body { margin: 0; padding: 0 }\n.a { color: red }\n" + script(20);
@@ -174,7 +196,7 @@ TEST_CASE("text files get a compressed copy that inflates to the file, made dete
     CHECK(again->find("/" + f->path)->gzip_body == f->gzip_body);
 }
 
-TEST_CASE("no compressed copy when it would not save 10 %: images, noise, tiny files", "[server]") {
+TEST_CASE("no compressed copy when it would not save 10 %: images, noise, tiny files", "[host]") {
   test::TempDir dir;
   write(dir.path() / "index.html", "<p>hi</p>\n");  // gzip's 20 bytes of framing cost more
   write(dir.path() / "config.json", "{}");
@@ -195,7 +217,7 @@ TEST_CASE("no compressed copy when it would not save 10 %: images, noise, tiny f
   // (the vector of "the site hash is SHA-256 of the documented manifest").
 }
 
-TEST_CASE("Accept-Encoding: gzip only when a weight above 0 allows it", "[server]") {
+TEST_CASE("Accept-Encoding: gzip only when a weight above 0 allows it", "[host]") {
   for (const char* yes : {"gzip",
                           "GZIP",
                           "gzip, deflate, br",
@@ -250,7 +272,7 @@ TEST_CASE("Accept-Encoding: gzip only when a weight above 0 allows it", "[server
 }
 
 TEST_CASE("the cap on a connection's response bytes: default and web.max_bytes_per_connection",
-          "[server]") {
+          "[host]") {
   SmallSite small;
   auto tiny = StaticSite::load(small.dir.path());
   REQUIRE(tiny.is_ok());

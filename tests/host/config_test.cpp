@@ -3,7 +3,7 @@
 #include <fstream>
 #include <string>
 
-#include "server/config.h"
+#include "host/config.h"
 #include "tests/support/test_support.h"
 
 namespace hearth::server {
@@ -24,7 +24,7 @@ std::string message_for(const std::string& extra) {
   return c.status().message();
 }
 
-TEST_CASE("a minimal config gets every default", "[server]") {
+TEST_CASE("a minimal config gets every default", "[host]") {
   auto c = parse_config(minimal(), "/etc/hearth");
   REQUIRE(c.is_ok());
   CHECK(c->data_dir == "/etc/hearth/data");
@@ -73,7 +73,7 @@ TEST_CASE("a minimal config gets every default", "[server]") {
   CHECK(c->pow.challenge_ttl == std::chrono::seconds(90));
 }
 
-TEST_CASE("a full config file loads, paths relative to its directory", "[server]") {
+TEST_CASE("a full config file loads, paths relative to its directory", "[host]") {
   test::TempDir dir;
   std::string text = R"({
     "data_dir": "/var/lib/hearth", "database": "db/h.db", "key_file": "/keys/master.key",
@@ -152,7 +152,7 @@ TEST_CASE("a full config file loads, paths relative to its directory", "[server]
   CHECK(c->pow.danger_now_max_effort == 128);
 }
 
-TEST_CASE("every bad field is refused with a message naming it", "[server]") {
+TEST_CASE("every bad field is refused with a message naming it", "[host]") {
   CHECK(message_for(R"(,"limits":{"max_frame_bytes":100})") ==
         "limits.max_frame_bytes: must be between 1024 and 16777216");
   CHECK(message_for(R"(,"limits":{"max_frame_bytes":"big"})") ==
@@ -228,7 +228,7 @@ TEST_CASE("every bad field is refused with a message naming it", "[server]") {
   CHECK(message_for(R"(,"colour":"blue")") == "colour: unknown field");
 }
 
-TEST_CASE("pow.max_effort follows a raised pow.effort when absent", "[server]") {
+TEST_CASE("pow.max_effort follows a raised pow.effort when absent", "[host]") {
   auto c = parse_config(minimal(R"(,"pow":{"effort":3000000})"), "/etc/hearth");
   REQUIRE(c.is_ok());
   CHECK(c->pow.effort == 3000000);
@@ -242,7 +242,7 @@ TEST_CASE("pow.max_effort follows a raised pow.effort when absent", "[server]") 
   CHECK(d->pow.max_effort == 5);
 }
 
-TEST_CASE("required fields and the root key are checked", "[server]") {
+TEST_CASE("required fields and the root key are checked", "[host]") {
   auto msg = [](const std::string& text) {
     auto c = parse_config(text, "/x");
     REQUIRE(!c.is_ok());
@@ -260,12 +260,12 @@ TEST_CASE("required fields and the root key are checked", "[server]") {
   CHECK(msg("[1,2]") == "config: must be a JSON object");
 }
 
-TEST_CASE("a missing config file is kNotFound", "[server]") {
+TEST_CASE("a missing config file is kNotFound", "[host]") {
   test::TempDir dir;
   CHECK(load_config(dir.path() / "nope.json").status().code() == Code::kNotFound);
 }
 
-TEST_CASE("loopback addresses", "[server]") {
+TEST_CASE("loopback addresses", "[host]") {
   CHECK(is_loopback_address("127.0.0.1"));
   CHECK(is_loopback_address("127.3.4.5"));
   CHECK(is_loopback_address("::1"));
@@ -275,7 +275,7 @@ TEST_CASE("loopback addresses", "[server]") {
   CHECK(!is_loopback_address("localhost"));
 }
 
-TEST_CASE("the write-stall and failed-login limits: defaults, values and bounds", "[server]") {
+TEST_CASE("the write-stall and failed-login limits: defaults, values and bounds", "[host]") {
   auto d = parse_config(minimal(), "/etc/hearth");
   REQUIRE(d.is_ok());
   CHECK(d->limits.write_stall_timeout == std::chrono::seconds(60));

@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "server/case_record.h"
+#include "host/case_record.h"
 
 namespace hearth::server {
 namespace {
@@ -30,7 +30,7 @@ CaseRouting sample_routing() {
   return routing;
 }
 
-TEST_CASE("a case record keeps its routing fields, handoff and closed flag", "[server]") {
+TEST_CASE("a case record keeps its routing fields, handoff and closed flag", "[host]") {
   CaseRecord r = sample();
   r.routing = sample_routing();
   auto back = decode_case_record(encode_case_record(r));
@@ -55,7 +55,7 @@ TEST_CASE("a case record keeps its routing fields, handoff and closed flag", "[s
         enc.end());
 }
 
-TEST_CASE("a format 1 case record (before triage) still decodes", "[server]") {
+TEST_CASE("a format 1 case record (before triage) still decodes", "[host]") {
   // format 1 | lp("q") | key | u32 0 offers | unclaimed
   Bytes v1{1, 0, 0, 0, 1, 'q'};
   v1.resize(v1.size() + 32, 0x22);
@@ -67,7 +67,7 @@ TEST_CASE("a format 1 case record (before triage) still decodes", "[server]") {
   CHECK_FALSE(back->closed);
 }
 
-TEST_CASE("damaged routing fields are refused as corrupt", "[server]") {
+TEST_CASE("damaged routing fields are refused as corrupt", "[host]") {
   CaseRecord r = sample();
   r.routing = sample_routing();
   Bytes good = encode_case_record(r);
@@ -85,7 +85,7 @@ TEST_CASE("damaged routing fields are refused as corrupt", "[server]") {
   CHECK(decode_case_record(bad).status().code() == Code::kCorrupt);
 }
 
-TEST_CASE("a case record round-trips, claimed or not", "[server]") {
+TEST_CASE("a case record round-trips, claimed or not", "[host]") {
   CaseRecord r = sample();
   auto back = decode_case_record(encode_case_record(r));
   REQUIRE(back.is_ok());
@@ -98,7 +98,7 @@ TEST_CASE("a case record round-trips, claimed or not", "[server]") {
   CHECK(back->offer_for("carol") == nullptr);
 }
 
-TEST_CASE("a case record layout is fixed", "[server]") {
+TEST_CASE("a case record layout is fixed", "[host]") {
   CaseRecord r;
   r.queue = "q";
   r.vault_login_key = Bytes(32, 0);
@@ -109,7 +109,7 @@ TEST_CASE("a case record layout is fixed", "[server]") {
   CHECK(to_hex(ByteView(enc).subspan(1, 5)) == "0000000171");
 }
 
-TEST_CASE("a damaged case record is refused as corrupt", "[server]") {
+TEST_CASE("a damaged case record is refused as corrupt", "[host]") {
   Bytes enc = encode_case_record(sample());
   SECTION("truncated at every length") {
     for (std::size_t n = 0; n < enc.size(); ++n) {
@@ -132,7 +132,7 @@ TEST_CASE("a damaged case record is refused as corrupt", "[server]") {
   }
 }
 
-TEST_CASE("mailbox ids separate sides, cases and responders", "[server]") {
+TEST_CASE("mailbox ids separate sides, cases and responders", "[host]") {
   storage::CaseId a = storage::random_id<storage::CaseId>();
   storage::CaseId b = storage::random_id<storage::CaseId>();
   CHECK(survivor_mailbox(a) == survivor_mailbox(a));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# clang-tidy (.clang-tidy's checks) over Hearth's own library and program
+# sources and the project headers they include, with a build's
+# compile_commands.json; fails on any warning. The test command runs it after
+# the release build (docs/performance.md, "Build and test time": its cost).
+#
+# Usage: scripts/clang_tidy.sh [build dir (build/release)] [jobs (nproc)]
+#
+# Checked: the libraries and the programs we ship (the folders below). Not
+# checked, to keep the run within minutes on 2 cores (each file costs 5-15 CPU
+# seconds, most of it parsing Boost, CLI11 and the standard library): tests/
+# (90 files, mostly Catch2 macros), bench/ and tools/ (not shipped), and
+# generated files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+jobs=${2:-$(nproc)}
+
+# TEMPORARY (issue 14): server/connection.* and server/relay_hub.* are being
+# rewritten; their findings are left to that rewrite. Remove this line when it
+# lands, and fix what clang-tidy then reports in them.
+excluded='^server/(connection|relay_hub)\.(h|cpp)$'
+
+layers=(common crypto protocol storage triage host server clients admin)
+mapfile -t sources < <(git ls-files "${layers[@]/%//*.cpp}" | grep -Ev "$excluded")
+# Diagnostics only from our own files (main files and headers alike), minus
+# the excluded ones: clang-tidy matches each name as a path suffix, so a
+# header reached through the build's per-layer include roots counts too.
+filter=$(git ls-files '*.h' '*.cpp' | grep -Ev "$excluded" |
+  sed 's/.*/{"name":"&"}/' | paste -sd, -)
+
+printf '%s\n' "${sources[@]}" |
+  xargs -P "$jobs" -n 1 clang-tidy -p "$build" --quiet --header-filter='.*' \
+    --line-filter="[$filter]" --warnings-as-errors='*' 2> >(grep -v ' warnings\? generated\.$' >&2) ||
+  {
+    echo "clang-tidy: warnings above (.clang-tidy lists the checks and why)" >&2
+    exit 1
+  }
+echo "clang-tidy: ${#sources[@]} files clean"
