@@ -128,9 +128,9 @@ void Dispatcher::add(const CaseKey& key, const protocol::RouteEnvelope& envelope
   put_waiting(std::move(c), /*drop_parked=*/false);  // a new key is never parked
 }
 
-void Dispatcher::restore(const CaseKey& key, const protocol::RouteEnvelope& envelope,
-                         std::optional<std::string> forced_queue, std::vector<std::string> offered,
-                         UnixSeconds arrived, UnixSeconds now) {
+void Dispatcher::enter(const CaseKey& key, const protocol::RouteEnvelope& envelope,
+                       std::optional<std::string> forced_queue, std::vector<std::string> offered,
+                       UnixSeconds arrived, UnixSeconds now) {
   WaitingCase c;
   c.key = key;
   c.envelope = envelope;
@@ -530,6 +530,10 @@ std::size_t Dispatcher::positions_changed(UnixSeconds now, std::vector<Position>
     p.band = band;
   });
   return n;
+}
+
+void Dispatcher::report_again(const CaseKey& key) {
+  if (auto it = index_.find(key); it != index_.end()) it->second.reported_position = 0;
 }
 
 std::vector<QueueHealth> Dispatcher::health(UnixSeconds now) const {

@@ -141,15 +141,21 @@ class Dispatcher {
   // roster certificate (available = false, then responder_gone) when the
   // roster loads, so responders who are offline still get intake copies.
   Decision preview(const protocol::RouteEnvelope& envelope, UnixSeconds now) const;
-  // A new case starts waiting: placed by `decision` (from preview), arrived
-  // now. `offered` are the responders who got an intake copy: only they can
-  // be handed it.
+  // The one door into the waiting room, for hearthd (RelayHub::track_case:
+  // a new case once it commits, a case at start-up, one put back) and for
+  // the simulator (a request arriving) alike: the case waits from
+  // `arrived`, placed at `now` by the rules (as preview() would place it
+  // now; with `forced_queue`, only in that queue, as after a handoff).
+  // `offered` are the responders who got an intake copy: only they can be
+  // handed it. It replaces a waiting or parked case of the same key.
+  void enter(const CaseKey& key, const protocol::RouteEnvelope& envelope,
+             std::optional<std::string> forced_queue, std::vector<std::string> offered,
+             UnixSeconds arrived, UnixSeconds now);
+  // For tests and the bench: a case placed by `decision` (from preview;
+  // placed afresh if the rules changed since), arrived now. Not parked-aware:
+  // `key` must be new.
   void add(const CaseKey& key, const protocol::RouteEnvelope& envelope, const Decision& decision,
            std::vector<std::string> offered, UnixSeconds now);
-  // A case restored at start-up: waiting since `arrived`, placed afresh.
-  void restore(const CaseKey& key, const protocol::RouteEnvelope& envelope,
-               std::optional<std::string> forced_queue, std::vector<std::string> offered,
-               UnixSeconds arrived, UnixSeconds now);
   // A case held by a responder (for load) at start-up or after take_next.
   void assign(const CaseKey& key, const std::string& responder_id);
   // Gone for good (deleted, closed): out of the waiting room (or parked),
@@ -213,13 +219,13 @@ class Dispatcher {
   std::size_t parked_count() const { return parked_.size(); }
   // Removes up to `limit` never-taken cases, waiting or parked, that match
   // `filter` (oldest first) and returns them; `more` is set to how many
-  // matching ones are left. The caller deletes them (or restore()s them).
+  // matching ones are left. The caller deletes them (or enter()s them again).
   std::vector<WaitingCase> dismiss(const DismissFilter& filter, std::size_t limit,
                                    std::size_t* more);
   // Removes and returns the parked cases whose survivor is still away and
   // has been since `away_from` or earlier (counted from `expire_from`: their
   // last leaving, or the process's start), at most `limit`, longest away first: retention's parked
-  // expiry. The caller deletes them (or restore()s them).
+  // expiry. The caller deletes them (or enter()s them again).
   std::vector<WaitingCase> take_parked(UnixSeconds away_from, std::size_t limit);
   // The responder holding `key`, if it is taken.
   std::optional<std::string> holder(const CaseKey& key) const;
@@ -233,6 +239,9 @@ class Dispatcher {
   // were). Its cost is one pass over the waiting cases; a caller that keeps
   // `out` from call to call makes it allocate nothing once warm.
   std::size_t positions_changed(UnixSeconds now, std::vector<Position>& out);
+  // positions_changed() returns `key`'s position next time even if unchanged
+  // (its survivor's new connection must hear it). No-op unless it waits.
+  void report_again(const CaseKey& key);
   // One entry per queue named by the rules, sorted by queue name.
   std::vector<QueueHealth> health(UnixSeconds now) const;
 

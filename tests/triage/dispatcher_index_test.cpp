@@ -191,7 +191,7 @@ class Room {
     if (pick(3) == 0) forced = queues_[pick(queues_.size())];
     const auto who = offered();
     const UnixSeconds arrived = now_ - static_cast<UnixSeconds>(pick(5000));
-    fast_.restore(key, e, forced, who, arrived, now_);
+    fast_.enter(key, e, forced, who, arrived, now_);
     slow_.restore(key, e, forced, who, arrived, now_);
   }
 
