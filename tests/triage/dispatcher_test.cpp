@@ -344,7 +344,7 @@ TEST_CASE("positions_changed reports a place once, again when it moves, leaves o
   std::vector<Position> buffer;
   REQUIRE(d.positions_changed(100, buffer) == 2);
   CHECK(buffer[0].key == key("g1"));
-  CHECK(buffer[1] == Position{key("g2"), 2, WaitBand::kQuarterHour});
+  CHECK(buffer[1] == Position{key("g2"), 2, WaitBand::kHour});
   CHECK(d.positions_changed(100, buffer) == 0);  // nothing moved
   // g1 is taken: g2 moves up (and only g2 is reported).
   REQUIRE(d.take_next("gus", 100));
