@@ -52,8 +52,9 @@ struct Limits {
   std::size_t max_routes_per_connection = 4;
   // Cases waiting for a responder, in all: past it, route answers
   // "unavailable". A real org's waiting room stays far below this; a flood
-  // of new cases must not make every routing refresh slow (docs/performance.md).
-  std::size_t max_waiting_cases = 1000;
+  // of new cases must not make every routing refresh slow: at 10,000 a
+  // refresh costs about 5 ms (docs/performance.md, "Triage").
+  std::size_t max_waiting_cases = 10000;
   // Of max_waiting_cases, the share (rounded down) only danger-now cases may
   // take, so a flood of other cases never turns one away (docs/routing.md).
   std::size_t danger_now_reserved_percent = 10;

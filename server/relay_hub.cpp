@@ -20,9 +20,9 @@ void prune(std::multimap<Bytes, std::weak_ptr<Peer>>& map, const Bytes& key) {
 }  // namespace
 
 void RelayHub::set_roster(std::shared_ptr<const RosterState> roster) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   {
-    std::lock_guard checked(checked_mu_);
+    MutexLock checked(checked_mu_);
     checked_.clear();
     checked_roster_.clear();
   }
@@ -36,7 +36,7 @@ Status RelayHub::check_certificate(const RosterState& roster,
                                    bool* cached) const {
   Bytes key(hash.begin(), hash.end());
   {
-    std::lock_guard lock(checked_mu_);
+    MutexLock lock(checked_mu_);
     if (checked_roster_ != roster.verified.hash()) {
       checked_.clear();
       checked_roster_ = roster.verified.hash();
@@ -51,7 +51,7 @@ Status RelayHub::check_certificate(const RosterState& roster,
   // fields are good, whatever `queue` asks.
   Status full = roster.verified.check_certificate(cert, now);
   if (full.is_ok()) {
-    std::lock_guard lock(checked_mu_);
+    MutexLock lock(checked_mu_);
     if (checked_roster_ == roster.verified.hash()) checked_.insert(std::move(key));
   }
   if (!full.is_ok() || !queue) return full;
@@ -59,12 +59,12 @@ Status RelayHub::check_certificate(const RosterState& roster,
 }
 
 std::shared_ptr<const RosterState> RelayHub::roster() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return roster_;
 }
 
 void RelayHub::remember_certificate(KnownCertificate cert) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bytes hash = cert.hash;
   certificates_[hash] = std::move(cert);
   sync_responders_locked();
@@ -83,7 +83,7 @@ std::map<std::string, const KnownCertificate*> RelayHub::current_locked(UnixSeco
 }
 
 std::vector<KnownCertificate> RelayHub::current_certificates() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<KnownCertificate> out;
   for (const auto& [id, known] : current_locked(clock_.now())) out.push_back(*known);
   return out;
@@ -112,7 +112,7 @@ void RelayHub::sync_responders_locked() {
 }
 
 std::optional<KnownCertificate> RelayHub::certificate(ByteView hash) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = certificates_.find(key_of(hash));
   if (it == certificates_.end()) return std::nullopt;
   return it->second;
@@ -144,24 +144,24 @@ const std::set<storage::CaseId>& RelayHub::vault_cases_locked(const Bytes& login
 }
 
 void RelayHub::load_cases(std::vector<OpenCase> cases) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& c : cases) put_case_locked(std::move(c));
 }
 
 void RelayHub::add_case(OpenCase c) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   put_case_locked(std::move(c));
 }
 
 std::optional<OpenCase> RelayHub::get_case(const storage::CaseId& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = cases_.find(id);
   if (it == cases_.end()) return std::nullopt;
   return it->second;
 }
 
 void RelayHub::update_case(const storage::CaseId& id, std::int64_t version, CaseRecord record) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = cases_.find(id);
   if (it == cases_.end()) return;
   if (it->second.record.vault_login_key != record.vault_login_key) {
@@ -178,12 +178,12 @@ void RelayHub::update_case(const storage::CaseId& id, std::int64_t version, Case
 }
 
 std::optional<OpenCase> RelayHub::remove_case(const storage::CaseId& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return erase_case_locked(id);
 }
 
 std::vector<OpenCase> RelayHub::cases_of_vault(ByteView login_key) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<OpenCase> out;
   for (const auto& id : vault_cases_locked(key_of(login_key))) {
     if (auto it = cases_.find(id); it != cases_.end()) out.push_back(it->second);
@@ -192,7 +192,7 @@ std::vector<OpenCase> RelayHub::cases_of_vault(ByteView login_key) const {
 }
 
 bool RelayHub::vault_index_exact() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::size_t indexed = 0;
   for (const auto& [key, ids] : by_vault_) {
     if (ids.empty()) return false;
@@ -206,7 +206,7 @@ bool RelayHub::vault_index_exact() const {
 }
 
 std::vector<OpenCase> RelayHub::cases_of_responder(std::string_view responder_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<OpenCase> out;
   for (const auto& [id, c] : cases_) {
     if (c.record.closed || !c.record.claimed_by) continue;
@@ -216,12 +216,12 @@ std::vector<OpenCase> RelayHub::cases_of_responder(std::string_view responder_id
 }
 
 std::int64_t RelayHub::case_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<std::int64_t>(cases_.size());
 }
 
 bool RelayHub::reserve_case_slot(ByteView login_key, std::size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::size_t open = 0;
   for (const auto& id : vault_cases_locked(key_of(login_key))) {
     // A case its responder closed does not count: the survivor may open another.
@@ -237,7 +237,7 @@ bool RelayHub::reserve_case_slot(ByteView login_key, std::size_t limit) {
 }
 
 void RelayHub::release_case_slot(ByteView login_key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = reserved_slots_.find(key_of(login_key));
   if (it == reserved_slots_.end()) return;
   if (--it->second == 0) reserved_slots_.erase(it);
@@ -246,7 +246,7 @@ void RelayHub::release_case_slot(ByteView login_key) {
 // ---- triage ----
 
 void RelayHub::set_rules(triage::Rules rules) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (dispatcher_) {
     dispatcher_->set_rules(std::move(rules), clock_.now());
   } else {
@@ -256,12 +256,12 @@ void RelayHub::set_rules(triage::Rules rules) {
 }
 
 triage::Rules RelayHub::rules() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->rules();
 }
 
 triage::Decision RelayHub::preview(const protocol::RouteEnvelope& envelope) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->preview(envelope, clock_.now());
 }
 
@@ -277,7 +277,7 @@ std::vector<std::string> offered_ids(const CaseRecord& record) {
 
 void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived,
                           std::optional<UnixSeconds> away_from) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bytes key(c.id.bytes.begin(), c.id.bytes.end());
   if (c.record.closed || !c.record.routing) return;
   // Gone meanwhile (a take_next whose claim failed because the case was
@@ -289,7 +289,7 @@ void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived,
   }
   const CaseRouting& r = *c.record.routing;
   const UnixSeconds since = arrived.value_or(r.arrived);
-  dispatcher_->restore(key, r.envelope, r.forced_queue, offered_ids(c.record), since, clock_.now());
+  dispatcher_->enter(key, r.envelope, r.forced_queue, offered_ids(c.record), since, clock_.now());
   // Nobody of this vault may be connected (at start-up): then it waits away.
   // Since when is not known (nothing about a survivor's comings and goings
   // is stored), so parking counts from its arrival: a case parked before a
@@ -301,34 +301,33 @@ void RelayHub::track_case(const OpenCase& c, std::optional<UnixSeconds> arrived,
 }
 
 void RelayHub::set_room(triage::RoomLimits room) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   dispatcher_->set_room(room);
 }
 
 bool RelayHub::has_room(const protocol::RouteEnvelope& envelope) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->has_room(envelope);
 }
 
 RelayHub::PlaceHold RelayHub::hold_place(const protocol::RouteEnvelope& envelope) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->reserve_place(envelope) ? PlaceHold(this) : PlaceHold();
 }
 
 void RelayHub::PlaceHold::release() {
   if (hub_ == nullptr) return;
-  std::lock_guard lock(hub_->mu_);
+  MutexLock lock(hub_->mu_);
   hub_->dispatcher_->release_place();
   hub_ = nullptr;
 }
 
 std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size_t limit,
                                                 std::vector<UnixSeconds>* away_since) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<OpenCase> out;
   if (!dispatcher_) return out;
   for (const auto& w : dispatcher_->take_parked(away_from, limit)) {
-    last_positions_.erase(w.key);
     auto id = storage::CaseId::from(w.key);
     if (!id.is_ok()) continue;
     if (auto it = cases_.find(*id); it != cases_.end()) {
@@ -341,10 +340,9 @@ std::vector<OpenCase> RelayHub::withdraw_parked(UnixSeconds away_from, std::size
 
 std::vector<OpenCase> RelayHub::withdraw_waiting(const triage::DismissFilter& filter,
                                                  std::size_t limit, std::size_t* more) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<OpenCase> out;
   for (const auto& w : dispatcher_->dismiss(filter, limit, more)) {
-    last_positions_.erase(w.key);
     auto id = storage::CaseId::from(w.key);
     if (!id.is_ok()) continue;
     if (auto it = cases_.find(*id); it != cases_.end()) out.push_back(it->second);
@@ -353,12 +351,12 @@ std::vector<OpenCase> RelayHub::withdraw_waiting(const triage::DismissFilter& fi
 }
 
 std::size_t RelayHub::parked_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_ ? dispatcher_->parked_count() : 0;
 }
 
 std::optional<triage::Taken> RelayHub::take_next(const std::string& responder_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->take_next(responder_id, clock_.now());
 }
 
@@ -368,14 +366,13 @@ void RelayHub::untake(const OpenCase& c) {
 }
 
 void RelayHub::untrack_case(const storage::CaseId& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bytes key(id.bytes.begin(), id.bytes.end());
   dispatcher_->remove(key);
-  last_positions_.erase(key);
 }
 
 void RelayHub::responder_online(const std::string& responder_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const triage::ResponderView* known = dispatcher_->responder(responder_id);
   if (known == nullptr) return;
   triage::ResponderView view = *known;
@@ -387,14 +384,14 @@ void RelayHub::responder_online(const std::string& responder_id) {
 
 std::optional<triage::ResponderView> RelayHub::responder_view(
     const std::string& responder_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const triage::ResponderView* known = dispatcher_->responder(responder_id);
   if (known == nullptr) return std::nullopt;
   return *known;
 }
 
 void RelayHub::set_presence(const std::string& responder_id, PresenceState state) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const triage::ResponderView* known = dispatcher_->responder(responder_id);
   if (known == nullptr) return;
   triage::ResponderView view = *known;
@@ -404,12 +401,12 @@ void RelayHub::set_presence(const std::string& responder_id, PresenceState state
 }
 
 std::vector<triage::QueueHealth> RelayHub::health() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_->health(clock_.now());
 }
 
 std::size_t RelayHub::waiting_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return dispatcher_ ? dispatcher_->waiting_count() : 0;
 }
 
@@ -426,7 +423,7 @@ bool RelayHub::refresh_allowed_locked() {
 
 void RelayHub::refresh() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!refresh_allowed_locked()) return;
   }
   refresh_now();
@@ -434,7 +431,7 @@ void RelayHub::refresh() {
 
 void RelayHub::refresh_due(std::chrono::milliseconds idle) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!refresh_pending_ && std::chrono::steady_clock::now() - last_refresh_ < idle) return;
     if (!refresh_allowed_locked()) return;
   }
@@ -449,24 +446,23 @@ void RelayHub::refresh_now() {
   std::vector<StatusPush> statuses;
   std::vector<std::pair<std::shared_ptr<Peer>, protocol::WaitingEvent>> waiting;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!dispatcher_) return;
     UnixSeconds now = clock_.now();
     dispatcher_->tick(now);
-    std::map<Bytes, triage::Position> positions;
-    for (auto& p : dispatcher_->positions(now)) positions.emplace(p.key, std::move(p));
-    for (const auto& [key, pos] : positions) {
-      auto last = last_positions_.find(key);
-      if (last != last_positions_.end() && last->second == pos) continue;
-      auto id = storage::CaseId::from(key);
+    // Only the places that changed since the last refresh (the dispatcher
+    // remembers what it last said of each case).
+    const std::size_t changed = dispatcher_->positions_changed(now, changed_positions_);
+    for (std::size_t i = 0; i < changed; ++i) {
+      const triage::Position& pos = changed_positions_[i];
+      auto id = storage::CaseId::from(pos.key);
       if (!id.is_ok()) continue;
       auto c = cases_.find(*id);
       if (c == cases_.end()) continue;
       statuses.push_back(
           {c->second.record.vault_login_key,
-           protocol::QueueStatusEvent{key, static_cast<std::int64_t>(pos.position), pos.band}});
+           protocol::QueueStatusEvent{pos.key, static_cast<std::int64_t>(pos.position), pos.band}});
     }
-    last_positions_ = std::move(positions);
     for (auto it = responders_.begin(); it != responders_.end();
          it = responders_.upper_bound(it->first)) {
       std::string id(it->first.begin(), it->first.end());
@@ -490,12 +486,12 @@ void RelayHub::vault_left_locked(const Bytes& login_key, UnixSeconds now) {
 }
 
 void RelayHub::add_peer(const std::shared_ptr<Peer>& peer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   peers_[peer.get()] = peer;
 }
 
 void RelayHub::remove_peer(const Peer* peer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   peers_.erase(peer);
   // Drop the peer (and any expired entry) from the party maps, so they hold
   // only live connections: a scan per disconnect, bounded by max_connections.
@@ -531,7 +527,7 @@ void RelayHub::remove_peer(const Peer* peer) {
 }
 
 void RelayHub::register_survivor(ByteView login_key, const std::shared_ptr<Peer>& peer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bytes key = key_of(login_key);
   prune(survivors_, key);
   survivors_.emplace(key, peer);
@@ -539,13 +535,13 @@ void RelayHub::register_survivor(ByteView login_key, const std::shared_ptr<Peer>
   for (const auto& id : vault_cases_locked(key)) {
     Bytes case_key(id.bytes.begin(), id.bytes.end());
     dispatcher_->survivor_back(case_key);
-    last_positions_.erase(case_key);  // the new connection hears its place
+    dispatcher_->report_again(case_key);  // the new connection hears its place
   }
 }
 
 void RelayHub::register_responder(const std::string& responder_id,
                                   const std::shared_ptr<Peer>& peer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bytes key = key_of(responder_id);
   prune(responders_, key);
   responders_.emplace(std::move(key), peer);
@@ -564,7 +560,7 @@ std::vector<std::shared_ptr<Peer>> RelayHub::alive(
 void RelayHub::for_vault(ByteView login_key, const std::function<void(Peer&)>& fn) {
   std::vector<std::shared_ptr<Peer>> peers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     peers = alive(survivors_, key_of(login_key));
   }
   for (auto& p : peers) fn(*p);
@@ -574,7 +570,7 @@ void RelayHub::for_responder(const std::string& responder_id,
                              const std::function<void(Peer&)>& fn) {
   std::vector<std::shared_ptr<Peer>> peers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     peers = alive(responders_, key_of(responder_id));
   }
   for (auto& p : peers) fn(*p);
@@ -592,7 +588,7 @@ void RelayHub::deliver_to_responder(const std::string& responder_id,
 void RelayHub::for_each_peer(const std::function<void(Peer&)>& fn) {
   std::vector<std::shared_ptr<Peer>> peers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [raw, weak] : peers_) {
       if (auto p = weak.lock()) peers.push_back(std::move(p));
     }

@@ -13,7 +13,9 @@
 // a Peer's methods without holding its lock; a Peer posts the work onto its
 // own strand, so no session state is ever touched from another thread.
 //
-// Thread safety: every method is safe from any thread (one internal mutex).
+// Thread safety: every method is safe from any thread (one internal mutex,
+// mu_; the members it guards say so: GUARDED_BY, checked by clang's
+// -Wthread-safety in the clang build, common/thread_annotations.h).
 #pragma once
 
 #include <chrono>
@@ -29,6 +31,7 @@
 
 #include "common/bytes.h"
 #include "common/clock.h"
+#include "common/thread_annotations.h"
 #include "crypto/trust.h"
 #include "host/case_record.h"
 #include "protocol/messages.h"
@@ -238,48 +241,51 @@ class RelayHub {
 
  private:
   std::vector<std::shared_ptr<Peer>> alive(const std::multimap<Bytes, std::weak_ptr<Peer>>& map,
-                                           const Bytes& key) const;
+                                           const Bytes& key) const REQUIRES(mu_);
 
   // Under mu_: puts `c` into cases_ (replacing a case of the same id) and
   // the index by vault; takes case `id` out of both.
-  void put_case_locked(OpenCase c);
-  std::optional<OpenCase> erase_case_locked(const storage::CaseId& id);
+  void put_case_locked(OpenCase c) REQUIRES(mu_);
+  std::optional<OpenCase> erase_case_locked(const storage::CaseId& id) REQUIRES(mu_);
   // Under mu_: the ids of the vault's cases (empty when none).
-  const std::set<storage::CaseId>& vault_cases_locked(const Bytes& login_key) const;
+  const std::set<storage::CaseId>& vault_cases_locked(const Bytes& login_key) const REQUIRES(mu_);
 
   // Under mu_: survivors of `login_key` left; mark its waiting cases away.
-  void vault_left_locked(const Bytes& login_key, UnixSeconds now);
+  void vault_left_locked(const Bytes& login_key, UnixSeconds now) REQUIRES(mu_);
   // Under mu_: the current certificate per responder id.
-  std::map<std::string, const KnownCertificate*> current_locked(UnixSeconds now) const;
+  std::map<std::string, const KnownCertificate*> current_locked(UnixSeconds now) const
+      REQUIRES(mu_);
   // Under mu_: every responder's view rebuilt from roster and certificates.
-  void sync_responders_locked();
+  void sync_responders_locked() REQUIRES(mu_);
 
   // Under mu_: whether a refresh may run now (and if not, marks it pending).
-  bool refresh_allowed_locked();
-  void refresh_now();
+  bool refresh_allowed_locked() REQUIRES(mu_);
+  void refresh_now() EXCLUDES(mu_);
 
   const Clock& clock_;
-  mutable std::mutex mu_;
-  std::chrono::steady_clock::time_point last_refresh_{};
-  bool refresh_pending_ = false;
-  std::shared_ptr<const RosterState> roster_;
+  mutable Mutex mu_;
+  std::chrono::steady_clock::time_point last_refresh_ GUARDED_BY(mu_){};
+  bool refresh_pending_ GUARDED_BY(mu_) = false;
+  std::shared_ptr<const RosterState> roster_ GUARDED_BY(mu_);
   // Certificate hashes that passed check_certificate under the roster whose
   // hash is checked_roster_ (at most the roster's listed certificates).
-  mutable std::mutex checked_mu_;
-  mutable Bytes checked_roster_;
-  mutable std::set<Bytes> checked_;
-  std::unique_ptr<triage::Dispatcher> dispatcher_;    // set by set_rules() at start-up
-  std::map<Bytes, triage::Position> last_positions_;  // by case id bytes
-  std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_;
-  std::map<Bytes, KnownCertificate> certificates_;  // by certificate hash
-  std::map<storage::CaseId, OpenCase> cases_;
+  mutable Mutex checked_mu_;
+  mutable Bytes checked_roster_ GUARDED_BY(checked_mu_);
+  mutable std::set<Bytes> checked_ GUARDED_BY(checked_mu_);
+  std::unique_ptr<triage::Dispatcher> dispatcher_
+      GUARDED_BY(mu_);  // set by set_rules() at start-up
+  std::vector<triage::Position> changed_positions_
+      GUARDED_BY(mu_);  // refresh_now()'s buffer, kept warm
+  std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_ GUARDED_BY(mu_);
+  std::map<Bytes, KnownCertificate> certificates_ GUARDED_BY(mu_);  // by certificate hash
+  std::map<storage::CaseId, OpenCase> cases_ GUARDED_BY(mu_);
   // cases_ by vault login key: kept exact by every path that adds, changes or
   // removes a case (index_add_locked / index_remove_locked).
-  std::map<Bytes, std::set<storage::CaseId>> by_vault_;
-  std::map<Bytes, std::size_t> reserved_slots_;  // by vault login key
-  std::map<const Peer*, std::weak_ptr<Peer>> peers_;
-  std::multimap<Bytes, std::weak_ptr<Peer>> survivors_;   // by vault login key
-  std::multimap<Bytes, std::weak_ptr<Peer>> responders_;  // by responder id bytes
+  std::map<Bytes, std::set<storage::CaseId>> by_vault_ GUARDED_BY(mu_);
+  std::map<Bytes, std::size_t> reserved_slots_ GUARDED_BY(mu_);  // by vault login key
+  std::map<const Peer*, std::weak_ptr<Peer>> peers_ GUARDED_BY(mu_);
+  std::multimap<Bytes, std::weak_ptr<Peer>> survivors_ GUARDED_BY(mu_);   // by vault login key
+  std::multimap<Bytes, std::weak_ptr<Peer>> responders_ GUARDED_BY(mu_);  // by responder id bytes
 };
 
 }  // namespace hearth::server

@@ -20,6 +20,12 @@
 // survivor, who brings it back (at its old place in line) by coming back,
 // as soon as there is room for it.
 //
+// Cost: every query the refresh makes (tick, positions, waiting_for) and
+// take_next follow an index kept as cases arrive, move, escalate, get taken
+// or leave (dispatcher.cpp, "The index"): a refresh costs the number of
+// changes plus one pass over the waiting cases for positions(), never
+// waiting × responders. health(), dismiss() and take_parked() scan.
+//
 // Thread safety: none; the owner serialises calls.
 #pragma once
 
@@ -27,6 +33,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -114,7 +121,7 @@ class Dispatcher {
 
   const Rules& rules() const { return rules_; }
   // The room's bounds (the defaults until called). Parks at the next tick().
-  void set_room(RoomLimits room) { room_ = room; }
+  void set_room(RoomLimits room);
   const RoomLimits& room() const { return room_; }
   // New rules (validated by the caller). Waiting cases keep their arrival
   // and are placed afresh at the first target of their new chain.
@@ -134,15 +141,21 @@ class Dispatcher {
   // roster certificate (available = false, then responder_gone) when the
   // roster loads, so responders who are offline still get intake copies.
   Decision preview(const protocol::RouteEnvelope& envelope, UnixSeconds now) const;
-  // A new case starts waiting: placed by `decision` (from preview), arrived
-  // now. `offered` are the responders who got an intake copy: only they can
-  // be handed it.
+  // The one door into the waiting room, for hearthd (RelayHub::track_case:
+  // a new case once it commits, a case at start-up, one put back) and for
+  // the simulator (a request arriving) alike: the case waits from
+  // `arrived`, placed at `now` by the rules (as preview() would place it
+  // now; with `forced_queue`, only in that queue, as after a handoff).
+  // `offered` are the responders who got an intake copy: only they can be
+  // handed it. It replaces a waiting or parked case of the same key.
+  void enter(const CaseKey& key, const protocol::RouteEnvelope& envelope,
+             std::optional<std::string> forced_queue, std::vector<std::string> offered,
+             UnixSeconds arrived, UnixSeconds now);
+  // For tests and the bench: a case placed by `decision` (from preview;
+  // placed afresh if the rules changed since), arrived now. Not parked-aware:
+  // `key` must be new.
   void add(const CaseKey& key, const protocol::RouteEnvelope& envelope, const Decision& decision,
            std::vector<std::string> offered, UnixSeconds now);
-  // A case restored at start-up: waiting since `arrived`, placed afresh.
-  void restore(const CaseKey& key, const protocol::RouteEnvelope& envelope,
-               std::optional<std::string> forced_queue, std::vector<std::string> offered,
-               UnixSeconds arrived, UnixSeconds now);
   // A case held by a responder (for load) at start-up or after take_next.
   void assign(const CaseKey& key, const std::string& responder_id);
   // Gone for good (deleted, closed): out of the waiting room (or parked),
@@ -206,36 +219,126 @@ class Dispatcher {
   std::size_t parked_count() const { return parked_.size(); }
   // Removes up to `limit` never-taken cases, waiting or parked, that match
   // `filter` (oldest first) and returns them; `more` is set to how many
-  // matching ones are left. The caller deletes them (or restore()s them).
+  // matching ones are left. The caller deletes them (or enter()s them again).
   std::vector<WaitingCase> dismiss(const DismissFilter& filter, std::size_t limit,
                                    std::size_t* more);
   // Removes and returns the parked cases whose survivor is still away and
   // has been since `away_from` or earlier (counted from `expire_from`: their
   // last leaving, or the process's start), at most `limit`, longest away first: retention's parked
-  // expiry. The caller deletes them (or restore()s them).
+  // expiry. The caller deletes them (or enter()s them again).
   std::vector<WaitingCase> take_parked(UnixSeconds away_from, std::size_t limit);
   // The responder holding `key`, if it is taken.
   std::optional<std::string> holder(const CaseKey& key) const;
 
   // Every waiting case's position within its current queue and its band.
   std::vector<Position> positions(UnixSeconds now) const;
+  // The positions (as positions() gives them) of the cases whose position or
+  // band differs from what this call last returned for them, or that it has
+  // not returned since they (last) entered the waiting room, written to the
+  // first n entries of `out` (n returned; later entries are left as they
+  // were). Its cost is one pass over the waiting cases; a caller that keeps
+  // `out` from call to call makes it allocate nothing once warm.
+  std::size_t positions_changed(UnixSeconds now, std::vector<Position>& out);
+  // positions_changed() returns `key`'s position next time even if unchanged
+  // (its survivor's new connection must hear it). No-op unless it waits.
+  void report_again(const CaseKey& key);
   // One entry per queue named by the rules, sorted by queue name.
   std::vector<QueueHealth> health(UnixSeconds now) const;
 
  private:
+  using Room = std::map<CaseKey, WaitingCase>;
+
+  // ---- the index (see dispatcher.cpp, "The index") ----
+  // What a waiting case contributes to the index, derived from the case, the
+  // rules and the responders' views; kept so that it can be taken out again.
+  struct Indexed;
+  // A waiting case in an ordered set: by arrival (or a due time), then key.
+  struct Slot {
+    UnixSeconds at = 0;
+    Indexed* ix = nullptr;
+  };
+  struct SlotLess {
+    bool operator()(const Slot& a, const Slot& b) const;
+  };
+  using Slots = std::set<Slot, SlotLess>;
+  using ByClass = std::map<std::size_t, Slots>;  // priority class → its cases by arrival
+  // The same order in one flat array: positions() walks every entry on every
+  // refresh, and a walk of an array costs a fraction of a tree's; a change
+  // moves at most the array's tail (8 bytes × waiting cases, microseconds).
+  class FlatSlots {
+   public:
+    void insert(const Slot& s);
+    void erase(const Slot& s);
+    bool empty() const { return v_.empty(); }
+    std::vector<Slot>::const_iterator begin() const { return v_.begin(); }
+    std::vector<Slot>::const_iterator end() const { return v_.end(); }
+
+   private:
+    std::vector<Slot> v_;
+  };
+  using FlatByClass = std::map<std::size_t, FlatSlots>;
+  struct Indexed {
+    const CaseKey* key = nullptr;            // the key in waiting_ (stable while it waits)
+    const WaitingCase* c = nullptr;          // ditto
+    bool listed = false;                     // has a chain: in by_queue_ and by_responder_
+    std::string queue;                       // its current target's
+    std::size_t priority_class = 0;          // ditto
+    UnixSeconds arrived = 0;                 // as indexed
+    std::vector<std::string> eligible;       // offered, known and eligible up to its target
+    std::size_t available = 0;               // of those, available now
+    std::optional<UnixSeconds> timeout_due;  // its current target times out
+    bool at_skip = false;                    // sits at a skip_if_empty target (not the last)
+    std::optional<UnixSeconds> lapse_due;    // away, and its grace runs out then
+    std::optional<UnixSeconds> park_due;     // away, never taken, parked then
+    // positions_changed()' last word on it: position (0: none yet) and band.
+    mutable std::size_t reported_position = 0;
+    mutable protocol::WaitBand reported_band = protocol::WaitBand::kNobodyOnline;
+  };
+
+  // Puts the waiting case `it` into the index (again: it re-derives its
+  // entry after any change to the case) / takes it out for good. unindex
+  // reads only the entry, never the case, so the case may have changed.
+  void index(Room::iterator it);
+  void unindex(const CaseKey& key);
+  void reindex_all();
+  // Calls emit(indexed, position, band) for every listed waiting case, in
+  // positions() order.
+  template <typename Emit>
+  void walk_positions(UnixSeconds now, Emit&& emit) const;
+  // Re-derives every case that offers `responder_id` (its view changed).
+  void reindex_offering(const std::string& responder_id);
+  // A new waiting case (replacing any waiting one of its key, and with
+  // `drop_parked` a parked one), re-advanced at the next tick().
+  void put_waiting(WaitingCase c, bool drop_parked = true);
+  bool erase_waiting(const CaseKey& key);
+  bool erase_parked(const CaseKey& key);
+  // An availability flip of `id`: each case it is eligible for counts it.
+  void count_available(const std::string& id, bool available);
+
   // Moves `it` out of the room when it is due to be parked at `now`.
-  bool park_if_due(std::map<CaseKey, WaitingCase>::iterator it, UnixSeconds now);
+  bool park_if_due(Room::iterator it, UnixSeconds now);
   // Brings a parked case whose survivor is back into the room, room allowing.
-  bool unpark_if_room(std::map<CaseKey, WaitingCase>::iterator it);
+  bool unpark_if_room(Room::iterator it);
 
   Rules rules_;
   RoomLimits room_;
   std::size_t reserved_places_ = 0;
-  std::map<CaseKey, WaitingCase> waiting_;
-  std::map<CaseKey, WaitingCase> parked_;  // out of the room until their survivor is back
+  Room waiting_;
+  Room parked_;  // out of the room until their survivor is back
   std::map<std::string, ResponderView> responders_;
   std::map<CaseKey, std::string> held_;  // taken cases → responder
   std::map<std::string, bool> connected_;
+
+  std::map<CaseKey, Indexed> index_;             // one per waiting case
+  std::map<std::string, FlatByClass> by_queue_;  // positions()
+  std::map<std::string, ByClass> by_responder_;  // take_next(), waiting_for()
+  Slots timeouts_;                               // by timeout_due
+  Slots lapses_;                                 // by lapse_due
+  Slots parks_;                                  // by park_due
+  std::set<CaseKey> at_skip_;                    // re-advanced when responders change
+  std::set<CaseKey> dirty_;                      // re-advanced at the next tick()
+  bool responders_changed_ = false;
+  std::set<std::pair<UnixSeconds, CaseKey>> back_;  // parked, survivor back: by arrival
 };
 
 }  // namespace hearth::triage

@@ -483,8 +483,10 @@ void run_once(const Rules& rules, const Scenario& scenario, std::uint64_t seed, 
     switch (ev.kind) {
       case Kind::kArrival: {
         const CaseKey k = key_of(ev.index);
+        // Intake copies for the preview's candidates, then in by the door
+        // hearthd's new cases take (RelayHub::track_case → enter).
         const Decision d = dispatcher.preview(envelopes[ev.index], now);
-        dispatcher.add(k, envelopes[ev.index], d, d.candidates, now);
+        dispatcher.enter(k, envelopes[ev.index], std::nullopt, d.candidates, now, now);
         index_of[k] = ev.index;
         waiting.insert(ev.index);
         break;

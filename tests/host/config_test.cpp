@@ -53,6 +53,7 @@ TEST_CASE("a minimal config gets every default", "[host]") {
   CHECK(c->limits.undelivered_retention_days == 30);
   CHECK(c->limits.route_ttl == std::chrono::seconds(600));
   CHECK(c->limits.max_routes_per_connection == 4);
+  CHECK(c->limits.max_waiting_cases == 10000);  // docs/performance.md, "Triage"
   CHECK(c->limits.danger_now_reserved_percent == 10);
   CHECK(c->limits.park_away_after == std::chrono::seconds(3600));
   CHECK(c->limits.max_handshakes == 128);

@@ -18,7 +18,7 @@ using test::responder;
 
 CaseKey key(std::string_view name) { return to_bytes(name); }
 
-// Adds a case the way hearthd does: preview, then add with the candidates.
+// Adds a case: preview, then add with the candidates.
 Decision add_case(Dispatcher& d, std::string_view name, const protocol::RouteEnvelope& e,
                   UnixSeconds now, std::optional<std::vector<std::string>> offered = {}) {
   Decision decision = d.preview(e, now);
@@ -281,10 +281,10 @@ TEST_CASE("remove drops a waiting or held case, and assign counts load once", "[
   CHECK(fresh.responder("jo")->load == 1);
 }
 
-TEST_CASE("restore places a case afresh and keeps its arrival", "[triage]") {
+TEST_CASE("enter places a case afresh and keeps its arrival", "[triage]") {
   Dispatcher d(test::test_rules());
   d.upsert_responder(responder("gus", {"general"}, {"en"}, true, 3));
-  d.restore(key("r"), kDangerEs, std::nullopt, {"gus"}, 100, 5000);
+  d.enter(key("r"), kDangerEs, std::nullopt, {"gus"}, 100, 5000);
   auto w = d.waiting(key("r"));
   REQUIRE(w);
   CHECK(w->arrived == 100);
@@ -333,6 +333,32 @@ TEST_CASE("positions and wait bands per queue", "[triage]") {
   CHECK(by_key[key("s1")].band == WaitBand::kQuarterHour);
   CHECK(by_key[key("g1")].position == 2);
   CHECK(by_key[key("g3")].position == 4);
+}
+
+TEST_CASE("positions_changed reports a place once, again when it moves, leaves or is asked",
+          "[triage]") {
+  Dispatcher d(test::test_rules());
+  d.upsert_responder(responder("gus", {"general"}, {"en"}, true, 1));
+  add_case(d, "g1", kShelterToday, 0);
+  add_case(d, "g2", kShelterToday, 10);
+  std::vector<Position> buffer;
+  REQUIRE(d.positions_changed(100, buffer) == 2);
+  CHECK(buffer[0].key == key("g1"));
+  CHECK(buffer[1] == Position{key("g2"), 2, WaitBand::kHour});
+  CHECK(d.positions_changed(100, buffer) == 0);  // nothing moved
+  // g1 is taken: g2 moves up (and only g2 is reported).
+  REQUIRE(d.take_next("gus", 100));
+  REQUIRE(d.positions_changed(100, buffer) == 1);
+  CHECK(buffer[0] == Position{key("g2"), 1, WaitBand::kQuarterHour});
+  // A survivor's new connection must hear its place though it did not move.
+  d.report_again(key("g2"));
+  REQUIRE(d.positions_changed(100, buffer) == 1);
+  CHECK(buffer[0].key == key("g2"));
+  // A case that left and came back is news again.
+  d.remove(key("g2"));
+  add_case(d, "g2", kShelterToday, 110);
+  CHECK(d.positions_changed(120, buffer) == 1);
+  CHECK(d.positions_changed(120, buffer) == 0);
 }
 
 TEST_CASE("queue health: per queue and class, counts and times only", "[triage]") {
@@ -488,15 +514,15 @@ TEST_CASE("the room: parking counts from arrival at start-up, never for handed-o
           "[triage]") {
   Dispatcher d(test::test_rules());
   d.set_room(RoomLimits{10, 0, 1000});
-  d.restore(key("old"), kShelterToday, std::nullopt, {"gus"}, 0, 5000);
+  d.enter(key("old"), kShelterToday, std::nullopt, {"gus"}, 0, 5000);
   d.survivor_away(key("old"), 5000, 0);
   CHECK(d.is_parked(key("old")));
-  d.restore(key("new"), kShelterToday, std::nullopt, {"gus"}, 4500, 5000);
+  d.enter(key("new"), kShelterToday, std::nullopt, {"gus"}, 4500, 5000);
   d.survivor_away(key("new"), 5000, 4500);
   CHECK_FALSE(d.is_parked(key("new")));
   CHECK(d.tick(5500));
   CHECK(d.is_parked(key("new")));
-  d.restore(key("handed"), kShelterToday, std::string("general"), {"gus"}, 0, 5000);
+  d.enter(key("handed"), kShelterToday, std::string("general"), {"gus"}, 0, 5000);
   d.survivor_away(key("handed"), 5000, 0);
   d.tick(100000);
   CHECK(d.waiting(key("handed")));
@@ -511,7 +537,7 @@ TEST_CASE("the room: dismiss removes never-taken cases by filter, oldest first",
   add_case(d, "b", kShelterToday, 100);
   add_case(d, "c", kShelterToday, 200);
   add_case(d, "d", kShelterToday, 300);
-  d.restore(key("handed"), kShelterToday, std::string("general"), {"gus"}, 50, 300);
+  d.enter(key("handed"), kShelterToday, std::string("general"), {"gus"}, 50, 300);
   d.survivor_away(key("a"), 300);
   d.survivor_away(key("c"), 300);
   d.survivor_away(key("handed"), 300);
@@ -602,7 +628,7 @@ TEST_CASE("the room: after a restart parked expiry counts from the start, not fr
   d.set_room(RoomLimits{10, 0, 1000});
   // Arrived 40 days before the restart; nobody knows when its survivor left.
   const UnixSeconds arrived = start - 40 * kDay;
-  d.restore(key("old"), kShelterToday, std::nullopt, {"gus"}, arrived, start);
+  d.enter(key("old"), kShelterToday, std::nullopt, {"gus"}, arrived, start);
   d.survivor_away(key("old"), start, arrived);
   CHECK(d.is_parked(key("old")));  // parking still counts from arrival
   // The first hourly sweep after the restart.
@@ -620,7 +646,7 @@ TEST_CASE("the room: a parked case put back after a failed sweep keeps its away 
   auto due = d.take_parked(100, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].expire_from == 100);
-  d.restore(key("a"), kShelterToday, std::nullopt, {}, 0, 5000);
+  d.enter(key("a"), kShelterToday, std::nullopt, {}, 0, 5000);
   d.survivor_away(key("a"), 5000, 0, due[0].expire_from);
   CHECK(d.is_parked(key("a")));
   CHECK(d.take_parked(100, 10).size() == 1);
