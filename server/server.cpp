@@ -20,7 +20,7 @@
 #include "common/log.h"
 #include "crypto/sodium_init.h"
 #include "server/case_record.h"
-#include "server/connection.h"
+#include "server/session.h"
 #include "server/metrics.h"
 #include "server/relay_hub.h"
 #include "server/retention.h"
