@@ -34,13 +34,31 @@ void ClientState::release() {
   if (pow_challenge_) services_.pow.release(*std::exchange(pow_challenge_, std::nullopt));
 }
 
-asio::awaitable<ClientState::Answer> ClientState::handle_text(const std::string& text) {
+bool ClientState::may_overlap(protocol::Op op) {
+  // Each is checked against memory and then makes exactly one storage write
+  // job, submitted before the handler first suspends, and changes nothing
+  // the next request's checks read: jobs complete in submission order, so
+  // their effects are in request order (docs/protocol.md "Pipelining").
+  return op == protocol::Op::kSend || op == protocol::Op::kAck || op == protocol::Op::kVaultPut;
+}
+
+std::variant<ClientState::Answer, protocol::RequestFrame> ClientState::decode(
+    const std::string& text) {
   auto decoded = protocol::decode_request(text);
   if (auto* bad = std::get_if<protocol::RequestError>(&decoded)) {
     services_.metrics.count_error(bad->error.code);
-    co_return Answer{protocol::encode(protocol::ReplyFrame{bad->id, bad->error}), {}};
+    return Answer{protocol::encode(protocol::ReplyFrame{bad->id, bad->error}), {}};
   }
-  auto& frame = std::get<protocol::RequestFrame>(decoded);
+  return std::move(std::get<protocol::RequestFrame>(decoded));
+}
+
+asio::awaitable<ClientState::Answer> ClientState::handle_text(const std::string& text) {
+  auto decoded = decode(text);
+  if (auto* bad = std::get_if<Answer>(&decoded)) co_return std::move(*bad);
+  co_return co_await answer(std::get<protocol::RequestFrame>(decoded));
+}
+
+asio::awaitable<ClientState::Answer> ClientState::answer(const protocol::RequestFrame& frame) {
   protocol::Op op = protocol::op_of(frame.request);
   services_.metrics.count_request(op);
   Handled handled = perr(ErrorCode::kInternal, "internal error");

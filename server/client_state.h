@@ -67,6 +67,14 @@ class ClientState {
   // Decodes and answers one text frame. Nothing escapes: a handler's
   // exception answers "internal" and drops its follow-ups.
   boost::asio::awaitable<Answer> handle_text(const std::string& text);
+  // The same in two steps: decode (a malformed frame's error reply, counted,
+  // or the request), then answer the request. `frame` must outlive the
+  // answer.
+  std::variant<Answer, protocol::RequestFrame> decode(const std::string& text);
+  boost::asio::awaitable<Answer> answer(const protocol::RequestFrame& frame);
+  // Whether requests of `op` may be in flight together on one session
+  // (send, ack, vault_put); every other op waits until they are done.
+  static bool may_overlap(protocol::Op op);
 
   Role role() const { return role_; }
   bool logged_in() const { return role_ != Role::kAnonymous; }

@@ -1,6 +1,8 @@
 #include "server/session.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -64,6 +66,7 @@ Session::Session(Services& services, asio::any_io_executor strand)
       client_(services, feed_),
       writer_wake_(strand_),
       room_(strand_),
+      settled_(strand_),
       stall_timer_(strand_) {}
 
 Session::~Session() = default;
@@ -161,9 +164,11 @@ asio::awaitable<void> Session::wait_for_envelope_room() {
 }
 
 asio::awaitable<void> Session::wait_for_reply_room() {
-  // room_ fires only once envelopes may flow again (below half), which is
-  // always room for a reply too.
-  while (!closing() && !queue_.reply_room()) co_await room_.wait();
+  // room_ fires once envelopes may flow again (below half), which is always
+  // room for a reply too, and when a request in flight is answered.
+  while (!closing() &&
+         (in_flight_.size() >= kMaxRequestsInFlight || !queue_.reply_room(in_flight_.size())))
+    co_await room_.wait();
 }
 
 const std::string* Session::next_frame() const {
@@ -209,11 +214,53 @@ void Session::send_event(protocol::Event event) {
 
 // ---- Requests ----
 
-asio::awaitable<ClientState::Answer> Session::handle_text(const std::string& text) {
+asio::awaitable<std::optional<ClientState::Answer>> Session::handle_text(const std::string& text) {
+  auto decoded = client_.decode(text);
+  auto* frame = std::get_if<protocol::RequestFrame>(&decoded);
+  if (frame != nullptr && ClientState::may_overlap(protocol::op_of(frame->request))) {
+    // co_spawn starts it through the strand's queue, after the requests read
+    // before it: their storage jobs are submitted in request order.
+    auto slot = std::make_shared<InFlight>(InFlight{std::move(*frame), std::nullopt});
+    in_flight_.push_back(slot);
+    asio::co_spawn(strand_, run_in_flight(shared_from_this(), slot), asio::detached);
+    co_return std::nullopt;
+  }
+  // A barrier: it sees the effects of every request before it, and its
+  // reply follows theirs.
   handling_ = true;
-  ClientState::Answer answer = co_await client_.handle_text(text);
+  co_await settle();
+  std::optional<ClientState::Answer> answer;
+  if (frame != nullptr) {
+    answer = co_await client_.answer(*frame);
+  } else {
+    answer = std::move(std::get<ClientState::Answer>(decoded));
+  }
   handling_ = false;
   co_return answer;
+}
+
+asio::awaitable<void> Session::settle() {
+  while (!in_flight_.empty()) co_await settled_.wait();
+}
+
+asio::awaitable<void> Session::run_in_flight(std::shared_ptr<Session> self,
+                                             std::shared_ptr<InFlight> slot) {
+  (void)self;  // keeps the session alive until the answer is in
+  slot->answer = co_await client_.answer(slot->frame);
+  flush_in_flight();
+}
+
+void Session::flush_in_flight() {
+  while (!in_flight_.empty() && in_flight_.front()->answer) {
+    ClientState::Answer answer = std::move(*in_flight_.front()->answer);
+    in_flight_.pop_front();
+    send_reply(std::move(answer));
+  }
+  room_.notify();  // the reader may wait for a place in flight
+  if (!in_flight_.empty()) return;
+  settled_.notify();
+  // Shutting down with the reader idle: the last reply is queued, close now.
+  if (draining_ && !handling_) begin_close(kCloseGoingAway, /*flush=*/true);
 }
 
 void Session::send_reply(ClientState::Answer answer) {
@@ -324,8 +371,9 @@ void Session::roster_changed(std::shared_ptr<const RosterState> roster) {
 void Session::shut_down() {
   asio::post(strand_, [self = shared_from_this()] {
     self->draining_ = true;
-    // A request in hand finishes first; the reader closes after its reply.
-    if (!self->handling_) self->begin_close(kCloseGoingAway, /*flush=*/true);
+    // Requests in hand finish first; the reader (or the last request in
+    // flight) closes after their replies.
+    if (!self->handling()) self->begin_close(kCloseGoingAway, /*flush=*/true);
   });
 }
 

@@ -12,7 +12,11 @@
 // How a request flows: the reader waits for reply_room() (a client that does
 // not read its replies is not read from), hands the frame to handle_text(),
 // queues the reply with send_reply(), which then applies the handler's
-// follow-ups (server/follow_up.h) in order. How a frame leaves: enqueue()
+// follow-ups (server/follow_up.h) in order. Pipelining (docs/protocol.md):
+// up to kMaxRequestsInFlight requests whose ops ClientState::may_overlap()
+// (send, ack, vault_put) run together, their replies queued in request order
+// as the oldest completes; any other frame is a barrier that first waits
+// until none is in flight. How a frame leaves: enqueue()
 // (replies), send_event() (events: queued or held), queue_envelope() (the
 // feed's envelopes, within envelope room); the writer takes next_frame() and
 // calls frame_written(). A client that stops reading is closed (1008,
@@ -32,6 +36,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +71,11 @@ class AsyncSignal {
 
 class Session : public Peer, private FeedOutlet, public std::enable_shared_from_this<Session> {
  public:
+  // Requests one session may have in flight at once (send, ack, vault_put):
+  // enough for a burst of acks or sends to share one storage commit; past
+  // it the reader stops reading until the oldest is answered.
+  static constexpr std::size_t kMaxRequestsInFlight = 8;
+
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -83,8 +93,13 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   Session(Services& services, boost::asio::any_io_executor strand);
 
   // ---- For the transport half (strand only) ----
-  // Decodes and answers one text frame (handling() while it runs).
-  boost::asio::awaitable<ClientState::Answer> handle_text(const std::string& text);
+  // Decodes and answers one text frame: the answer to queue now, or nullopt
+  // when the request went in flight (its reply is queued, in request order,
+  // once it and every request before it are done). A frame that may not
+  // overlap waits until none is in flight (handling() meanwhile).
+  boost::asio::awaitable<std::optional<ClientState::Answer>> handle_text(const std::string& text);
+  // Suspends until no request is in flight.
+  boost::asio::awaitable<void> settle();
   // Queues `answer`'s reply, then applies its follow-ups in order.
   void send_reply(ClientState::Answer answer);
   // Queues a frame. Returns false (and starts closing with 1008) when the
@@ -111,7 +126,8 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   bool closed() const { return closed_; }
   void mark_closed() { closed_ = true; }
   bool draining() const { return draining_; }  // shutdown: no new frames are read
-  bool handling() const { return handling_; }  // a request is being handled
+  // A request is being handled or is in flight.
+  bool handling() const { return handling_ || !in_flight_.empty(); }
 
   const ClientState& client() const { return client_; }
   // Closes the socket at once (transport-specific).
@@ -141,6 +157,15 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // Queues an event that is not an envelope, or holds it.
   void send_event(protocol::Event event);
   void apply(const FollowUp& next);
+  // A request in flight and, once done, its answer.
+  struct InFlight {
+    protocol::RequestFrame frame;
+    std::optional<ClientState::Answer> answer;
+  };
+  boost::asio::awaitable<void> run_in_flight(std::shared_ptr<Session> self,
+                                             std::shared_ptr<InFlight> slot);
+  // Queues the replies of the oldest requests in flight that are done.
+  void flush_in_flight();
   void tell(Peer& peer, const follow::Notice& notice);
   // Arms the write-stall watchdog (limits.write_stall_timeout) if it is not.
   void watch_stall();
@@ -151,6 +176,8 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   ClientState client_;
   AsyncSignal writer_wake_;
   AsyncSignal room_;
+  std::deque<std::shared_ptr<InFlight>> in_flight_;  // in request order
+  AsyncSignal settled_;                              // in_flight_ became empty
   // When the writer last made progress (or the queue last became non-empty).
   std::chrono::steady_clock::time_point last_write_progress_{};
   boost::asio::steady_timer stall_timer_;

@@ -43,8 +43,9 @@ bool WriteQueue::event_room(std::size_t bytes) const {
   return frames_.empty() || (frames_.size() < event_frames_ && bytes_ + bytes <= event_bytes_);
 }
 
-bool WriteQueue::reply_room() const {
-  return frames_.empty() || (frames_.size() + 1 < max_frames_ && bytes_ < event_bytes_);
+bool WriteQueue::reply_room(std::size_t pending) const {
+  return (frames_.empty() && pending == 0) ||
+         (frames_.size() + pending + 1 < max_frames_ && bytes_ < event_bytes_);
 }
 
 WriteQueue::EventResult WriteQueue::push_event(std::size_t kind, Bytes case_id, std::string frame) {

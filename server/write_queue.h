@@ -55,8 +55,9 @@ class WriteQueue {
   bool envelope_room(std::size_t bytes) const;
   // Whether an event frame of `bytes` may be queued now: below three quarters.
   bool event_room(std::size_t bytes) const;
-  // Whether the reader may read the next request: its reply fits.
-  bool reply_room() const;
+  // Whether the reader may read the next request: its reply fits, besides
+  // the replies of `pending` requests already in flight.
+  bool reply_room(std::size_t pending = 0) const;
 
   enum class EventResult { kQueued, kHeld, kTooManyHeld };
   // Queues an event that is not an envelope, or holds it (see the top). `kind`

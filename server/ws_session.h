@@ -2,7 +2,7 @@
 // (server/session.h) — optional TLS handshake, HTTP requests
 // (GET/HEAD /healthz, the survivor's page's files, or 404; keep-alive) until
 // the /v1/ws upgrade, then the WebSocket: a reader
-// loop (rate-limited, one request at a time) and a writer loop draining the
+// loop (rate-limited; requests pipelined as session.h says) and a writer loop draining the
 // bounded write queue. The same code serves plain TCP and TLS: it is
 // templated on the stream (beast::tcp_stream or beast::ssl_stream of one).
 //
@@ -588,11 +588,14 @@ class WsSession final : public Session {
       if (close_code() || closed()) break;
       services_.metrics.frames_received.fetch_add(1);
       bytes_wait = (client().logged_in() ? logged_in_bytes : bytes).take(now(), buffer.size());
-      ClientState::Answer answer;
+      std::optional<ClientState::Answer> answer;
       if (!ws_.got_text()) {
-        answer.reply = protocol::encode(protocol::ReplyFrame{
-            std::nullopt,
-            protocol::ProtocolError{protocol::ErrorCode::kMalformed, "binary frames are refused"}});
+        co_await settle();  // its reply follows those of the requests in flight
+        answer = ClientState::Answer{
+            protocol::encode(protocol::ReplyFrame{
+                std::nullopt, protocol::ProtocolError{protocol::ErrorCode::kMalformed,
+                                                      "binary frames are refused"}}),
+            {}};
         services_.metrics.count_error(protocol::ErrorCode::kMalformed);
       } else {
         // Named, not a temporary: see storage_bridge.h on GCC 12 and co_await.
@@ -609,7 +612,7 @@ class WsSession final : public Session {
         }
       }
       (void)services_.admission.hold_read(ticket_, 0);
-      send_reply(std::move(answer));
+      if (answer) send_reply(std::move(*answer));
       if (!promoted_ && client().logged_in()) {
         promoted_ = true;
         lifetime_timer_.cancel();
@@ -625,11 +628,14 @@ class WsSession final : public Session {
         }
       }
       if (draining()) {
+        co_await settle();  // the replies in flight go out before the close
         begin_close(kCloseGoingAway, /*flush=*/true);
         break;
       }
     }
     (void)services_.admission.hold_read(ticket_, 0);
+    // The session ends only once every request read has its answer.
+    co_await settle();
     // When we started a close and no read is pending, async_close itself
     // reads until the peer's close frame arrives (Beast's close operation).
   }

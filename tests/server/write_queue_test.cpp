@@ -22,6 +22,7 @@ TEST_CASE("envelopes fill the write queue to half, events to three quarters", "[
   CHECK(q.push_event(1, {}, frame(10)) == WriteQueue::EventResult::kQueued);
   CHECK(!q.event_room(10));  // three quarters: 6 frames
   CHECK(q.reply_room());     // a reply still fits: 6 + 1 < 8
+  CHECK(!q.reply_room(1));   // not besides one more in flight
   CHECK(q.push(frame(10)));
   CHECK(!q.reply_room());  // 7 + 1: the reader stops reading
   CHECK(q.push(frame(10)));
