@@ -52,7 +52,7 @@ class SpendWindow {
 };
 
 // The route proof-of-work: prices and counts per-connection challenges
-// (docs/operations.md "Proof-of-work under load"). A Connection holds its one
+// (docs/operations.md "Proof-of-work under load"). A ClientState holds its one
 // live challenge; PowState knows only how many are outstanding, by expiry
 // second, and how many proofs were accepted in the last minute.
 //

@@ -1,7 +1,8 @@
-// WsSession: one public connection — optional TLS handshake, HTTP requests
+// WsSession: the transport half of one public connection's Session
+// (server/session.h) — optional TLS handshake, HTTP requests
 // (GET/HEAD /healthz, the survivor's page's files, or 404; keep-alive) until
 // the /v1/ws upgrade, then the WebSocket: a reader
-// loop (rate-limited, one request at a time) and a writer loop draining the
+// loop (rate-limited; requests pipelined as session.h says) and a writer loop draining the
 // bounded write queue. The same code serves plain TCP and TLS: it is
 // templated on the stream (beast::tcp_stream or beast::ssl_stream of one).
 //
@@ -19,7 +20,7 @@
 // key, server/source_key.h): nothing about the peer can reach a log line.
 //
 // Thread safety: everything runs on the connection's strand (the socket's
-// executor); see connection.h.
+// executor); see session.h.
 #pragma once
 
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including it.
@@ -46,8 +47,8 @@
 #include "host/static_site.h"
 #include "protocol/codec.h"
 #include "server/admission.h"
-#include "server/connection.h"
 #include "server/log_throttle.h"
+#include "server/session.h"
 #include "server/token_bucket.h"
 
 namespace hearth::server {
@@ -130,14 +131,14 @@ class ConnectionSlot {
 };
 
 template <typename Stream>
-class WsSession final : public Connection {
+class WsSession final : public Session {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
   // `args` construct the stream; its executor must be a strand.
   template <typename... Args>
   WsSession(Services& services, boost::asio::any_io_executor strand, Args&&... args)
-      : Connection(services, strand), slot_(services.metrics), ws_(std::forward<Args>(args)...) {}
+      : Session(services, strand), slot_(services.metrics), ws_(std::forward<Args>(args)...) {}
 
   // Runs the connection until it closes. Nothing escapes: an exception is
   // logged and ends this connection only.
@@ -158,7 +159,7 @@ class WsSession final : public Connection {
         source);
     boost::asio::co_spawn(strand, self->run(), [self](std::exception_ptr e) {
       if (e) log::logger().error("session_exception");
-      self->closed_ = true;
+      self->mark_closed();
       self->ticket_.reset();
       self->frame_timer_.cancel();
       self->lifetime_timer_.cancel();
@@ -196,7 +197,7 @@ class WsSession final : public Connection {
 
   // Admission asks this connection to close (on the strand).
   void on_admission_close(Admission::Reason reason) {
-    if (closed_) return;
+    if (closed()) return;
     if (!upgraded_ || reason == Admission::Reason::kHandshakeEvicted) {
       // Still in its handshake: nothing to say, the socket just closes.
       abort_transport();
@@ -214,14 +215,14 @@ class WsSession final : public Connection {
       begin_close(kCloseTryAgainLater, /*flush=*/false);
     } else {
       log_flood_line(FloodLine::kBufferBudgetClose, log::Level::kWarn, "buffer_budget_close",
-                     log::LogField("queued_bytes", out_bytes_));
+                     log::LogField("queued_bytes", queued_bytes()));
       begin_close(kClosePolicyViolation, /*flush=*/false);
     }
   }
 
   void cases_changed() override {
-    if (promoted_ && !is_responder())
-      services_.admission.set_live_case(ticket_, vault_has_live_case());
+    if (promoted_ && !client().is_responder())
+      services_.admission.set_live_case(ticket_, client().vault_has_live_case());
   }
 
   // Closes the HTTP side after a reply (TLS: close_notify).
@@ -450,10 +451,10 @@ class WsSession final : public Connection {
     co_await read_loop();
     // The reader is done: the peer closed, the connection failed, or we are
     // closing. Let the writer finish (it sends our close frame, if any).
-    if (!close_code_) closed_ = true;
-    writer_wake_.notify();
+    if (!close_code()) mark_closed();
+    wake_writer();
     while (writer_running_) co_await writer_done_.wait();
-    closed_ = true;
+    mark_closed();
   }
 
   std::size_t anonymous_frame_limit() const {
@@ -471,8 +472,8 @@ class WsSession final : public Connection {
     std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
     lifetime_timer_.async_wait([weak](boost::system::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || self->closed_ || self->close_code_ || self->logged_in()) return;
-      if (self->handling_) {
+      if (ec || !self || self->closed() || self->close_code() || self->client().logged_in()) return;
+      if (self->handling()) {
         self->lifetime_timer_.expires_after(std::chrono::seconds(1));
         self->start_lifetime_wait();
         return;
@@ -503,7 +504,7 @@ class WsSession final : public Connection {
         pause.expires_after(std::chrono::milliseconds(20));
         boost::system::error_code ignored;
         co_await pause.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-        if (close_code_ || closed_) co_return boost::asio::error::operation_aborted;
+        if (close_code() || closed()) co_return boost::asio::error::operation_aborted;
       }
       co_await ws_.async_read_some(buffer, kReadChunk,
                                    boost::asio::redirect_error(boost::asio::use_awaitable, ec));
@@ -516,14 +517,14 @@ class WsSession final : public Connection {
         std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
         frame_timer_.async_wait([weak](boost::system::error_code timer_ec) {
           auto self = weak.lock();
-          if (timer_ec || !self || self->closed_ || self->close_code_) return;
+          if (timer_ec || !self || self->closed() || self->close_code()) return;
           self->services_.metrics.frames_cut_off.fetch_add(1);
           log_flood_line(FloodLine::kFrameDeadlinePassed, log::Level::kInfo,
                          "frame_deadline_passed");
           self->begin_close(kClosePolicyViolation, /*flush=*/false);
         });
       }
-      if (close_code_ || closed_) break;
+      if (close_code() || closed()) break;
     } while (!ws_.is_message_done());
     if (started) frame_timer_.cancel();
     co_return ec;
@@ -544,7 +545,7 @@ class WsSession final : public Connection {
     boost::asio::steady_timer throttle(strand_);
     beast::flat_buffer buffer;
     for (;;) {
-      if (draining_ || close_code_ || closed_) break;
+      if (draining() || close_code() || closed()) break;
       auto wait = bucket.take(now());
       if (wait > TokenBucket::Duration::zero()) services_.metrics.throttled_waits.fetch_add(1);
       if (bytes_wait > wait) {
@@ -559,12 +560,12 @@ class WsSession final : public Connection {
         boost::system::error_code ignored;
         co_await throttle.async_wait(
             boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-        if (draining_ || close_code_ || closed_) break;
+        if (draining() || close_code() || closed()) break;
       }
       // The next request's reply must fit: a client that does not read its
       // replies is not read from (the write-stall timeout then closes it).
       co_await wait_for_reply_room();
-      if (draining_ || close_code_ || closed_) break;
+      if (draining() || close_code() || closed()) break;
       buffer.consume(buffer.size());
       // A big message must not keep its memory once handled.
       if (buffer.capacity() > Admission::kFreeReadBytes) buffer.shrink_to_fit();
@@ -572,8 +573,9 @@ class WsSession final : public Connection {
       // pow_challenge, challenge, logins) fit; open_case with its vault may be
       // big, so a connection holding a route (paid for with proof of work)
       // gets the full limit.
-      ws_.read_message_max(logged_in() || holds_route() ? limits.max_frame_bytes
-                                                        : anonymous_frame_limit());
+      ws_.read_message_max(client().logged_in() || client().holds_route()
+                               ? limits.max_frame_bytes
+                               : anonymous_frame_limit());
       boost::system::error_code ec = co_await read_message(buffer);
       if (ec) {
         if (ec == websocket::error::message_too_big) {
@@ -583,39 +585,40 @@ class WsSession final : public Connection {
         }
         break;
       }
-      if (close_code_ || closed_) break;
+      if (close_code() || closed()) break;
       services_.metrics.frames_received.fetch_add(1);
-      bytes_wait = (logged_in() ? logged_in_bytes : bytes).take(now(), buffer.size());
-      std::string reply;
+      bytes_wait = (client().logged_in() ? logged_in_bytes : bytes).take(now(), buffer.size());
+      std::optional<ClientState::Answer> answer;
       if (!ws_.got_text()) {
-        reply = protocol::encode(protocol::ReplyFrame{
-            std::nullopt,
-            protocol::ProtocolError{protocol::ErrorCode::kMalformed, "binary frames are refused"}});
+        co_await settle();  // its reply follows those of the requests in flight
+        answer = ClientState::Answer{
+            protocol::encode(protocol::ReplyFrame{
+                std::nullopt, protocol::ProtocolError{protocol::ErrorCode::kMalformed,
+                                                      "binary frames are refused"}}),
+            {}};
         services_.metrics.count_error(protocol::ErrorCode::kMalformed);
       } else {
-        handling_ = true;
         // Named, not a temporary: see storage_bridge.h on GCC 12 and co_await.
         std::string text = beast::buffers_to_string(buffer.data());
-        reply = co_await handle_text(text);
-        handling_ = false;
+        answer = co_await handle_text(text);
       }
       // Before its reply goes out: a login in flight, or a route paid for
       // with proof of work, is not pushed out by a flood of idle sockets.
-      if (!logged_in()) {
-        if (holds_route()) {
+      if (!client().logged_in()) {
+        if (client().holds_route()) {
           services_.admission.protect(ticket_, Admission::Shield::kPaid);
-        } else if (awaiting_login()) {
+        } else if (client().awaiting_login()) {
           services_.admission.protect(ticket_, Admission::Shield::kLoggingIn);
         }
       }
       (void)services_.admission.hold_read(ticket_, 0);
-      enqueue(std::move(reply));
-      run_after_reply();
-      if (!promoted_ && logged_in()) {
+      if (answer) send_reply(std::move(*answer));
+      if (!promoted_ && client().logged_in()) {
         promoted_ = true;
         lifetime_timer_.cancel();
-        if (!services_.admission.promote(ticket_, is_responder(), party(),
-                                         is_responder() || vault_has_live_case())) {
+        const ClientState& c = client();
+        if (!services_.admission.promote(ticket_, c.is_responder(), c.party(),
+                                         c.is_responder() || c.vault_has_live_case())) {
           // Survivors would take the room kept for responders.
           services_.metrics.survivors_refused.fetch_add(1);
           log_flood_line(FloodLine::kSurvivorRefused, log::Level::kWarn,
@@ -624,48 +627,49 @@ class WsSession final : public Connection {
           break;
         }
       }
-      if (draining_) {
+      if (draining()) {
+        co_await settle();  // the replies in flight go out before the close
         begin_close(kCloseGoingAway, /*flush=*/true);
         break;
       }
     }
     (void)services_.admission.hold_read(ticket_, 0);
+    // The session ends only once every request read has its answer.
+    co_await settle();
     // When we started a close and no read is pending, async_close itself
     // reads until the peer's close frame arrives (Beast's close operation).
   }
 
   // Tells the global byte budget what the write queue holds now.
   void report_queue() {
-    if (out_bytes_ == queued_reported_) return;
-    queued_reported_ = out_bytes_;
-    services_.admission.hold_queued(ticket_, out_bytes_);
+    if (queued_bytes() == queued_reported_) return;
+    queued_reported_ = queued_bytes();
+    services_.admission.hold_queued(ticket_, queued_reported_);
   }
 
   boost::asio::awaitable<void> write_loop() {
     for (;;) {
       report_queue();
-      if (!out_.empty() && !closed_) {
+      if (const std::string* frame = next_frame()) {
         boost::system::error_code ec;
-        co_await ws_.async_write(boost::asio::buffer(out_.front()),
+        co_await ws_.async_write(boost::asio::buffer(*frame),
                                  boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         if (ec) {
-          closed_ = true;
+          mark_closed();
           break;
         }
-        std::size_t n = out_.front().size();
-        out_.pop_front();
-        frame_written(n);
+        frame_written();
         continue;
       }
-      if (close_code_ && !closed_) {
+      if (close_code() && !closed()) {
         boost::system::error_code ec;
-        websocket::close_reason reason(*close_code_);
+        websocket::close_reason reason(*close_code());
         co_await ws_.async_close(reason,
                                  boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         break;
       }
-      if (closed_) break;
-      co_await writer_wake_.wait();
+      if (closed()) break;
+      co_await wait_for_frames();
     }
   }
 

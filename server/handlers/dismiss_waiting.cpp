@@ -5,14 +5,15 @@
 // one while the deletion commits; if the deletion fails they go back. A vault
 // left with no case goes in the same storage job (host/retention.h).
 //
-// Thread safety: runs on the connection's strand, as every handler.
+// Thread safety: runs on the session's strand, as every handler.
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "host/case_record.h"
 #include "host/retention.h"
-#include "server/connection.h"
+#include "server/client_state.h"
+#include "server/handlers/handler_util.h"
 
 namespace hearth::server {
 
@@ -20,21 +21,14 @@ namespace asio = boost::asio;
 using protocol::ErrorCode;
 using protocol::ProtocolError;
 
-namespace {
-
-// The roster queue whose responders are supervisors (docs/routing.md).
-constexpr std::string_view kSupervisors = "supervisor";
-
-}  // namespace
-
-bool Connection::is_supervisor() const {
+bool ClientState::is_supervisor() const {
   auto roster = services_.hub.roster();
   if (!roster) return false;
   auto queues = roster->verified.queues_of(certificate_hash_);
-  return std::find(queues.begin(), queues.end(), kSupervisors) != queues.end();
+  return std::find(queues.begin(), queues.end(), handlers::kSupervisorQueue) != queues.end();
 }
 
-asio::awaitable<Connection::Outcome> Connection::on_dismiss_waiting(
+asio::awaitable<ClientState::Handled> ClientState::on_dismiss_waiting(
     const protocol::DismissWaitingRequest& req) {
   if (auto e = require_responder()) co_return *e;
   if (!is_supervisor()) co_return ProtocolError{ErrorCode::kForbidden, "supervisors only"};
@@ -98,17 +92,15 @@ asio::awaitable<Connection::Outcome> Connection::on_dismiss_waiting(
   }
   log::logger().info("waiting_dismissed",
                      {{"count", *removed}, {"remaining", static_cast<std::int64_t>(remaining)}});
-  after_reply_.push_back([this, closed] {
-    for (const auto& entry : closed) {
-      const storage::CaseId& id = entry.first;  // named: clang 14 cannot capture a binding
-      services_.hub.for_vault(
-          entry.second, [&](Peer& p) { p.push_case_closed(id, protocol::CloseReason::kDeleted); });
-    }
-    services_.hub.refresh();
-  });
-  co_return std::variant<protocol::Reply, ProtocolError>(
-      std::in_place_index<0>, protocol::Reply(protocol::DismissWaitingReply{
-                                  *removed, static_cast<std::int64_t>(remaining)}));
+  FollowUps next;
+  for (auto& [id, login_key] : closed) {
+    next.push_back(follow::TellVault{std::move(login_key),
+                                     follow::CaseClosed{id, protocol::CloseReason::kDeleted}});
+  }
+  next.push_back(follow::RefreshWaitingRoom{});
+  co_return Handled{
+      handlers::ok(protocol::DismissWaitingReply{*removed, static_cast<std::int64_t>(remaining)}),
+      std::move(next)};
 }
 
 }  // namespace hearth::server

@@ -1,0 +1,110 @@
+// WriteQueue: a session's one bounded queue of outgoing frames, with its
+// shares. No socket, no strand, no clock: the session (server/session.h)
+// owns one, drains it and closes the connection when it says so; tests drive
+// it directly.
+//
+// The queue (write_queue_frames, write_queue_bytes) is shared three ways, so
+// that a client that keeps reading is never cut off:
+//   - envelopes may fill it to half. A live envelope that finds no room (or a
+//     gap, or the cursor already behind) is not queued: the mailbox feed
+//     (server/mailbox_feed.h) marks its cursor behind and its backlog pump
+//     fetches it from storage, where it already is, a page at a time, each
+//     page sized to the room left under the half mark (envelope_page());
+//   - other events (small) may fill it to three quarters; past that they wait
+//     in a held list, one per (kind, case): a newer one of the same kind for
+//     the same case replaces the older, so the list is bounded by the party's
+//     cases. Held events go out first as frames are written; no envelope is
+//     queued while any is held, so events keep their order against envelopes;
+//   - the last quarter is for replies: the reader reads the next request only
+//     while reply_room() (the queue has a frame and a quarter of its bytes to
+//     spare), so replies do not overflow it either. A client that stops
+//     reading is closed (1008, slow_reader_dropped) by the session's stall
+//     watchdog, or when its held list would pass kMaxHeldEvents; the hard
+//     limit in push() stays as a last guard.
+//
+// Thread safety: none; the owning session touches it on its strand only.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace hearth::server {
+
+class WriteQueue {
+ public:
+  // The largest envelope event frame: a body of kMaxBodyBytes in base64 plus
+  // the frame around it. Backlog pages are sized so a page fits in half.
+  static const std::size_t kMaxEnvelopeFrameBytes;
+  // Past this many held events the client is not reading: closed as slow.
+  static constexpr std::size_t kMaxHeldEvents = 256;
+
+  // `frames`, `bytes`: limits.write_queue_frames and write_queue_bytes.
+  WriteQueue(std::size_t frames, std::size_t bytes);
+
+  // Queues `frame` whatever its kind, unless it would take the queue past
+  // either hard limit (a frame always fits an empty queue): false then, and
+  // the caller closes the connection as a slow reader.
+  [[nodiscard]] bool push(std::string frame);
+
+  // Whether an envelope frame of `bytes` may be queued now: below half, and
+  // no event held.
+  bool envelope_room(std::size_t bytes) const;
+  // Whether an event frame of `bytes` may be queued now: below three quarters.
+  bool event_room(std::size_t bytes) const;
+  // Whether the reader may read the next request: its reply fits, besides
+  // the replies of `pending` requests already in flight.
+  bool reply_room(std::size_t pending = 0) const;
+
+  enum class EventResult { kQueued, kHeld, kTooManyHeld };
+  // Queues an event that is not an envelope, or holds it (see the top). `kind`
+  // (the Event alternative) and `case_id` (empty for none) key the held list.
+  // kTooManyHeld: the list is full, the caller closes the connection.
+  EventResult push_event(std::size_t kind, Bytes case_id, std::string frame);
+
+  // The writer's side: the frame at the front (queue not empty), and its
+  // removal once written; pop_front() then moves held events into the room
+  // it made and returns how many it queued.
+  const std::string& front() const { return frames_.front(); }
+  std::size_t pop_front();
+
+  // A close that drops what is queued: everything but the front frame (which
+  // may be in the middle of being written) and every held event goes.
+  void drop_unsent();
+  void drop_held() { held_.clear(); }
+
+  // How many envelopes the backlog pump may fetch for one page now: no more
+  // than fit the room left under the half mark, at least 1, at most
+  // page_size().
+  std::size_t envelope_page() const;
+  std::size_t page_size() const { return page_size_; }
+
+  bool empty() const { return frames_.empty(); }
+  std::size_t frames() const { return frames_.size(); }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t held() const { return held_.size(); }
+
+ private:
+  struct HeldEvent {
+    std::size_t kind = 0;
+    Bytes case_id;
+    std::string frame;
+  };
+
+  std::size_t max_frames_;
+  std::size_t max_bytes_;
+  // Where the shares end (see the top), in frames and bytes.
+  std::size_t envelope_frames_ = 1;
+  std::size_t envelope_bytes_ = 1;
+  std::size_t event_frames_ = 1;
+  std::size_t event_bytes_ = 1;
+  std::size_t page_size_ = 1;
+  std::deque<std::string> frames_;
+  std::size_t bytes_ = 0;
+  std::vector<HeldEvent> held_;
+};
+
+}  // namespace hearth::server
