@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -88,6 +90,27 @@ long rss_kib(pid_t pid) {
   for (std::string line; std::getline(status, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
+}
+
+// utime + stime of a process, in seconds (-1: unreadable).
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state .. cmajflt (fields 3-13)
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 // hearth_storage_commits_total from hearthd's metrics endpoint (-1: unreadable).
@@ -218,6 +241,16 @@ void run_relay(const RelayOptions& o) {
   std::printf("set-up: %d cases opened and taken in %.1f s\n", o.survivors,
               std::chrono::duration<double>(Steady::now() - setup_start).count());
 
+  // hearthd's own pid: under a wrapper (HEARTH_TEST_WRAPPER=strace ...) the
+  // wrapper's child.
+  pid_t server_pid = hearthd.pid();
+  if (std::getenv("HEARTH_TEST_WRAPPER") != nullptr) {
+    std::ifstream children("/proc/" + std::to_string(server_pid) + "/task/" +
+                           std::to_string(server_pid) + "/children");
+    if (pid_t child = 0; children >> child) server_pid = child;
+  }
+  const double server_cpu_before = cpu_seconds(server_pid);
+  const double own_cpu_before = own_cpu_seconds();
   Stats stats;
   const std::uint64_t total =
       static_cast<std::uint64_t>(o.survivors) * static_cast<std::uint64_t>(o.messages);
@@ -245,12 +278,18 @@ void run_relay(const RelayOptions& o) {
       std::uint32_t id = 1u << 20;
       auto lookup = [](std::uint32_t) -> std::optional<protocol::Op> { return protocol::Op::kAck; };
       while ((got < expected || acks_back < acks_out) && !stop) {
-        test::WsFrame frame = ws.read(std::chrono::milliseconds(200));
-        if (frame.kind == test::WsFrame::Kind::kTimeout) continue;
+        // A timed-out read gives the connection up (WsClient), so the wait is
+        // long: past it, the messages are lost and the run fails.
+        test::WsFrame frame = ws.read(std::chrono::seconds(30));
         if (!frame.is_text()) {
           stats.errors++;
-          std::fprintf(stderr, "loadgen: responder %zu connection ended\n", r);
-          return;
+          std::fprintf(stderr, "loadgen: responder %zu: %s\n", r,
+                       frame.kind == test::WsFrame::Kind::kTimeout
+                           ? "no frame in 30 s"
+                           : ("connection ended, close code " + std::to_string(frame.close_code) +
+                              " " + frame.text)
+                                 .c_str());
+          break;
         }
         auto decoded = protocol::decode_server_frame(frame.text, lookup);
         if (auto* err = std::get_if<protocol::ProtocolError>(&decoded)) {
@@ -366,6 +405,8 @@ void run_relay(const RelayOptions& o) {
   for (auto& t : receivers) t.join();
   const double window_end = unix_now();
   const double commits_after = commits_total(hearthd.metrics_port());
+  const double server_cpu = cpu_seconds(server_pid) - server_cpu_before;
+  const double own_cpu = own_cpu_seconds() - own_cpu_before;
 
   const double seconds =
       static_cast<double>(stats.last_receipt_ns - t0.time_since_epoch().count()) / 1e9;
@@ -383,15 +424,27 @@ void run_relay(const RelayOptions& o) {
   std::printf("  send -> committed reply:  p50 %.2f ms  p99 %.2f ms\n",
               percentile(stats.send_ms, 0.5), percentile(stats.send_ms, 0.99));
   std::printf("  hearthd commits per received message (its /metrics): %.3f\n", commits_per_msg);
+  std::printf("  CPU during the relay: hearthd %.2f s (%.0f us per message), loadgen %.2f s\n",
+              server_cpu, received ? server_cpu * 1e6 / static_cast<double>(received) : 0.0,
+              own_cpu);
   std::printf("  errors %llu\n", static_cast<unsigned long long>(stats.errors.load()));
   std::printf(
       "RESULT received=%llu seconds=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
-      "errors=%llu commits_per_msg=%.3f window=%.6f,%.6f\n",
+      "errors=%llu commits_per_msg=%.3f server_cpu_us=%.0f client_cpu_s=%.2f window=%.6f,%.6f\n",
       static_cast<unsigned long long>(received), seconds, rate, percentile(stats.e2e_ms, 0.5),
       percentile(stats.e2e_ms, 0.99), percentile(stats.e2e_ms, 0.999),
-      static_cast<unsigned long long>(stats.errors.load()), commits_per_msg, window_start,
+      static_cast<unsigned long long>(stats.errors.load()), commits_per_msg,
+      received ? server_cpu * 1e6 / static_cast<double>(received) : 0.0, own_cpu, window_start,
       window_end);
   std::fflush(stdout);
+  // Stopped here, so a tool wrapping it (strace) writes its log out: SIGTERM
+  // goes to hearthd itself, then the wrapper exits with it.
+  try {
+    if (server_pid != hearthd.pid()) ::kill(server_pid, SIGTERM);
+    hearthd.terminate();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: stopping hearthd: %s\n", e.what());
+  }
   if (received < total || stats.errors > 0) die("not every message arrived, or errors");
   // Survivors' and responders' connections close with their clients.
 }

@@ -14,6 +14,8 @@
 // Thread safety: libmosquitto's threaded loop, one per client; counters are
 // atomics, latencies are collected under a mutex.
 #include <mosquitto.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -253,6 +255,10 @@ int main(int argc, char** argv) {
     mosquitto_loop_stop(c->handle, false);
     shared.e2e_ms.insert(shared.e2e_ms.end(), c->latencies.begin(), c->latencies.end());
   }
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const double own_cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   const double seconds =
       static_cast<double>(shared.last_receipt_ns - t0.time_since_epoch().count()) / 1e9;
   const auto received = shared.received.load();
@@ -266,10 +272,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(shared.errors.load()));
   std::printf(
       "RESULT received=%llu seconds=%.3f rate=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
-      "errors=%llu commits_per_msg=-1 window=%.6f,%.6f\n",
+      "errors=%llu commits_per_msg=-1 server_cpu_us=-1 client_cpu_s=%.2f window=%.6f,%.6f\n",
       static_cast<unsigned long long>(received), seconds, rate, percentile(shared.e2e_ms, 0.5),
       percentile(shared.e2e_ms, 0.99), percentile(shared.e2e_ms, 0.999),
-      static_cast<unsigned long long>(shared.errors.load()), window_start, window_end);
+      static_cast<unsigned long long>(shared.errors.load()), own_cpu, window_start, window_end);
   std::fflush(stdout);
   for (auto& c : tx) mosquitto_destroy(c->handle);
   for (auto& c : rx) mosquitto_destroy(c->handle);
