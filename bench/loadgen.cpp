@@ -521,7 +521,8 @@ std::size_t closed_by_server(const std::vector<int>& fds, std::string& first_rea
   return closed;
 }
 
-void run_idle(int count, bool quiet) {
+void run_idle(int count, int max_connections, bool quiet) {
+  if (max_connections == 0) max_connections = count + 200;
   rlimit nofile{};
   ::getrlimit(RLIMIT_NOFILE, &nofile);
   const rlim_t want = static_cast<rlim_t>(count) + 1000;
@@ -535,7 +536,7 @@ void run_idle(int count, bool quiet) {
         " needed for " + std::to_string(count) + " connections: raise it (ulimit -Hn)");
   test::TestOrg org;
   // Raised for the run: every idle connection is anonymous (not logged in).
-  json limits = {{"max_connections", count + 200},
+  json limits = {{"max_connections", max_connections},
                  {"max_anonymous_connections", count + 100},
                  {"anonymous_lifetime_seconds", 3600},
                  {"reserved_responder_connections", 100}};
@@ -548,7 +549,8 @@ void run_idle(int count, bool quiet) {
   std::printf(
       "hearthd pid %d; open-files limit %llu (inherited by hearthd); limits for the run: "
       "max_connections %d, max_anonymous_connections %d, anonymous_lifetime 3600 s\n",
-      hearthd.pid(), static_cast<unsigned long long>(nofile.rlim_cur), count + 200, count + 100);
+      hearthd.pid(), static_cast<unsigned long long>(nofile.rlim_cur), max_connections,
+      count + 100);
   // A warm-up connection, so the first one's allocations are not counted.
   std::string why;
   int warm = open_idle(hearthd.port(), why);
@@ -589,6 +591,11 @@ void run_idle(int count, bool quiet) {
               count, before, after, per);
   for (int fd : fds) ::close(fd);
   ::close(warm);
+  try {  // stopped with SIGTERM, so a wrapping tool (valgrind --tool=massif) writes its output
+    hearthd.terminate();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: stopping hearthd: %s\n", e.what());
+  }
 }
 
 }  // namespace
@@ -597,6 +604,7 @@ int main(int argc, char** argv) {
   CLI::App app{"loadgen: hearthd under survivors and responders, measured at the recipient"};
   RelayOptions o;
   int idle = 0;
+  int idle_max_connections = 0;
   bool quick = false;
   app.add_option("--survivors", o.survivors, "survivor connections, one case each")
       ->check(CLI::Range(1, 5000))
@@ -617,6 +625,10 @@ int main(int argc, char** argv) {
                  "instead: hold this many idle WebSocket connections and report hearthd's "
                  "memory per connection")
       ->check(CLI::Range(1, 200000));
+  app.add_option("--idle-max-connections", idle_max_connections,
+                 "with --idle: hearthd's limits.max_connections for the run (0: the count + 200); "
+                 "lower it to see the run fail on hearthd's limit")
+      ->check(CLI::Range(0, 1000000));
   app.add_flag("--quiet", o.quiet, "no progress lines");
   app.add_flag("--quick", quick,
                "smoke run (a few seconds): 4 survivors, 2 responders, 20 messages, 200 idle");
@@ -627,11 +639,11 @@ int main(int argc, char** argv) {
     o.messages = 20;
     o.timeout_s = 60;
     run_relay(o);
-    run_idle(200, true);
+    run_idle(200, 0, true);
     return 0;
   }
   if (idle > 0) {
-    run_idle(idle, o.quiet);
+    run_idle(idle, idle_max_connections, o.quiet);
     return 0;
   }
   run_relay(o);
