@@ -34,7 +34,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,6 +42,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -338,6 +338,7 @@ void run_relay(const RelayOptions& o) {
 
   // Senders: one thread per survivor connection, one request in flight.
   std::vector<std::thread> senders;
+  senders.reserve(pairs.size());
   for (auto& pair : pairs) {
     senders.emplace_back([&, p = &pair] {
       std::vector<double> mine;
@@ -412,9 +413,10 @@ void run_relay(const RelayOptions& o) {
       static_cast<double>(stats.last_receipt_ns - t0.time_since_epoch().count()) / 1e9;
   const auto received = stats.received.load();
   const double rate = seconds > 0 ? static_cast<double>(received) / seconds : 0;
-  const double commits_per_msg = (commits_before >= 0 && commits_after >= 0 && received > 0)
-                                     ? (commits_after - commits_before) / received
-                                     : -1;
+  const double commits_per_msg =
+      (commits_before >= 0 && commits_after >= 0 && received > 0)
+          ? (commits_after - commits_before) / static_cast<double>(received)
+          : -1;
   std::printf("received %llu of %llu in %.2f s: %.0f messages/s\n",
               static_cast<unsigned long long>(received), static_cast<unsigned long long>(total),
               seconds, rate);
@@ -503,6 +505,7 @@ int open_idle(std::uint16_t port, std::string& why) {
 // How many of `fds` hearthd has closed (EOF or a close frame waiting).
 std::size_t closed_by_server(const std::vector<int>& fds, std::string& first_reason) {
   std::vector<pollfd> pfds;
+  pfds.reserve(fds.size());
   for (int fd : fds) pfds.push_back({fd, POLLIN | POLLRDHUP, 0});
   ::poll(pfds.data(), pfds.size(), 0);
   std::size_t closed = 0;
@@ -598,9 +601,7 @@ void run_idle(int count, int max_connections, bool quiet) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"loadgen: hearthd under survivors and responders, measured at the recipient"};
   RelayOptions o;
   int idle = 0;
@@ -648,4 +649,14 @@ int main(int argc, char** argv) {
   }
   run_relay(o);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    die(std::string("unexpected: ") + e.what());
+  }
 }

@@ -138,9 +138,7 @@ std::unique_ptr<Client> make_client(const std::string& id, bool clean, Shared& s
   return c;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"mqtt_load: loadgen's client shape (one QoS 1 message in flight) over MQTT"};
   std::string host = "127.0.0.1";
   int port = 1883;
@@ -179,6 +177,7 @@ int main(int argc, char** argv) {
         *rx.back(), [](Client& x) { return x.subscribed; }, "SUBACK");
   }
   std::vector<std::unique_ptr<Client>> tx;
+  tx.reserve(static_cast<std::size_t>(senders));
   for (int s = 0; s < senders; ++s)
     tx.push_back(make_client("tx-" + run + "-" + std::to_string(s), true, shared, host, port));
   std::printf("mqtt_load: %d senders -> %d receivers on %s:%d, %d messages each, %d bytes\n",
@@ -191,6 +190,7 @@ int main(int argc, char** argv) {
   const auto t0 = Steady::now();
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(senders));
   for (int s = 0; s < senders; ++s) {
     threads.emplace_back([&, s] {
       Client& c = *tx[static_cast<std::size_t>(s)];
@@ -281,4 +281,14 @@ int main(int argc, char** argv) {
   for (auto& c : rx) mosquitto_destroy(c->handle);
   mosquitto_lib_cleanup();
   return received < total || shared.errors > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    die(std::string("unexpected: ") + e.what());
+  }
 }
