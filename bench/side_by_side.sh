@@ -48,8 +48,8 @@ results=$work/results   # lines: shape server rep rate p50 p99 p999 fsyncs_per_m
 : >"$results"
 
 # fsync/fdatasync calls in a strace -ttt log between two Unix times.
-count_syncs() {  # log start end
-  awk -v s="$2" -v e="$3" '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+$/) { if ($i >= s && $i <= e) n++; break } }
+count_syncs() {  # log window ("start,end")
+  awk -v s="${2%,*}" -v e="${2#*,}" '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+$/) { if ($i >= s && $i <= e) n++; break } }
     END { print n + 0 }' "$1"
 }
 
@@ -79,7 +79,7 @@ run_hearth() {  # shape rep senders receivers messages
   fi
   line=$(grep '^RESULT' <<<"$out")
   if [ -n "$strace_log" ]; then
-    syncs=$(count_syncs "$strace_log" $(field "$line" window | tr , ' '))
+    syncs=$(count_syncs "$strace_log" "$(field "$line" window)")
     echo "  (hearthd's own count: $(field "$line" commits_per_msg) commits per message)"
   fi
   record "$1" hearthd "$2" "$line" "$syncs" "$(field "$line" server_cpu_us)"
@@ -128,7 +128,7 @@ run_mosquitto() {  # shape rep senders receivers messages durable(0/1)
   kill "$broker" 2>/dev/null || true
   wait "$mq_pid" 2>/dev/null || true
   mq_pid=""
-  if [ -n "$strace_log" ]; then syncs=$(count_syncs "$strace_log" $(field "$line" window | tr , ' ')); fi
+  if [ -n "$strace_log" ]; then syncs=$(count_syncs "$strace_log" "$(field "$line" window)"); fi
   local name=mosq-nondurable
   [ "$6" = 1 ] && name=mosq-durable
   record "$1" "$name" "$2" "$line" "$syncs" "$cpu_us"
