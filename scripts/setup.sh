@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package Hearth needs to build, test and run.
 # (nodejs, npm and chromium are for the survivor's page in web/: its build,
-# scripts/web.sh, and its browser tests; hearthd itself never needs them.)
+# scripts/web.sh, and its browser tests; hearthd itself never needs them.
+# mosquitto, libmosquitto-dev and strace are for bench/side_by_side.sh.)
 # Idempotent and non-interactive; run as root on Debian bookworm.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ packages=(
   libboost-dev libboost-system-dev libboost-coroutine-dev
   libssl-dev nlohmann-json3-dev catch2 libcli11-dev zlib1g-dev
   libncurses-dev diceware tmux
+  mosquitto libmosquitto-dev strace
   chromium
 )
 # Node.js and npm from Debian, unless the machine already has both (a Node.js
