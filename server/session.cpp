@@ -167,7 +167,7 @@ asio::awaitable<void> Session::wait_for_reply_room() {
   // room_ fires once envelopes may flow again (below half), which is always
   // room for a reply too, and when a request in flight is answered.
   while (!closing() &&
-         (in_flight_.size() >= kMaxRequestsInFlight || !queue_.reply_room(in_flight_.size())))
+         (in_flight_.size() >= max_in_flight() || !queue_.reply_room(in_flight_.size())))
     co_await room_.wait();
 }
 
@@ -229,6 +229,12 @@ asio::awaitable<std::optional<ClientState::Answer>> Session::handle_text(const s
   // reply follows theirs.
   handling_ = true;
   co_await settle();
+  if (closing()) {
+    // Closed while the requests before it committed (replaced by a newer
+    // login, a slow reader): its reply could not go out, so it must not act.
+    handling_ = false;
+    co_return std::nullopt;
+  }
   std::optional<ClientState::Answer> answer;
   if (frame != nullptr) {
     answer = co_await client_.answer(*frame);
@@ -239,6 +245,19 @@ asio::awaitable<std::optional<ClientState::Answer>> Session::handle_text(const s
   co_return answer;
 }
 
+asio::awaitable<std::optional<ClientState::Answer>> Session::handle_binary() {
+  handling_ = true;  // a shutdown meanwhile waits for this reply
+  co_await settle();
+  handling_ = false;
+  services_.metrics.count_error(protocol::ErrorCode::kMalformed);
+  if (closing()) co_return std::nullopt;
+  co_return ClientState::Answer{
+      protocol::encode(protocol::ReplyFrame{
+          std::nullopt,
+          protocol::ProtocolError{protocol::ErrorCode::kMalformed, "binary frames are refused"}}),
+      {}};
+}
+
 asio::awaitable<void> Session::settle() {
   while (!in_flight_.empty()) co_await settled_.wait();
 }
@@ -246,7 +265,19 @@ asio::awaitable<void> Session::settle() {
 asio::awaitable<void> Session::run_in_flight(std::shared_ptr<Session> self,
                                              std::shared_ptr<InFlight> slot) {
   (void)self;  // keeps the session alive until the answer is in
-  slot->answer = co_await client_.answer(slot->frame);
+  try {
+    slot->answer = co_await client_.answer(slot->frame);
+  } catch (const std::exception&) {
+    // answer() catches a handler's exceptions; this is encoding the reply
+    // running out of memory. The slot must still be answered, or the reader
+    // and the session's end would wait for it forever.
+    log::logger().error("in_flight_exception");
+    slot->answer = ClientState::Answer{
+        protocol::encode(protocol::ReplyFrame{
+            slot->frame.id,
+            protocol::ProtocolError{protocol::ErrorCode::kInternal, "internal error"}}),
+        {}};
+  }
   flush_in_flight();
 }
 

@@ -98,6 +98,9 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // once it and every request before it are done). A frame that may not
   // overlap waits until none is in flight (handling() meanwhile).
   boost::asio::awaitable<std::optional<ClientState::Answer>> handle_text(const std::string& text);
+  // A binary frame: refused (malformed), after the replies of the requests
+  // in flight; nullopt when the session closed meanwhile.
+  boost::asio::awaitable<std::optional<ClientState::Answer>> handle_binary();
   // Suspends until no request is in flight.
   boost::asio::awaitable<void> settle();
   // Queues `answer`'s reply, then applies its follow-ups in order.
@@ -128,6 +131,11 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   bool draining() const { return draining_; }  // shutdown: no new frames are read
   // A request is being handled or is in flight.
   bool handling() const { return handling_ || !in_flight_.empty(); }
+  // Most requests unanswered at once: kMaxRequestsInFlight, or fewer when
+  // the write queue's reply share is smaller (a small write_queue_frames).
+  std::size_t max_in_flight() const {
+    return std::max<std::size_t>(1, std::min(kMaxRequestsInFlight, queue_.reply_frames()));
+  }
 
   const ClientState& client() const { return client_; }
   // Closes the socket at once (transport-specific).

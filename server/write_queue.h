@@ -58,6 +58,10 @@ class WriteQueue {
   // Whether the reader may read the next request: its reply fits, besides
   // the replies of `pending` requests already in flight.
   bool reply_room(std::size_t pending = 0) const;
+  // The replies that always fit however many events arrive: the frames
+  // above the events' three quarters. The reader keeps at most this many
+  // requests unanswered, so a client that reads is never cut off.
+  std::size_t reply_frames() const { return max_frames_ - event_frames_; }
 
   enum class EventResult { kQueued, kHeld, kTooManyHeld };
   // Queues an event that is not an envelope, or holds it (see the top). `kind`

@@ -590,13 +590,7 @@ class WsSession final : public Session {
       bytes_wait = (client().logged_in() ? logged_in_bytes : bytes).take(now(), buffer.size());
       std::optional<ClientState::Answer> answer;
       if (!ws_.got_text()) {
-        co_await settle();  // its reply follows those of the requests in flight
-        answer = ClientState::Answer{
-            protocol::encode(protocol::ReplyFrame{
-                std::nullopt, protocol::ProtocolError{protocol::ErrorCode::kMalformed,
-                                                      "binary frames are refused"}}),
-            {}};
-        services_.metrics.count_error(protocol::ErrorCode::kMalformed);
+        answer = co_await handle_binary();  // after the replies of the requests in flight
       } else {
         // Named, not a temporary: see storage_bridge.h on GCC 12 and co_await.
         std::string text = beast::buffers_to_string(buffer.data());

@@ -116,8 +116,11 @@ class Connection {
                                std::chrono::milliseconds timeout = kDefaultCallTimeout);
 
   // Typed form: call(protocol::ChallengeRequest{}) -> Result<ChallengeReply>.
+  // Constrained so that overload resolution for call(protocol::Request)
+  // never instantiates ReplyOf<protocol::Request> (clang does, and fails).
   template <typename R>
-  Result<ReplyOf<R>> call(R request, std::chrono::milliseconds timeout = kDefaultCallTimeout) {
+  requires(!std::is_same_v<R, protocol::Request>) Result<ReplyOf<R>> call(
+      R request, std::chrono::milliseconds timeout = kDefaultCallTimeout) {
     HEARTH_ASSIGN_OR_RETURN(protocol::Reply reply,
                             call(protocol::Request(std::move(request)), timeout));
     if (auto* typed = std::get_if<ReplyOf<R>>(&reply)) return std::move(*typed);

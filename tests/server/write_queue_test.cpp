@@ -29,6 +29,21 @@ TEST_CASE("envelopes fill the write queue to half, events to three quarters", "[
   CHECK(!q.push(frame(10)));  // the hard limit: the caller closes the connection
 }
 
+TEST_CASE("the replies of reply_frames requests fit however many events arrive first", "[server]") {
+  // A pipelining reader keeps at most reply_frames() requests unanswered:
+  // events may fill the queue to three quarters between the read and the
+  // replies, and every reply must still fit (else the client is cut off).
+  for (std::size_t frames : {4u, 8u, 16u, 17u, 64u, 101u}) {
+    WriteQueue q(frames, 1 << 20);
+    INFO("frames " << frames);
+    REQUIRE(q.reply_frames() >= 1);
+    std::size_t kind = 0;
+    while (q.event_room(10))
+      REQUIRE(q.push_event(kind++, {}, frame(10)) == WriteQueue::EventResult::kQueued);
+    for (std::size_t i = 0; i < q.reply_frames(); ++i) CHECK(q.push(frame(10)));
+  }
+}
+
 TEST_CASE("a held event replaces an older one of its kind and case, and goes out first",
           "[server]") {
   WriteQueue q(/*frames=*/4, /*bytes=*/1 << 20);
