@@ -83,19 +83,30 @@ inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30000};
 // request (sent with "re": null, e.g. after raw_send of a malformed frame).
 using Incoming = std::variant<protocol::Event, protocol::ProtocolError>;
 
-// The reply type of request type R (the variants pair up by index).
+// The reply type of request type R (the variants pair up by index). For a
+// type that is not a request there is none (a substitution failure, so the
+// typed call() below simply does not apply to it).
 namespace detail {
 template <typename R, std::size_t I = 0>
 constexpr std::size_t request_index() {
-  if constexpr (std::is_same_v<R, std::variant_alternative_t<I, protocol::Request>>) {
+  if constexpr (I >= std::variant_size_v<protocol::Request>) {
+    return I;
+  } else if constexpr (std::is_same_v<R, std::variant_alternative_t<I, protocol::Request>>) {
     return I;
   } else {
     return request_index<R, I + 1>();
   }
 }
+template <typename R, std::size_t I = request_index<R>(),
+          bool = (I < std::variant_size_v<protocol::Request>)>
+struct ReplyOfImpl {};
+template <typename R, std::size_t I>
+struct ReplyOfImpl<R, I, true> {
+  using type = std::variant_alternative_t<I, protocol::Reply>;
+};
 }  // namespace detail
 template <typename R>
-using ReplyOf = std::variant_alternative_t<detail::request_index<R>(), protocol::Reply>;
+using ReplyOf = typename detail::ReplyOfImpl<R>::type;
 
 class Connection {
  public:
@@ -116,11 +127,8 @@ class Connection {
                                std::chrono::milliseconds timeout = kDefaultCallTimeout);
 
   // Typed form: call(protocol::ChallengeRequest{}) -> Result<ChallengeReply>.
-  // Constrained so that overload resolution for call(protocol::Request)
-  // never instantiates ReplyOf<protocol::Request> (clang does, and fails).
   template <typename R>
-  requires(!std::is_same_v<R, protocol::Request>) Result<ReplyOf<R>> call(
-      R request, std::chrono::milliseconds timeout = kDefaultCallTimeout) {
+  Result<ReplyOf<R>> call(R request, std::chrono::milliseconds timeout = kDefaultCallTimeout) {
     HEARTH_ASSIGN_OR_RETURN(protocol::Reply reply,
                             call(protocol::Request(std::move(request)), timeout));
     if (auto* typed = std::get_if<ReplyOf<R>>(&reply)) return std::move(*typed);
