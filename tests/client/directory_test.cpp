@@ -12,8 +12,8 @@
 namespace hearth::client {
 namespace {
 
-// The example shipped in docs/ (HEARTH_TEST_DATA_DIR is the tests/ folder).
-const std::string kExample = std::string(HEARTH_TEST_DATA_DIR) + "/../docs/examples/directory.json";
+// The example shipped in docs/.
+const std::string kExample = (test::docs_dir() / "examples/directory.json").string();
 
 std::string refusal(const std::string& text) {
   auto d = parse_directory(text);

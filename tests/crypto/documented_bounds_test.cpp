@@ -4,8 +4,6 @@
 // message key lapses.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "crypto/hash.h"
@@ -15,6 +13,7 @@
 #include "crypto/trust.h"
 #include "crypto/x3dh.h"
 #include "tests/crypto/org_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace hearth::crypto {
 namespace {
@@ -22,10 +21,9 @@ namespace {
 using test::kNow;
 
 std::string read_doc(const std::string& name) {
-  std::ifstream in(std::string(HEARTH_TEST_DATA_DIR) + "/../docs/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  auto text = hearth::test::read_file(hearth::test::docs_dir() / name);
+  REQUIRE(text.has_value());
+  return *text;
 }
 
 X3dhInitiation initiate(const test::Org& org, const test::Responder& r, bool with_opk) {

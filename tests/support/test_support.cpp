@@ -19,6 +19,8 @@ std::optional<std::filesystem::path> vectors_dir() {
 
 std::filesystem::path test_data_dir() { return HEARTH_TEST_DATA_DIR; }
 
+std::filesystem::path docs_dir() { return test_data_dir().parent_path() / "docs"; }
+
 std::optional<std::string> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;

@@ -16,6 +16,9 @@ std::optional<std::filesystem::path> vectors_dir();
 // tests/ in the source tree (for checked-in fixtures such as tests/vectors/).
 std::filesystem::path test_data_dir();
 
+// docs/ in the source tree (the documents some tests hold the code to).
+std::filesystem::path docs_dir();
+
 // Reads a whole file; nullopt when it cannot be read.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 

@@ -26,6 +26,7 @@
 #include "common/bytes.h"
 #include "tests/integration/relay_support.h"
 #include "tests/integration/support/tool_run.h"
+#include "tests/support/test_support.h"
 
 namespace hearth::test {
 namespace {
@@ -34,8 +35,7 @@ using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 const char* const kTmux = "/usr/bin/tmux";
-const std::string kExampleDirectory =
-    std::string(HEARTH_TEST_DATA_DIR) + "/../docs/examples/directory.json";
+const std::string kExampleDirectory = (docs_dir() / "examples/directory.json").string();
 
 // A private tmux server (its own socket), killed with everything in it when
 // the test ends, however it ends.

@@ -12,8 +12,7 @@ using Catch::Matchers::Contains;
 using hearth::test::run_tool;
 
 TEST_CASE("hearth-admin directory validate: the example, and a bad file", "[tools]") {
-  const std::string example =
-      std::string(HEARTH_TEST_DATA_DIR) + "/../docs/examples/directory.json";
+  const std::string example = (hearth::test::docs_dir() / "examples/directory.json").string();
   auto ok = run_tool(HEARTH_ADMIN_PATH, {"directory", "validate", example});
   CHECK(ok.exit_code == 0);
   CHECK(ok.out == "ok: 4 canned responses, 4 referral cards\n");
