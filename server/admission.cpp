@@ -55,7 +55,7 @@ int shield_kind(Admission::Shield shield) { return shield == Admission::Shield::
 
 void Admission::list(std::uint64_t id, Entry& e) {
   if (e.asked_to_close) return;
-  if (e.read + e.queued > 0) holders_.emplace(e.read + e.queued, ~id);
+  if (e.held() > 0) holders_.emplace(e.held(), ~id);
   switch (e.pool) {
     case Pool::kHandshake:
       shares_[kHandshakes].add(e.source, id);
@@ -84,7 +84,7 @@ void Admission::list(std::uint64_t id, Entry& e) {
 
 void Admission::unlist(std::uint64_t id, Entry& e) {
   if (e.asked_to_close) return;
-  holders_.erase({e.read + e.queued, ~id});
+  holders_.erase({e.held(), ~id});
   switch (e.pool) {
     case Pool::kHandshake:
       shares_[kHandshakes].remove(e.source, id);
@@ -452,6 +452,22 @@ bool Admission::hold_read(Ticket& ticket, std::size_t bytes) {
   return true;
 }
 
+bool Admission::hold_in_flight(Ticket& ticket, std::size_t bytes) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(ticket.id_);
+  if (ticket.owner_ != this || it == entries_.end()) return false;
+  std::size_t without = buffered_ - it->second.in_flight;
+  if (bytes > it->second.in_flight && without + bytes > limits_.max_buffered_bytes) return false;
+  if (bytes != it->second.in_flight) {
+    unlist(it->first, it->second);
+    buffered_ = without + bytes;
+    it->second.in_flight = bytes;
+    list(it->first, it->second);
+  }
+  publish();
+  return true;
+}
+
 void Admission::hold_queued(Ticket& ticket, std::size_t bytes) {
   Closer close;
   {
@@ -496,7 +512,7 @@ void Admission::erase(std::uint64_t id) {
     auto p = parties_.find(it->second.party);
     if (p != parties_.end() && --p->second == 0) parties_.erase(p);
   }
-  buffered_ -= it->second.read + it->second.queued;
+  buffered_ -= it->second.held();
   // The source's entry goes with its last connection: nothing about a peer
   // outlives its socket.
   Source* source = it->second.source;

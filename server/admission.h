@@ -176,6 +176,11 @@ class Admission {
   // The write queue holds `bytes` now. Past the budget, the connection holding
   // the most is asked to close (kBufferBudget); it may be this one.
   void hold_queued(Ticket& ticket, std::size_t bytes);
+  // The connection's requests in flight (decoded, waiting for their commits;
+  // docs/protocol.md "Pipelining") hold `bytes` now. True when they may: a
+  // decrease always, an increase only under the budget. False: nothing
+  // changed (the session then handles the request as a barrier instead).
+  bool hold_in_flight(Ticket& ticket, std::size_t bytes);
 
   std::size_t buffered() const;
   // Sources with a connection now (tests: an entry goes with its last one).
@@ -193,6 +198,8 @@ class Admission {
     Source* source = nullptr;
     std::size_t read = 0;
     std::size_t queued = 0;
+    std::size_t in_flight = 0;
+    std::size_t held() const { return read + queued + in_flight; }
     bool asked_to_close = false;
     // Anonymous: the protection held (kNone once it ended), until when, and
     // its order of grant.

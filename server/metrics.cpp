@@ -200,6 +200,10 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
           "Times a connection waited for its byte rate limit.", read_throttled_waits.load());
   counter(out, "hearth_buffer_waits_total",
           "Times a big read waited because max_buffered_bytes was reached.", buffer_waits.load());
+  counter(out, "hearth_requests_not_pipelined_total",
+          "Sends, acks and vault_puts handled alone because the requests in flight held "
+          "max_frame_bytes, or max_buffered_bytes was reached.",
+          requests_not_pipelined.load());
   counter(out, "hearth_buffer_budget_closes_total",
           "Connections closed (1008) as the largest holder past max_buffered_bytes.",
           buffer_budget_closes.load());

@@ -88,6 +88,7 @@ class Metrics {
   std::atomic<std::uint64_t> frames_cut_off{0};
   std::atomic<std::uint64_t> read_throttled_waits{0};
   std::atomic<std::uint64_t> buffer_waits{0};
+  std::atomic<std::uint64_t> requests_not_pipelined{0};
   std::atomic<std::uint64_t> buffer_budget_closes{0};
   std::array<std::atomic<std::uint64_t>, kOpCount> requests_by_op{};
   std::array<std::atomic<std::uint64_t>, kErrorCodeCount> errors_by_code{};

@@ -217,16 +217,18 @@ void Session::send_event(protocol::Event event) {
 asio::awaitable<std::optional<ClientState::Answer>> Session::handle_text(const std::string& text) {
   auto decoded = client_.decode(text);
   auto* frame = std::get_if<protocol::RequestFrame>(&decoded);
-  if (frame != nullptr && ClientState::may_overlap(protocol::op_of(frame->request))) {
+  if (frame != nullptr && ClientState::may_overlap(protocol::op_of(frame->request)) &&
+      admit_in_flight(text.size())) {
     // co_spawn starts it through the strand's queue, after the requests read
     // before it: their storage jobs are submitted in request order.
-    auto slot = std::make_shared<InFlight>(InFlight{std::move(*frame), std::nullopt});
+    auto slot = std::make_shared<InFlight>(InFlight{std::move(*frame), text.size(), std::nullopt});
     in_flight_.push_back(slot);
     asio::co_spawn(strand_, run_in_flight(shared_from_this(), slot), asio::detached);
     co_return std::nullopt;
   }
   // A barrier: it sees the effects of every request before it, and its
-  // reply follows theirs.
+  // reply follows theirs. (So is a send, ack or vault_put that found no
+  // room in flight: its frame stays in the read budget meanwhile.)
   handling_ = true;
   co_await settle();
   if (closing()) {
@@ -258,6 +260,20 @@ asio::awaitable<std::optional<ClientState::Answer>> Session::handle_binary() {
       {}};
 }
 
+bool Session::admit_in_flight(std::size_t bytes) {
+  const std::size_t total = in_flight_bytes_ + bytes;
+  if (!in_flight_.empty() && total > services_.config.limits.max_frame_bytes) {
+    services_.metrics.requests_not_pipelined.fetch_add(1);
+    return false;
+  }
+  if (!hold_in_flight(total)) {
+    services_.metrics.requests_not_pipelined.fetch_add(1);
+    return false;
+  }
+  in_flight_bytes_ = total;
+  return true;
+}
+
 asio::awaitable<void> Session::settle() {
   while (!in_flight_.empty()) co_await settled_.wait();
 }
@@ -284,6 +300,9 @@ asio::awaitable<void> Session::run_in_flight(std::shared_ptr<Session> self,
 void Session::flush_in_flight() {
   while (!in_flight_.empty() && in_flight_.front()->answer) {
     ClientState::Answer answer = std::move(*in_flight_.front()->answer);
+    // Its bytes leave the budget before its reply enters it.
+    in_flight_bytes_ -= in_flight_.front()->bytes;
+    (void)hold_in_flight(in_flight_bytes_);  // a decrease: always taken
     in_flight_.pop_front();
     send_reply(std::move(answer));
   }

@@ -144,6 +144,10 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // transport tells admission (a full survivor pool takes places from
   // vaults without a live case first).
   virtual void cases_changed() {}
+  // The requests in flight hold `bytes` now: the transport tells admission
+  // (limits.max_buffered_bytes counts them). False when an increase would
+  // pass the budget (nothing changed).
+  virtual bool hold_in_flight(std::size_t bytes) = 0;
   // Called when the session ends (both loops done): unregisters from the hub.
   void finished();
 
@@ -165,11 +169,16 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // Queues an event that is not an envelope, or holds it.
   void send_event(protocol::Event event);
   void apply(const FollowUp& next);
-  // A request in flight and, once done, its answer.
+  // A request in flight, the bytes of its frame, and once done its answer.
   struct InFlight {
     protocol::RequestFrame frame;
+    std::size_t bytes = 0;
     std::optional<ClientState::Answer> answer;
   };
+  // Whether a request of `bytes` may go in flight now: a place, together at
+  // most limits.max_frame_bytes (what one request handled alone may hold),
+  // and room in limits.max_buffered_bytes. Takes the bytes when it may.
+  bool admit_in_flight(std::size_t bytes);
   boost::asio::awaitable<void> run_in_flight(std::shared_ptr<Session> self,
                                              std::shared_ptr<InFlight> slot);
   // Queues the replies of the oldest requests in flight that are done.
@@ -185,6 +194,7 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   AsyncSignal writer_wake_;
   AsyncSignal room_;
   std::deque<std::shared_ptr<InFlight>> in_flight_;  // in request order
+  std::size_t in_flight_bytes_ = 0;                  // their frames' bytes
   AsyncSignal settled_;                              // in_flight_ became empty
   // When the writer last made progress (or the queue last became non-empty).
   std::chrono::steady_clock::time_point last_write_progress_{};

@@ -225,6 +225,10 @@ class WsSession final : public Session {
       services_.admission.set_live_case(ticket_, client().vault_has_live_case());
   }
 
+  bool hold_in_flight(std::size_t bytes) override {
+    return services_.admission.hold_in_flight(ticket_, bytes);
+  }
+
   // Closes the HTTP side after a reply (TLS: close_notify).
   boost::asio::awaitable<void> shutdown_send() {
     boost::system::error_code ec;

@@ -283,6 +283,32 @@ TEST_CASE("the byte budget closes the largest holder, the oldest of equals", "[s
   CHECK(door.closed.at(a) == Reason::kBufferBudget);
 }
 
+TEST_CASE("requests in flight count in the byte budget and are refused past it", "[server]") {
+  Limits l = small();
+  l.max_buffered_bytes = 1000;
+  Door door(l);
+  std::size_t a = door.anonymous(1);
+  std::size_t b = door.anonymous(2);
+  CHECK(door.admission->hold_in_flight(door.tickets[a], 700));
+  CHECK(door.admission->buffered() == 700);
+  // b may not take what a holds in flight; nothing changed.
+  CHECK_FALSE(door.admission->hold_in_flight(door.tickets[b], 400));
+  CHECK(door.admission->buffered() == 700);
+  CHECK(door.admission->hold_in_flight(door.tickets[b], 300));
+  // A decrease is always taken, and frees room.
+  CHECK(door.admission->hold_in_flight(door.tickets[a], 200));
+  CHECK(door.admission->buffered() == 500);
+  // In flight counts toward the largest holder when the queues pass the budget.
+  CHECK(door.admission->hold_in_flight(door.tickets[a], 600));
+  door.admission->hold_queued(door.tickets[b], 200);
+  CHECK(door.closed.size() == 1);
+  CHECK(door.closed.at(a) == Reason::kBufferBudget);
+  // A connection's end takes its bytes in flight out of the budget.
+  door.tickets[b].reset();
+  door.tickets[a].reset();
+  CHECK(door.admission->buffered() == 0);
+}
+
 TEST_CASE("FairShare finds the group holding the most, then the oldest", "[server]") {
   FairShare<int> s;
   CHECK(s.top() == nullptr);
