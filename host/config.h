@@ -123,7 +123,8 @@ struct Limits {
   // conversation wait 260 ms, and a full one 4 s (docs/performance.md).
   std::size_t logged_in_read_bytes_per_second = 1024 * 1024;
   std::size_t logged_in_read_burst_bytes = 4 * 1024 * 1024;
-  // Bytes held across all connections (messages being read + write queues).
+  // Bytes held across all connections (messages being read, requests in
+  // flight, write queues).
   std::size_t max_buffered_bytes = 256 * 1024 * 1024;
 };
 

@@ -55,7 +55,10 @@ int shield_kind(Admission::Shield shield) { return shield == Admission::Shield::
 
 void Admission::list(std::uint64_t id, Entry& e) {
   if (e.asked_to_close) return;
-  if (e.held() > 0) holders_.emplace(e.held(), ~id);
+  // Ranked by what a close frees (its read and its queue): requests in
+  // flight run to their commit whether or not the connection closes.
+  closable_ += e.read + e.queued;
+  if (e.read + e.queued > 0) holders_.emplace(e.read + e.queued, ~id);
   switch (e.pool) {
     case Pool::kHandshake:
       shares_[kHandshakes].add(e.source, id);
@@ -84,7 +87,8 @@ void Admission::list(std::uint64_t id, Entry& e) {
 
 void Admission::unlist(std::uint64_t id, Entry& e) {
   if (e.asked_to_close) return;
-  holders_.erase({e.held(), ~id});
+  closable_ -= e.read + e.queued;
+  holders_.erase({e.read + e.queued, ~id});
   switch (e.pool) {
     case Pool::kHandshake:
       shares_[kHandshakes].remove(e.source, id);
@@ -461,6 +465,7 @@ bool Admission::hold_in_flight(Ticket& ticket, std::size_t bytes) {
   if (bytes != it->second.in_flight) {
     unlist(it->first, it->second);
     buffered_ = without + bytes;
+    in_flight_ = in_flight_ - it->second.in_flight + bytes;
     it->second.in_flight = bytes;
     list(it->first, it->second);
   }
@@ -478,9 +483,11 @@ void Admission::hold_queued(Ticket& ticket, std::size_t bytes) {
     buffered_ = buffered_ - it->second.queued + bytes;
     it->second.queued = bytes;
     list(it->first, it->second);
-    if (buffered_ > limits_.max_buffered_bytes && !holders_.empty()) {
-      // Over the budget: the largest holder goes (its queue is dropped when it
-      // closes), not whoever happened to queue the last frame.
+    // Over the budget, not counting what connections already asked to close
+    // are about to free (else each frame queued meanwhile would close one
+    // more): the largest holder goes (its queue is dropped when it closes),
+    // not whoever happened to queue the last frame.
+    if (closable_ + in_flight_ > limits_.max_buffered_bytes && !holders_.empty()) {
       auto largest = entries_.find(~holders_.rbegin()->second);
       unlist(largest->first, largest->second);
       largest->second.asked_to_close = true;
@@ -513,6 +520,7 @@ void Admission::erase(std::uint64_t id) {
     if (p != parties_.end() && --p->second == 0) parties_.erase(p);
   }
   buffered_ -= it->second.held();
+  in_flight_ -= it->second.in_flight;
   // The source's entry goes with its last connection: nothing about a peer
   // outlives its socket.
   Source* source = it->second.source;

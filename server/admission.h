@@ -66,11 +66,15 @@
 // (server/fair_share.h), never a scan of every connection.
 //
 // The byte budget: each ticket reports what its connection holds -- the
-// message being read and the write queue -- and the total is kept below
-// max_buffered_bytes. A read of a message past kFreeReadBytes that would pass
-// the budget is refused (the session waits and tries again, until its frame
-// deadline cuts it off); a write queue that takes the total past the budget
-// makes the connection holding the most bytes close (1008).
+// message being read, the requests in flight and the write queue -- and the
+// total is kept below max_buffered_bytes. A read of a message past
+// kFreeReadBytes that would pass the budget is refused (the session waits and
+// tries again, until its frame deadline cuts it off); so is a request going in
+// flight (the session runs it alone instead); a write queue that takes the
+// total past the budget makes the connection holding the most bytes a close
+// frees (read + queue; in flight runs to its commit anyway) close (1008).
+// Bytes of connections already asked to close do not count toward that
+// trigger: they are about to be freed.
 //
 // Admission never reads a peer address: connections are told apart by an
 // internal number and their source key only.
@@ -249,6 +253,8 @@ class Admission {
   std::size_t survivors_ = 0;
   std::size_t responders_ = 0;
   std::size_t buffered_ = 0;
+  std::size_t closable_ = 0;   // read + queued of the entries not asked to close
+  std::size_t in_flight_ = 0;  // in flight, all entries
   std::uint64_t next_shield_order_ = 1;
   // Live logged-in connections per party key (Entry::party).
   std::map<std::string, std::size_t, std::less<>> parties_;
@@ -259,7 +265,7 @@ class Admission {
   std::map<std::uint64_t, std::uint64_t> shields_[2];  // per kind: order -> id
   std::map<std::string, std::set<std::uint64_t>, std::less<>> party_members_;
   FairShare<Source*> caseless_;  // survivors whose vault has no live case, by source
-  // (bytes held, ~id): the largest holder, the oldest of equals, is last.
+  // (bytes read + queued, ~id): the largest holder, the oldest of equals, is last.
   std::set<std::pair<std::size_t, std::uint64_t>> holders_;
 };
 

@@ -166,7 +166,8 @@ std::string Metrics::render(std::int64_t open_cases, const storage::StorageStats
   gauge(out, "hearth_responders_open", "WebSockets logged in as a responder now.",
         responders_open.load());
   gauge(out, "hearth_buffered_bytes",
-        "Bytes held across all connections: messages being read and write queues.",
+        "Bytes held across all connections: messages being read, requests in flight and write "
+        "queues.",
         buffered_bytes.load());
   counter(out, "hearth_handshakes_evicted_total",
           "Handshakes closed at accept to make room (max_handshakes).", handshakes_evicted.load());

@@ -13,8 +13,8 @@
 // within frame_deadline once its first bytes arrived, is limited to
 // max_anonymous_frame_bytes before login (max_frame_bytes once logged in or
 // holding a route), is charged to a per-connection byte bucket, and what the
-// connection holds (message in hand, write queue) is reported to the global
-// byte budget.
+// connection holds (message in hand, requests in flight, write queue) is
+// reported to the global byte budget.
 //
 // No peer address is read here (the listener hands over only an opaque source
 // key, server/source_key.h): nothing about the peer can reach a log line.
