@@ -81,6 +81,19 @@ void WriteQueue::drop_unsent() {
   frames_.push_back(std::move(front));
 }
 
+void WriteQueue::FrameFifo::pop_front() {
+  frames_[head_] = std::string();  // its memory goes now
+  if (++head_ == frames_.size()) {
+    clear();  // empty: nothing held while the connection is idle
+    return;
+  }
+  // The popped slots are reclaimed once they are half the vector.
+  if (head_ >= 32 && head_ * 2 >= frames_.size()) {
+    frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
 std::size_t WriteQueue::envelope_page() const {
   // A page no larger than the room left under the half mark.
   std::size_t free_frames =

@@ -26,8 +26,8 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -106,7 +106,27 @@ class WriteQueue {
   std::size_t event_frames_ = 1;
   std::size_t event_bytes_ = 1;
   std::size_t page_size_ = 1;
-  std::deque<std::string> frames_;
+  // A FIFO of frames that holds no memory while empty: std::deque allocates
+  // a map and a first block (about 600 bytes) even empty, on every idle
+  // connection.
+  class FrameFifo {
+   public:
+    bool empty() const { return head_ == frames_.size(); }
+    std::size_t size() const { return frames_.size() - head_; }
+    const std::string& front() const { return frames_[head_]; }
+    std::string& front() { return frames_[head_]; }
+    void push_back(std::string frame) { frames_.push_back(std::move(frame)); }
+    void pop_front();
+    void clear() {
+      frames_ = {};
+      head_ = 0;
+    }
+
+   private:
+    std::vector<std::string> frames_;
+    std::size_t head_ = 0;  // frames_[0, head_) were popped (and are empty)
+  };
+  FrameFifo frames_;
   std::size_t bytes_ = 0;
   std::vector<HeldEvent> held_;
 };
