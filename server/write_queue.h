@@ -108,7 +108,10 @@ class WriteQueue {
   std::size_t page_size_ = 1;
   // A FIFO of frames that holds no memory while empty: std::deque allocates
   // a map and a first block (about 600 bytes) even empty, on every idle
-  // connection.
+  // connection. push_back() may move the queued strings, the front one too
+  // while it is being written: a moved std::string keeps its heap buffer
+  // (every frame is longer than the small-string buffer), as drop_unsent()'s
+  // move of the front frame already relied on with the deque.
   class FrameFifo {
    public:
     bool empty() const { return head_ == frames_.size(); }
@@ -118,7 +121,7 @@ class WriteQueue {
     void push_back(std::string frame) { frames_.push_back(std::move(frame)); }
     void pop_front();
     void clear() {
-      frames_ = {};
+      std::vector<std::string>().swap(frames_);  // its capacity too
       head_ = 0;
     }
 

@@ -315,7 +315,8 @@ class WsSession final : public Session {
           co_return false;
         }
         upgraded_ = true;
-        co_return co_await accept_websocket(req, early);
+        const bool accepted = co_await accept_websocket(req, early);
+        co_return accepted;
       }
       bool keep_alive = req.keep_alive() && served + 1 < kMaxHttpRequests;
       if (!co_await serve_http(req, keep_alive, body_bytes_sent)) co_return false;
