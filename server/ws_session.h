@@ -500,8 +500,11 @@ class WsSession final : public Session {
     bool started = false;
     // First a zero-byte read: it completes once a data frame has begun
     // (Beast answers pings and handles the close meanwhile), so `buffer`
-    // takes memory only when a message is arriving.
-    co_await ws_.async_read_some(boost::asio::mutable_buffer(),
+    // takes memory only when a message is arriving. The empty buffer points
+    // at a real byte: Beast 1.74's UTF-8 check of a text frame reads through
+    // a null pointer even for zero bytes.
+    char none = 0;
+    co_await ws_.async_read_some(boost::asio::mutable_buffer(&none, 0),
                                  boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     if (ec || ws_.is_message_done()) co_return ec;  // failed, or an empty message
     std::optional<boost::asio::steady_timer> pause;
