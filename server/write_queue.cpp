@@ -69,6 +69,7 @@ std::size_t WriteQueue::pop_front() {
   while (n < held_.size() && event_room(held_[n].frame.size()) && push(std::move(held_[n].frame)))
     ++n;
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (held_.empty()) std::vector<HeldEvent>().swap(held_);  // nothing held while idle
   return n;
 }
 
@@ -79,6 +80,14 @@ void WriteQueue::drop_unsent() {
   frames_.clear();
   bytes_ = front.size();
   frames_.push_back(std::move(front));
+}
+
+void WriteQueue::FrameFifo::push_back(std::string frame) {
+  // A short string keeps its characters inside the object: a move would
+  // move them, under a write in progress. On the heap they stay put.
+  const auto* object = reinterpret_cast<const char*>(&frame);
+  if (frame.data() >= object && frame.data() < object + sizeof(frame)) frame.reserve(sizeof(frame));
+  frames_.push_back(std::move(frame));
 }
 
 void WriteQueue::FrameFifo::pop_front() {
