@@ -64,7 +64,6 @@ Session::Session(Services& services, asio::any_io_executor strand)
       queue_(services.config.limits.write_queue_frames, services.config.limits.write_queue_bytes),
       feed_(services, strand_, *this),
       client_(services, feed_),
-      writer_wake_(strand_),
       room_(strand_),
       settled_(strand_),
       stall_timer_(strand_) {}
@@ -76,7 +75,6 @@ void Session::finished() {
   queue_.drop_held();
   // Whatever this client still reserved goes back at once.
   client_.release();
-  writer_wake_.cancel_forever();
   room_.cancel_forever();
   stall_timer_.cancel();
   services_.hub.remove_peer(this);
@@ -102,7 +100,7 @@ bool Session::enqueue(std::string frame) {
 
 void Session::queued(bool was_empty) {
   if (was_empty) last_write_progress_ = std::chrono::steady_clock::now();
-  writer_wake_.notify();
+  wake_writer();
   watch_stall();
 }
 
@@ -140,7 +138,7 @@ void Session::begin_close(std::uint16_t code, bool flush) {
     // The frame at the front may be in the middle of being written: kept.
     queue_.drop_unsent();
   }
-  writer_wake_.notify();
+  wake_writer();
   room_.cancel_forever();
   // A peer that does not answer the close (or does not read at all) is cut
   // off: after the handshake timeout, or sooner when the server is shutting
@@ -303,7 +301,7 @@ void Session::flush_in_flight() {
     // Its bytes leave the budget before its reply enters it.
     in_flight_bytes_ -= in_flight_.front()->bytes;
     (void)hold_in_flight(in_flight_bytes_);  // a decrease: always taken
-    in_flight_.pop_front();
+    in_flight_.erase(in_flight_.begin());
     send_reply(std::move(answer));
   }
   room_.notify();  // the reader may wait for a place in flight

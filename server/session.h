@@ -36,10 +36,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "server/client_state.h"
 #include "server/follow_up.h"
@@ -116,12 +116,12 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // here before reading the next request).
   boost::asio::awaitable<void> wait_for_reply_room();
   // The writer's side: the frame to write next (nullptr: none, or closed),
-  // then frame_written() once it is out; wait_for_frames() suspends until
-  // something is queued or the close begins.
+  // then frame_written() once it is out. wake_writer() is called when
+  // something is queued or the close begins: the transport starts its writer
+  // then if none is running (an idle connection keeps no writer alive).
   const std::string* next_frame() const;
   void frame_written();
-  boost::asio::awaitable<void> wait_for_frames() { return writer_wake_.wait(); }
-  void wake_writer() { writer_wake_.notify(); }
+  virtual void wake_writer() = 0;
   std::size_t queued_bytes() const { return queue_.bytes(); }
 
   // The close: its code once begun; closed() once the transport is done.
@@ -191,11 +191,12 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   WriteQueue queue_;
   MailboxFeed feed_;
   ClientState client_;
-  AsyncSignal writer_wake_;
   AsyncSignal room_;
-  std::deque<std::shared_ptr<InFlight>> in_flight_;  // in request order
-  std::size_t in_flight_bytes_ = 0;                  // their frames' bytes
-  AsyncSignal settled_;                              // in_flight_ became empty
+  // In request order; at most kMaxRequestsInFlight (a vector: a deque would
+  // allocate even empty).
+  std::vector<std::shared_ptr<InFlight>> in_flight_;
+  std::size_t in_flight_bytes_ = 0;  // their frames' bytes
+  AsyncSignal settled_;              // in_flight_ became empty
   // When the writer last made progress (or the queue last became non-empty).
   std::chrono::steady_clock::time_point last_write_progress_{};
   boost::asio::steady_timer stall_timer_;

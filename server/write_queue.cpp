@@ -69,6 +69,7 @@ std::size_t WriteQueue::pop_front() {
   while (n < held_.size() && event_room(held_[n].frame.size()) && push(std::move(held_[n].frame)))
     ++n;
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
+  if (held_.empty()) std::vector<HeldEvent>().swap(held_);  // nothing held while idle
   return n;
 }
 
@@ -79,6 +80,27 @@ void WriteQueue::drop_unsent() {
   frames_.clear();
   bytes_ = front.size();
   frames_.push_back(std::move(front));
+}
+
+void WriteQueue::FrameFifo::push_back(std::string frame) {
+  // A short string keeps its characters inside the object: a move would
+  // move them, under a write in progress. On the heap they stay put.
+  const auto* object = reinterpret_cast<const char*>(&frame);
+  if (frame.data() >= object && frame.data() < object + sizeof(frame)) frame.reserve(sizeof(frame));
+  frames_.push_back(std::move(frame));
+}
+
+void WriteQueue::FrameFifo::pop_front() {
+  frames_[head_] = std::string();  // its memory goes now
+  if (++head_ == frames_.size()) {
+    clear();  // empty: nothing held while the connection is idle
+    return;
+  }
+  // The popped slots are reclaimed once they are half the vector.
+  if (head_ >= 32 && head_ * 2 >= frames_.size()) {
+    frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
 }
 
 std::size_t WriteQueue::envelope_page() const {

@@ -26,8 +26,8 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -90,6 +90,9 @@ class WriteQueue {
   std::size_t frames() const { return frames_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::size_t held() const { return held_.size(); }
+  // Frame slots the queue holds memory for: 0 while it is empty (an idle
+  // connection's queue holds no heap).
+  std::size_t capacity() const { return frames_.capacity(); }
 
  private:
   struct HeldEvent {
@@ -106,7 +109,31 @@ class WriteQueue {
   std::size_t event_frames_ = 1;
   std::size_t event_bytes_ = 1;
   std::size_t page_size_ = 1;
-  std::deque<std::string> frames_;
+  // A FIFO of frames that holds no memory while empty: std::deque allocates
+  // a map and a first block (about 600 bytes) even empty, on every idle
+  // connection. push_back() may move the queued strings, the front one too
+  // while it is being written: a moved std::string keeps its heap buffer,
+  // and push_back() gives a frame short enough for the string's own inline
+  // buffer a heap buffer first (drop_unsent() moves the front frame too).
+  class FrameFifo {
+   public:
+    bool empty() const { return head_ == frames_.size(); }
+    std::size_t size() const { return frames_.size() - head_; }
+    const std::string& front() const { return frames_[head_]; }
+    std::string& front() { return frames_[head_]; }
+    void push_back(std::string frame);
+    std::size_t capacity() const { return frames_.capacity(); }
+    void pop_front();
+    void clear() {
+      std::vector<std::string>().swap(frames_);  // its capacity too
+      head_ = 0;
+    }
+
+   private:
+    std::vector<std::string> frames_;
+    std::size_t head_ = 0;  // frames_[0, head_) were popped (and are empty)
+  };
+  FrameFifo frames_;
   std::size_t bytes_ = 0;
   std::vector<HeldEvent> held_;
 };

@@ -244,6 +244,15 @@ class WsSession final : public Session {
 
   boost::asio::awaitable<void> run() {
     auto self = std::static_pointer_cast<WsSession>(shared_from_this());
+    // The HTTP side (its parser, buffer and request) lives in a coroutine
+    // frame of its own, freed before the WebSocket's long wait begins.
+    if (!co_await serve_until_upgrade()) co_return;
+    co_await run_websocket();
+  }
+
+  // TLS handshake, HTTP requests, and the upgrade: true once the WebSocket is
+  // accepted.
+  boost::asio::awaitable<bool> serve_until_upgrade() {
     const Limits& limits = services_.config.limits;
     boost::system::error_code ec;
     auto& lowest = beast::get_lowest_layer(ws_);
@@ -253,7 +262,7 @@ class WsSession final : public Session {
       co_await ws_.next_layer().async_handshake(
           boost::asio::ssl::stream_base::server,
           boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-      if (ec) co_return;
+      if (ec) co_return false;
     }
     beast::flat_buffer buffer;
     // HTTP/1.1 keep-alive: a browser fetches the page's files one after the
@@ -273,21 +282,21 @@ class WsSession final : public Session {
       parser.body_limit(0);
       co_await http::async_read(ws_.next_layer(), buffer, parser,
                                 boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-      if (ec) co_return;
+      if (ec) co_return false;
       auto& req = parser.get();
 
       if (services_.draining.load()) {
         services_.admission.leave_handshake(ticket_);
         services_.metrics.connections_refused.fetch_add(1);
         co_await respond(req, http::status::service_unavailable, "busy\n");
-        co_return;
+        co_return false;
       }
       if (websocket::is_upgrade(req)) {
         if (req.target() !=
             beast::string_view(protocol::kWebSocketPath.data(), protocol::kWebSocketPath.size())) {
           services_.admission.leave_handshake(ticket_);
           co_await respond(req, http::status::not_found, "not found\n");
-          co_return;
+          co_return false;
         }
         // Frames sent in the upgrade's own write (before our 101) are already
         // in `buffer`: they are handed to the WebSocket with the request when
@@ -301,20 +310,20 @@ class WsSession final : public Session {
             services_.admission.leave_handshake(ticket_);
             co_await respond(req, http::status::bad_request,
                              "wait for the 101 response before sending frames\n");
-            co_return;
+            co_return false;
           }
         }
         if (!services_.admission.upgrade(ticket_)) {
           services_.metrics.connections_refused.fetch_add(1);
           co_await respond(req, http::status::service_unavailable, "busy\n");
-          co_return;
+          co_return false;
         }
         upgraded_ = true;
-        co_await run_websocket(req, early);
-        co_return;
+        const bool accepted = co_await accept_websocket(req, early);
+        co_return accepted;
       }
       bool keep_alive = req.keep_alive() && served + 1 < kMaxHttpRequests;
-      if (!co_await serve_http(req, keep_alive, body_bytes_sent)) co_return;
+      if (!co_await serve_http(req, keep_alive, body_bytes_sent)) co_return false;
     }
   }
 
@@ -418,9 +427,9 @@ class WsSession final : public Session {
   }
 
   // `early`: empty, or the request re-serialized followed by the bytes that
-  // came right behind it (the peer's first frames).
-  boost::asio::awaitable<void> run_websocket(const http::request<http::empty_body>& req,
-                                             const std::string& early) {
+  // came right behind it (the peer's first frames). True once accepted.
+  boost::asio::awaitable<bool> accept_websocket(const http::request<http::empty_body>& req,
+                                                const std::string& early) {
     const Limits& limits = services_.config.limits;
     if constexpr (StreamWithExpiry<std::remove_reference_t<decltype(beast::get_lowest_layer(ws_))>>)
       beast::get_lowest_layer(ws_).expires_never();
@@ -442,16 +451,14 @@ class WsSession final : public Session {
       co_await ws_.async_accept(boost::asio::buffer(early),
                                 boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     }
-    if (ec) co_return;
-    start_lifetime();
+    co_return !ec;
+  }
 
+  boost::asio::awaitable<void> run_websocket() {
+    start_lifetime();
     services_.hub.add_peer(shared_from_this());
-    writer_running_ = true;
-    auto self = shared_from_this();
-    boost::asio::co_spawn(strand_, write_loop(), [self, this](std::exception_ptr) {
-      writer_running_ = false;
-      writer_done_.notify();
-    });
+    ws_open_ = true;
+    wake_writer();  // a close begun during the upgrade is sent now
     co_await read_loop();
     // The reader is done: the peer closed, the connection failed, or we are
     // closing. Let the writer finish (it sends our close frame, if any).
@@ -495,7 +502,16 @@ class WsSession final : public Session {
     const Limits& limits = services_.config.limits;
     boost::system::error_code ec;
     bool started = false;
-    boost::asio::steady_timer pause(strand_);
+    // First a zero-byte read: it completes once a data frame has begun
+    // (Beast answers pings and handles the close meanwhile), so `buffer`
+    // takes memory only when a message is arriving. The empty buffer points
+    // at a real byte: Beast 1.74's UTF-8 check of a text frame reads through
+    // a null pointer even for zero bytes.
+    char none = 0;
+    co_await ws_.async_read_some(boost::asio::mutable_buffer(&none, 0),
+                                 boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    if (ec || ws_.is_message_done()) co_return ec;  // failed, or an empty message
+    std::optional<boost::asio::steady_timer> pause;
     do {
       // What the next chunk may add: never past the message limit.
       const std::size_t next =
@@ -505,9 +521,11 @@ class WsSession final : public Session {
       while (next > Admission::kFreeReadBytes && !services_.admission.hold_read(ticket_, next)) {
         // Over the budget: read nothing more until room frees up (or the
         // frame deadline closes this connection). Its bytes wait in TCP.
-        pause.expires_after(std::chrono::milliseconds(20));
+        if (!pause) pause.emplace(strand_);
+        pause->expires_after(std::chrono::milliseconds(20));
         boost::system::error_code ignored;
-        co_await pause.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        co_await pause->async_wait(
+            boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
         if (close_code() || closed()) co_return boost::asio::error::operation_aborted;
       }
       co_await ws_.async_read_some(buffer, kReadChunk,
@@ -570,9 +588,10 @@ class WsSession final : public Session {
       // replies is not read from (the write-stall timeout then closes it).
       co_await wait_for_reply_room();
       if (draining() || close_code() || closed()) break;
-      buffer.consume(buffer.size());
-      // A big message must not keep its memory once handled.
-      if (buffer.capacity() > Admission::kFreeReadBytes) buffer.shrink_to_fit();
+      // The buffer holds no memory between messages (an idle connection
+      // waits in read_message's zero-byte read, with no buffer).
+      buffer.clear();
+      buffer.shrink_to_fit();
       // Before login only small messages: the anonymous ops (route,
       // pow_challenge, challenge, logins) fit; open_case with its vault may be
       // big, so a connection holding a route (paid for with proof of work)
@@ -638,6 +657,19 @@ class WsSession final : public Session {
     // reads until the peer's close frame arrives (Beast's close operation).
   }
 
+  // Starts the writer unless it runs: it writes until the queue is empty (and
+  // sends the close frame once the close begins), then ends.
+  void wake_writer() override {
+    if (!ws_open_ || writer_running_ || closed()) return;
+    writer_running_ = true;
+    auto self = std::static_pointer_cast<WsSession>(shared_from_this());
+    boost::asio::co_spawn(strand_, write_loop(), [self](std::exception_ptr e) {
+      if (!e) return;  // write_loop cleared writer_running_ itself
+      self->writer_running_ = false;
+      self->writer_done_.notify();
+    });
+  }
+
   // Tells the global byte budget what the write queue holds now.
   void report_queue() {
     if (queued_bytes() == queued_reported_) return;
@@ -667,12 +699,17 @@ class WsSession final : public Session {
         break;
       }
       if (closed()) break;
-      co_await wait_for_frames();
+      // Nothing to write: this writer ends (wake_writer() starts the next
+      // one). No suspension between the check above and the flag.
+      break;
     }
+    writer_running_ = false;
+    writer_done_.notify();
   }
 
   ConnectionSlot slot_;
   websocket::stream<Stream> ws_;
+  bool ws_open_ = false;  // accepted: the writer may run
   bool writer_running_ = false;
   AsyncSignal writer_done_{strand_};
   Admission::Ticket ticket_;

@@ -102,5 +102,40 @@ TEST_CASE("a backlog page fits the room left under the half mark", "[server]") {
   CHECK(tiny.envelope_room(1000));
 }
 
+TEST_CASE("an empty write queue holds no memory for frames", "[server]") {
+  // Every idle connection has one: it must cost nothing while empty.
+  WriteQueue q(/*frames=*/64, /*bytes=*/1 << 20);
+  CHECK(q.capacity() == 0);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) REQUIRE(q.push(frame(100)));
+    CHECK(q.capacity() >= 40);
+    while (!q.empty()) q.pop_front();
+    CHECK(q.capacity() == 0);
+    CHECK(q.bytes() == 0);
+  }
+  // A close that drops the unsent frames, then the last write.
+  REQUIRE(q.push(frame(100)));
+  REQUIRE(q.push(frame(100)));
+  q.drop_unsent();
+  q.pop_front();
+  CHECK(q.empty());
+  CHECK(q.capacity() == 0);
+}
+
+TEST_CASE("the frame being written keeps its bytes in place while more are queued", "[server]") {
+  // The writer hands the socket the front frame's characters; frames queued
+  // meanwhile may move the string objects, never those characters, however
+  // short the frame.
+  WriteQueue q(/*frames=*/1024, /*bytes=*/1 << 20);
+  REQUIRE(q.push("ok"));
+  const char* writing = q.front().data();
+  for (int i = 0; i < 500; ++i) REQUIRE(q.push(frame(i % 20)));
+  CHECK(q.front().data() == writing);
+  CHECK(q.front() == "ok");
+  q.drop_unsent();
+  CHECK(q.front().data() == writing);
+  CHECK(q.front() == "ok");
+}
+
 }  // namespace
 }  // namespace hearth::server
