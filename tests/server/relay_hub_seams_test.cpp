@@ -1,8 +1,8 @@
 // RelayHub at its seams, without processes or wall time: a ManualClock for
 // the time of day, a steady time the test moves for the refresh spacing, a
-// real roster and certificates (tests/support/test_org.h), and connections
-// as RecordingPeers. Each test pins one of the rules the hub's header and
-// its four concerns state.
+// real roster and certificates (tests/integration/support/test_org.h), and
+// connections as RecordingPeers. Each test pins one of the rules the hub's
+// header and its four concerns state (relay_hub_handoff_test.cpp: handoff).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
