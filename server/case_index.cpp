@@ -51,9 +51,9 @@ bool CaseIndex::update(const storage::CaseId& id, std::int64_t version, CaseReco
 }
 
 const std::set<storage::CaseId>& CaseIndex::ids_of_vault(ByteView login_key) const {
-  static const std::set<storage::CaseId> kNone;
+  static const std::set<storage::CaseId> none;
   auto it = by_vault_.find(key_of(login_key));
-  return it == by_vault_.end() ? kNone : it->second;
+  return it == by_vault_.end() ? none : it->second;
 }
 
 std::vector<OpenCase> CaseIndex::of_vault(ByteView login_key) const {
