@@ -1,8 +1,13 @@
-// RelayHub: the server's shared in-memory state — open cases, who is
-// connected as which party, responders' known certificates, the current
-// roster, and the waiting room (triage::Dispatcher: routing rules, presence,
-// waiting cases, who holds which case) — and the fan-out of live pushes to
-// connected sessions.
+// RelayHub: the server's shared in-memory state, and the one lock over it.
+// It is a façade over four concerns, each a small class with its own file:
+//   RosterCache  (roster_cache.h)  the roster in force, known certificates,
+//                                  which of them count now, checked signatures;
+//   CaseIndex    (case_index.h)    open cases by id and by vault, case slots;
+//   WaitingRoom  (waiting_room.h)  the triage::Dispatcher, presence, what
+//                                  each party was last told, refresh spacing;
+//   PeerRegistry (peer_registry.h) connected sessions by party, fan-out.
+// Its methods are the operations that span them (a survivor leaving marks
+// the vault's cases away; a roster change re-routes every responder).
 //
 // The database is the truth; the hub mirrors it so that routing and access
 // checks never wait on the storage thread. It is rebuilt at start from
@@ -13,9 +18,12 @@
 // a Peer's methods without holding its lock; a Peer posts the work onto its
 // own strand, so no session state is ever touched from another thread.
 //
-// Thread safety: every method is safe from any thread (one internal mutex,
-// mu_; the members it guards say so: GUARDED_BY, checked by clang's
-// -Wthread-safety in the clang build, common/thread_annotations.h).
+// Thread safety: every method is safe from any thread. One mutex, mu_,
+// guards all four concerns (they have no lock of their own; each member is
+// GUARDED_BY(mu_), checked by clang's -Wthread-safety in the clang build,
+// common/thread_annotations.h). The exception is the checked-signature
+// cache (CertificateChecks), which has its own mutex: check_certificate()
+// runs without mu_, so a signature check never holds up the hub.
 #pragma once
 
 #include <chrono>
@@ -35,65 +43,21 @@
 #include "crypto/trust.h"
 #include "host/case_record.h"
 #include "protocol/messages.h"
+#include "server/case_index.h"
+#include "server/peer_registry.h"
+#include "server/roster_cache.h"
+#include "server/waiting_room.h"
 #include "storage/types.h"
 #include "triage/dispatcher.h"
 #include "triage/rules.h"
 
 namespace hearth::server {
 
-// A stored envelope on its way to a connected recipient.
-struct Delivery {
-  storage::MailboxId mailbox;
-  storage::CaseId case_id;
-  std::int64_t seq = 0;
-  bool responder_side = false;  // a responder's mailbox (seq 1 there is the intake copy)
-  Bytes body;
-  UnixSeconds sent_minute = 0;
-};
-
-// The roster in force, verified, with its encoding (sent to clients as is).
-struct RosterState {
-  crypto::VerifiedRoster verified;
-  Bytes encoded;
-};
-
-// A responder certificate the server has seen at a login (stored in RosterStore).
-struct KnownCertificate {
-  crypto::ResponderCertificate certificate;
-  Bytes encoded;
-  Bytes hash;
-};
-
-struct PresenceState {
-  protocol::Presence status = protocol::Presence::kAway;
-  std::uint32_t capacity = 1;
-};
-
-// What a connected session offers the hub. Every method may be called from
-// any thread and must only post work to the session's strand.
-class Peer {
- public:
-  virtual ~Peer() = default;
-  virtual void push_delivery(std::shared_ptr<const Delivery> delivery) = 0;
-  // A case of this party was claimed (by `claimed_by`, a certificate hash) or
-  // ended for this party (the connection stops watching its mailbox, except a
-  // survivor's mailbox of a case its responder closed: replies still arrive).
-  virtual void push_case_claimed(const storage::CaseId& case_id, Bytes claimed_by,
-                                 std::string claimed_responder_id) = 0;
-  virtual void push_case_closed(const storage::CaseId& case_id, protocol::CloseReason reason) = 0;
-  // An event with no effect on the connection's state (queue_status,
-  // waiting, handoff_proposed, handoff_declined).
-  virtual void push_event(protocol::Event event) = 0;
-  // The roster changed: a responder whose certificate no longer checks out
-  // must disconnect (close 1008).
-  virtual void roster_changed(std::shared_ptr<const RosterState> roster) = 0;
-  // Graceful shutdown: finish the request in hand, flush, close 1001.
-  virtual void shut_down() = 0;
-};
-
 class RelayHub {
  public:
-  explicit RelayHub(const Clock& clock) : clock_(clock) {}
+  // `clock` must outlive the hub. `steady_now`: the steady time the refresh
+  // spacing (kRefreshSpacing) follows; tests pass one they advance.
+  explicit RelayHub(const Clock& clock, SteadyNow steady_now = &std::chrono::steady_clock::now);
 
   // ---- roster and certificates ----
   void set_roster(std::shared_ptr<const RosterState> roster);
@@ -231,7 +195,7 @@ class RelayHub {
   void register_survivor(ByteView login_key, const std::shared_ptr<Peer>& peer);
   void register_responder(const std::string& responder_id, const std::shared_ptr<Peer>& peer);
 
-  // Fan-out to every connected session of a party.
+  // Fan-out to every live connection of a party; the Peer calls run without mu_.
   void deliver_to_vault(ByteView login_key, const std::shared_ptr<const Delivery>& d);
   void deliver_to_responder(const std::string& responder_id,
                             const std::shared_ptr<const Delivery>& d);
@@ -240,52 +204,22 @@ class RelayHub {
   void for_each_peer(const std::function<void(Peer&)>& fn);
 
  private:
-  std::vector<std::shared_ptr<Peer>> alive(const std::multimap<Bytes, std::weak_ptr<Peer>>& map,
-                                           const Bytes& key) const REQUIRES(mu_);
-
-  // Under mu_: puts `c` into cases_ (replacing a case of the same id) and
-  // the index by vault; takes case `id` out of both.
-  void put_case_locked(OpenCase c) REQUIRES(mu_);
-  std::optional<OpenCase> erase_case_locked(const storage::CaseId& id) REQUIRES(mu_);
-  // Under mu_: the ids of the vault's cases (empty when none).
-  const std::set<storage::CaseId>& vault_cases_locked(const Bytes& login_key) const REQUIRES(mu_);
-
-  // Under mu_: survivors of `login_key` left; mark its waiting cases away.
-  void vault_left_locked(const Bytes& login_key, UnixSeconds now) REQUIRES(mu_);
-  // Under mu_: the current certificate per responder id.
-  std::map<std::string, const KnownCertificate*> current_locked(UnixSeconds now) const
-      REQUIRES(mu_);
-  // Under mu_: every responder's view rebuilt from roster and certificates.
+  // Under mu_: every known responder's routing (queues, languages) set
+  // afresh from the roster and the certificates. No-op before rules or roster.
   void sync_responders_locked() REQUIRES(mu_);
-
-  // Under mu_: whether a refresh may run now (and if not, marks it pending).
-  bool refresh_allowed_locked() REQUIRES(mu_);
+  // Under mu_: the cases `waiting` names, in order, skipping any gone;
+  // `away_since` (optional) gets each one's expire_from.
+  std::vector<OpenCase> cases_of_locked(const std::vector<triage::WaitingCase>& waiting,
+                                        std::vector<UnixSeconds>* away_since) const REQUIRES(mu_);
   void refresh_now() EXCLUDES(mu_);
 
   const Clock& clock_;
   mutable Mutex mu_;
-  std::chrono::steady_clock::time_point last_refresh_ GUARDED_BY(mu_){};
-  bool refresh_pending_ GUARDED_BY(mu_) = false;
-  std::shared_ptr<const RosterState> roster_ GUARDED_BY(mu_);
-  // Certificate hashes that passed check_certificate under the roster whose
-  // hash is checked_roster_ (at most the roster's listed certificates).
-  mutable Mutex checked_mu_;
-  mutable Bytes checked_roster_ GUARDED_BY(checked_mu_);
-  mutable std::set<Bytes> checked_ GUARDED_BY(checked_mu_);
-  std::unique_ptr<triage::Dispatcher> dispatcher_
-      GUARDED_BY(mu_);  // set by set_rules() at start-up
-  std::vector<triage::Position> changed_positions_
-      GUARDED_BY(mu_);  // refresh_now()'s buffer, kept warm
-  std::map<std::string, std::pair<std::size_t, std::size_t>> last_waiting_ GUARDED_BY(mu_);
-  std::map<Bytes, KnownCertificate> certificates_ GUARDED_BY(mu_);  // by certificate hash
-  std::map<storage::CaseId, OpenCase> cases_ GUARDED_BY(mu_);
-  // cases_ by vault login key: kept exact by every path that adds, changes or
-  // removes a case (index_add_locked / index_remove_locked).
-  std::map<Bytes, std::set<storage::CaseId>> by_vault_ GUARDED_BY(mu_);
-  std::map<Bytes, std::size_t> reserved_slots_ GUARDED_BY(mu_);  // by vault login key
-  std::map<const Peer*, std::weak_ptr<Peer>> peers_ GUARDED_BY(mu_);
-  std::multimap<Bytes, std::weak_ptr<Peer>> survivors_ GUARDED_BY(mu_);   // by vault login key
-  std::multimap<Bytes, std::weak_ptr<Peer>> responders_ GUARDED_BY(mu_);  // by responder id bytes
+  CertificateChecks checks_;  // its own mutex (see above): not GUARDED_BY(mu_)
+  RosterCache roster_ GUARDED_BY(mu_){checks_};
+  CaseIndex cases_ GUARDED_BY(mu_);
+  WaitingRoom room_ GUARDED_BY(mu_);
+  PeerRegistry peers_ GUARDED_BY(mu_);
 };
 
 }  // namespace hearth::server

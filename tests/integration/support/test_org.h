@@ -1,9 +1,9 @@
-// TestOrg: an organisation for integration tests, on real time — org root,
-// roster key, responders with certificates and prekeys, signed rosters.
-//
-// Unlike tests/crypto/org_fixture.h (fixed time for reproducible vectors) the
-// validity windows are around the real clock, because hearthd checks them
-// against the system clock.
+// TestOrg: an organisation for tests (org root, roster key, responders with
+// certificates and prekeys, signed rosters) with validity windows around the
+// time it is made for: real time for the integration tests, as hearthd checks
+// against the system clock; a ManualClock's for the server's unit tests
+// (tests/server/hub_fixture.h). Its own library, hearth_test_org. Unlike
+// tests/crypto/org_fixture.h (fixed time, for reproducible vectors).
 //
 // Thread safety: a plain value; use from one thread.
 #pragma once
