@@ -362,7 +362,7 @@ Result<client::EnrollmentCertificate> Org::enroll(const client::KeyRequest& requ
   entry.not_after = cert.fields.not_after;
   state.responders.push_back(std::move(entry));
   HEARTH_TRY(save(state));
-  return client::EnrollmentCertificate{std::move(rkc), std::move(cert)};
+  return client::EnrollmentCertificate{rkc, std::move(cert)};
 }
 
 Status Org::revoke(std::string_view id, UnixSeconds now) const {

@@ -79,7 +79,7 @@ std::vector<std::string> routing_lines(const protocol::TakenCase& t) {
                   ". Mode: " + std::string(protocol::mode_name(t.envelope.mode)) +
                   (t.envelope.region ? ". Region: " + *t.envelope.region : std::string()) + ".");
   if (t.interpreter)
-    lines.push_back("Interpreter needed: you share none of the survivor's languages.");
+    lines.emplace_back("Interpreter needed: you share none of the survivor's languages.");
   return lines;
 }
 
@@ -119,7 +119,7 @@ std::vector<std::string> first_message_lines(const client::Plaintext& first) {
     lines.push_back("  [" + cli::clock_time(e.minute) + "] " +
                     (e.author == Author::kSurvivor ? "survivor: " : "earlier responder: ") +
                     cli::printable(e.plaintext.payload));
-  lines.push_back("  (end of the earlier conversation)");
+  lines.emplace_back("  (end of the earlier conversation)");
   return lines;
 }
 

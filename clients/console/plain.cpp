@@ -67,7 +67,8 @@ struct Console {
     if (u.message.kind != static_cast<std::uint8_t>(PlaintextKind::kHandoffConsent) &&
         !u.text.empty())
       return say(at + label(u.case_id) + " (" + u.text + ")");
-    for (const auto& line : first_message_lines(u.message)) say(at + label(u.case_id) + " " + line);
+    const std::string prefix = at + label(u.case_id) + " ";
+    for (const auto& line : first_message_lines(u.message)) say(prefix + line);
   }
 
   void show(const ResponderUpdate& u) {

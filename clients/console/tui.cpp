@@ -345,6 +345,7 @@ bool Tui::connect() {
 std::vector<int> Tui::case_numbers() {
   std::vector<int> out;
   const auto& cases = store_.state().cases;
+  out.reserve(cases.size() + routing_.size());
   for (const auto& c : cases) out.push_back(numbers_.number_of(c.case_id));
   // A case taken this run whose first message has not arrived yet.
   for (const auto& [id, taken] : routing_) {
@@ -548,8 +549,8 @@ void Tui::canned(const std::string& arg) {
     return alert("No canned responses: start with --directory FILE (the org's directory).");
   if (arg.empty()) {
     std::vector<std::string> lines = canned_lines(*directory_);
-    lines.push_back("");
-    lines.push_back("/canned N or /canned ID puts it in the compose line; edit it, then Enter.");
+    lines.emplace_back();
+    lines.emplace_back("/canned N or /canned ID puts it in the compose line; edit it, then Enter.");
     return show_list("Canned responses", std::move(lines));
   }
   const CannedResponse* c = find_canned(*directory_, arg);
@@ -573,9 +574,10 @@ void Tui::refer(const std::string& arg) {
     std::string why;
     listed_cards_ = cards_for_selected(arg == "all", why);
     std::vector<std::string> lines = referral_lines(listed_cards_);
-    if (listed_cards_.empty()) lines.push_back("No card matches. /refer all lists every card.");
-    lines.push_back("");
-    lines.push_back("/refer N or /refer ID sends that card to the survivor; /refer all lists all.");
+    if (listed_cards_.empty()) lines.emplace_back("No card matches. /refer all lists every card.");
+    lines.emplace_back();
+    lines.emplace_back(
+        "/refer N or /refer ID sends that card to the survivor; /refer all lists all.");
     return show_list("Referral cards for case #" + std::to_string(selected_) + ", " + why,
                      std::move(lines));
   }
@@ -983,14 +985,15 @@ void Tui::draw_pane(int top, int bottom, int left, int width) {
   scroll_ = std::clamp(scroll_, 0, std::max(0, total - height));
   const int first = std::max(0, total - height - scroll_);
   for (int i = 0; i < height && first + i < total; ++i) {
-    const auto& [tone, text] = rows[static_cast<std::size_t>(first + i)];
+    const int row = first + i;  // < total, an int
+    const auto& [tone, text] = rows[static_cast<std::size_t>(row)];
     attr_t a = A_NORMAL;
     if (tone == Tone::kSystem) a = A_DIM;
     if (tone == Tone::kYou) a = A_BOLD;
     if (tone == Tone::kNote) a = A_UNDERLINE;
-    ::attron(a);
+    ::attr_on(a, nullptr);
     put(top + 1 + i, left, text, width);
-    ::attroff(a);
+    ::attr_off(a, nullptr);
   }
 }
 
@@ -1006,11 +1009,10 @@ void Tui::draw_overlay(int top, int bottom, int cols) {
   overlay_scroll_ = std::clamp(overlay_scroll_, 0, std::max(0, total - height));
   for (int i = 0; i < height && overlay_scroll_ + i < total; ++i) {
     const bool more = i == height - 1 && overlay_scroll_ + height < total;
+    const int row = overlay_scroll_ + i;  // < total, an int
     if (more) ::attron(A_REVERSE);
     put(top + 1 + i, 0,
-        more ? std::wstring(L"-- more: PgDn --")
-             : rows[static_cast<std::size_t>(overlay_scroll_ + i)],
-        cols);
+        more ? std::wstring(L"-- more: PgDn --") : rows[static_cast<std::size_t>(row)], cols);
     if (more) ::attroff(A_REVERSE);
   }
 }

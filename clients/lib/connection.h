@@ -89,12 +89,15 @@ using Incoming = std::variant<protocol::Event, protocol::ProtocolError>;
 namespace detail {
 template <typename R, std::size_t I = 0>
 constexpr std::size_t request_index() {
-  if constexpr (I >= std::variant_size_v<protocol::Request>) {
-    return I;
-  } else if constexpr (std::is_same_v<R, std::variant_alternative_t<I, protocol::Request>>) {
-    return I;
+  // Nested, not one condition: the alternative I exists only below the size.
+  if constexpr (I < std::variant_size_v<protocol::Request>) {
+    if constexpr (std::is_same_v<R, std::variant_alternative_t<I, protocol::Request>>) {
+      return I;
+    } else {
+      return request_index<R, I + 1>();
+    }
   } else {
-    return request_index<R, I + 1>();
+    return I;
   }
 }
 template <typename R, std::size_t I = request_index<R>(),

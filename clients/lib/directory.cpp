@@ -22,7 +22,9 @@ constexpr std::int64_t kDirectoryVersion = 1;
 using json_fields::at;
 using json_fields::check_object;
 using json_fields::is_language;
-constexpr auto& bad = json_fields::field_error;
+Status bad(std::string_view field, std::string_view what) {
+  return json_fields::field_error(field, what);
+}
 
 bool is_id(std::string_view s) {
   if (s.empty() || s.size() > kMaxDirectoryIdBytes) return false;

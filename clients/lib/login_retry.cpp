@@ -22,8 +22,8 @@ std::chrono::milliseconds login_retry_delay(const LoginRetry& retry, int attempt
   // Jitter, not a secret: a seeded Mersenne twister is enough.
   thread_local std::mt19937 random{std::random_device{}()};
   std::uniform_real_distribution<double> share(0.5, 1.0);
-  return std::chrono::milliseconds(
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(wait.count() * share(random))));
+  return std::chrono::milliseconds(std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(static_cast<double>(wait.count()) * share(random))));
 }
 
 std::string login_retry_text(std::chrono::milliseconds wait) {

@@ -165,7 +165,7 @@ SurvivorSession::SurvivorSession(Endpoint endpoint, crypto::SigningPublicKey org
     : endpoint_(std::move(endpoint)),
       org_root_(org_root),
       keys_(std::move(keys)),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 SurvivorSession::~SurvivorSession() = default;
 
