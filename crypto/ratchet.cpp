@@ -136,7 +136,7 @@ void Ratchet::store_skipped(std::uint32_t number, const SecretBytes& key) {
   skipped_.push_back({*remote_, number, dh_steps_, slot});
 }
 
-void Ratchet::erase_skipped(std::deque<SkippedKey>::const_iterator it) {
+void Ratchet::erase_skipped(const std::deque<SkippedKey>::const_iterator& it) {
   wipe({skipped_store_.data() + it->slot * kKeyBytes, kKeyBytes});
   free_slots_.push_back(it->slot);
   skipped_.erase(it);

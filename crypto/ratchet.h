@@ -92,7 +92,7 @@ class Ratchet {
   Ratchet() = default;
   Ratchet clone() const;
   void store_skipped(std::uint32_t number, const SecretBytes& key);
-  void erase_skipped(std::deque<SkippedKey>::const_iterator it);
+  void erase_skipped(const std::deque<SkippedKey>::const_iterator& it);
   void drop_oldest_skipped();
   Status skip_until(std::uint32_t until);
   Status dh_step(const DhPublicKey& remote);

@@ -226,7 +226,7 @@ Bytes site_hash(const std::map<std::string, StaticFile, std::less<>>& files) {
   }
   std::size_t i = 0;
   for (const auto& [path, file] : files) {
-    parts.push_back(heads[i++]);
+    parts.emplace_back(heads[i++]);
     parts.push_back(as_bytes(file.body));
   }
   return crypto::sha256(parts);
@@ -258,7 +258,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& public_respons
   // 'self' in connect-src covers the page's own ws:// and wss:// origin (CSP
   // Level 3; checked in Chromium 156, docs/operations.md): no Host header is
   // copied into it.
-  static const std::vector<std::pair<std::string_view, std::string_view>> kHeaders{
+  static const std::vector<std::pair<std::string_view, std::string_view>> headers{
       {"Cache-Control", "no-store"},
       {"Content-Security-Policy",
        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
@@ -275,7 +275,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& public_respons
        "magnetometer=(), browsing-topics=(), interest-cohort=()"},
       {"X-Frame-Options", "DENY"},
   };
-  return kHeaders;
+  return headers;
 }
 
 Result<StaticSite> StaticSite::load(const std::filesystem::path& root,

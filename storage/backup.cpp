@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
-#include <stdlib.h>
+#include <stdlib.h>  // NOLINT(modernize-deprecated-headers): POSIX mkdtemp is not in <cstdlib>
 #include <sys/stat.h>
-#include <time.h>
+#include <time.h>  // NOLINT(modernize-deprecated-headers): POSIX gmtime_r is not in <ctime>
 #include <unistd.h>
 
 #include <cerrno>

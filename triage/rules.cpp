@@ -34,7 +34,9 @@ constexpr std::size_t kMaxRulesFileBytes = 1024 * 1024;
 using json_fields::at;
 using json_fields::check_object;
 using json_fields::is_language;
-constexpr auto& bad = json_fields::field_error;
+Status bad(std::string_view field, std::string_view what) {
+  return json_fields::field_error(field, what);
+}
 
 bool is_name(std::string_view s, std::size_t max) {
   if (s.empty() || s.size() > max) return false;

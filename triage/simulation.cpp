@@ -24,7 +24,9 @@ using json = nlohmann::json;
 
 using json_fields::at;
 using json_fields::check_object;
-constexpr auto& bad = json_fields::field_error;
+Status bad(std::string_view field, std::string_view what) {
+  return json_fields::field_error(field, what);
+}
 
 Result<double> get_number(const json& j, const std::string& field, double lo, double hi) {
   if (!j.is_number() || !std::isfinite(j.get<double>()) || j.get<double>() < lo ||

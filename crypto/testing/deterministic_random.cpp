@@ -19,12 +19,12 @@ ScopedDeterministicRandom::~ScopedDeterministicRandom() {
 }
 
 void ScopedDeterministicRandom::fill(MutableByteView out) {
-  static const std::uint8_t kZeroNonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
+  static const std::uint8_t zero_nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
   std::size_t done = 0;
   while (done < out.size()) {
     if (used_ == block_.size()) {
       std::memset(block_.data(), 0, block_.size());
-      crypto_stream_chacha20_ietf_xor_ic(block_.data(), block_.data(), block_.size(), kZeroNonce,
+      crypto_stream_chacha20_ietf_xor_ic(block_.data(), block_.data(), block_.size(), zero_nonce,
                                          counter_++, key_.data());
       used_ = 0;
     }

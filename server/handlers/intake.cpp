@@ -286,7 +286,7 @@ asio::awaitable<ClientState::Handled> ClientState::on_open_case(
     if (vault) {
       Status st = s.vaults.create(vault->login_id, vault->login_key, vault->blob);
       *verdict = expected_error(StorageStep::kVaultCreate, st.code());
-      HEARTH_TRY(st);
+      if (!st.is_ok()) return st;
       out.vault_version = 1;
     } else {
       auto v = s.vaults.get(login_id);

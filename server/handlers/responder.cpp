@@ -131,8 +131,10 @@ asio::awaitable<ClientState::Handled> ClientState::on_upload_prekeys(
     if (spk) HEARTH_TRY(s.prekeys.put_signed_prekey(as_bytes(rid), *spk, now));
     if (!opks.empty()) {
       Status st = s.prekeys.add_one_time_prekeys(as_bytes(rid), opks);
-      if (!st.is_ok()) *verdict = expected_error(StorageStep::kPrekeyUpload, st.code());
-      HEARTH_TRY(st);
+      if (!st.is_ok()) {
+        *verdict = expected_error(StorageStep::kPrekeyUpload, st.code());
+        return st;
+      }
     }
     return s.prekeys.one_time_prekey_count(as_bytes(rid));
   };
