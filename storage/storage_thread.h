@@ -235,7 +235,7 @@ void StorageThread::submit_typed(bool write, Fn fn, Handler done, std::size_t by
       slot->emplace(std::move(result).value());
       return Status::ok();
     };
-    Done finish = [slot, done = std::move(done)](Status status) mutable {
+    Done finish = [slot, done = std::move(done)](const Status& status) mutable {
       if (!status.is_ok() || !slot->has_value()) {
         done(R(status.is_ok() ? error(Code::kInternal, "job produced no value") : status));
       } else {
