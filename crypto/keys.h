@@ -36,6 +36,7 @@ struct FixedBytes {
     return out;
   }
   friend bool operator==(const FixedBytes&, const FixedBytes&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 flags the defaulted <=> itself
   friend auto operator<=>(const FixedBytes&, const FixedBytes&) = default;
 };
 

@@ -585,6 +585,7 @@ Result<std::vector<SurvivorUpdate>> SurvivorSession::receive(
       }
     }
     std::vector<protocol::Request> acks;
+    acks.reserve(envelopes.size());
     for (const protocol::EnvelopeEvent& ev : envelopes)
       acks.emplace_back(protocol::AckRequest{ev.case_id, ev.seq});
     // An ack lost with the connection only means the envelope comes again and
