@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # clang-tidy (.clang-tidy's checks) over Hearth's own library and program
 # sources and the project headers they include, with a build's
-# compile_commands.json; fails on any warning. The test command runs it after
-# the release build (docs/performance.md, "Build and test time": its cost).
+# compile_commands.json; fails on any warning. The test command runs it beside
+# the tests, once the release build is done (docs/performance.md, "Build and
+# test time": its cost).
 #
 # Usage: scripts/clang_tidy.sh [build dir (build/release)] [jobs (nproc)]
 #

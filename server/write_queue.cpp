@@ -23,13 +23,20 @@ WriteQueue::WriteQueue(std::size_t frames, std::size_t bytes)
 }
 
 bool WriteQueue::push(std::string frame) {
+  if (!fits(frame.size())) return false;
+  append(std::move(frame));
+  return true;
+}
+
+bool WriteQueue::fits(std::size_t bytes) const {
   // A client that does not read its replies and events must not make the
   // server hold an unbounded queue for it: past either limit it is closed.
-  if (!frames_.empty() && (frames_.size() >= max_frames_ || bytes_ + frame.size() > max_bytes_))
-    return false;
+  return frames_.empty() || (frames_.size() < max_frames_ && bytes_ + bytes <= max_bytes_);
+}
+
+void WriteQueue::append(std::string frame) {
   bytes_ += frame.size();
   frames_.push_back(std::move(frame));
-  return true;
 }
 
 bool WriteQueue::envelope_room(std::size_t bytes) const {
@@ -49,8 +56,11 @@ bool WriteQueue::reply_room(std::size_t pending) const {
 }
 
 WriteQueue::EventResult WriteQueue::push_event(std::size_t kind, Bytes case_id, std::string frame) {
-  if (held_.empty() && event_room(frame.size()) && push(std::move(frame)))
+  // (Checked before the frame is moved: a held event keeps its frame.)
+  if (held_.empty() && event_room(frame.size()) && fits(frame.size())) {
+    append(std::move(frame));
     return EventResult::kQueued;
+  }
   // No room: hold it. Events are state (a place in line, a claim, a close):
   // the newest of a kind for a case is all the client needs, and it goes
   // after the others, where it arrived.
@@ -65,9 +75,8 @@ std::size_t WriteQueue::pop_front() {
   bytes_ -= std::min(frames_.front().size(), bytes_);
   frames_.pop_front();
   std::size_t n = 0;
-  // Events stay below the hard limit, so push() cannot refuse them here.
-  while (n < held_.size() && event_room(held_[n].frame.size()) && push(std::move(held_[n].frame)))
-    ++n;
+  while (n < held_.size() && event_room(held_[n].frame.size()) && fits(held_[n].frame.size()))
+    append(std::move(held_[n++].frame));
   held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(n));
   if (held_.empty()) std::vector<HeldEvent>().swap(held_);  // nothing held while idle
   return n;
@@ -86,7 +95,8 @@ void WriteQueue::FrameFifo::push_back(std::string frame) {
   // A short string keeps its characters inside the object: a move would
   // move them, under a write in progress. On the heap they stay put.
   const auto* object = reinterpret_cast<const char*>(&frame);
-  if (frame.data() >= object && frame.data() < object + sizeof(frame)) frame.reserve(sizeof(frame));
+  if (frame.data() >= object && frame.data() < object + sizeof(std::string))
+    frame.reserve(sizeof(std::string));
   frames_.push_back(std::move(frame));
 }
 

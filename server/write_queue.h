@@ -95,6 +95,10 @@ class WriteQueue {
   std::size_t capacity() const { return frames_.capacity(); }
 
  private:
+  // Whether a frame of `bytes` stays within both hard limits.
+  bool fits(std::size_t bytes) const;
+  void append(std::string frame);
+
   struct HeldEvent {
     std::size_t kind = 0;
     Bytes case_id;

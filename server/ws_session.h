@@ -157,7 +157,7 @@ class WsSession final : public Session {
           });
         },
         source);
-    boost::asio::co_spawn(strand, self->run(), [self](std::exception_ptr e) {
+    boost::asio::co_spawn(strand, self->run(), [self](const std::exception_ptr& e) {
       if (e) log::logger().error("session_exception");
       self->mark_closed();
       self->ticket_.reset();
@@ -663,7 +663,7 @@ class WsSession final : public Session {
     if (!ws_open_ || writer_running_ || closed()) return;
     writer_running_ = true;
     auto self = std::static_pointer_cast<WsSession>(shared_from_this());
-    boost::asio::co_spawn(strand_, write_loop(), [self](std::exception_ptr e) {
+    boost::asio::co_spawn(strand_, write_loop(), [self](const std::exception_ptr& e) {
       if (!e) return;  // write_loop cleared writer_running_ itself
       self->writer_running_ = false;
       self->writer_done_.notify();
