@@ -31,9 +31,11 @@ cmake --build build/release -j "$jobs"
 # beside the tests, one process at the lowest priority, on the CPU the tests
 # leave idle while they wait on hearthd's timers; its result is checked last.
 step "clang-tidy started in the background (scripts/clang_tidy.sh, log: build/release/clang-tidy.log)"
-nice -n 19 bash scripts/clang_tidy.sh build/release 1 >build/release/clang-tidy.log 2>&1 &
+# In its own process group (setsid does not fork here: the pid is the group),
+# so an early exit stops clang-tidy and the xargs under it too.
+setsid nice -n 19 bash scripts/clang_tidy.sh build/release 1 >build/release/clang-tidy.log 2>&1 &
 tidy_pid=$!
-trap 'kill "$tidy_pid" 2>/dev/null || true' EXIT
+trap 'kill -- -"$tidy_pid" 2>/dev/null || true' EXIT
 
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$test_jobs" --timeout 600
@@ -100,7 +102,10 @@ clang-format --dry-run -Werror "${sources[@]}"
 echo "formatting: ${#sources[@]} files clean"
 
 step "clang-tidy (scripts/clang_tidy.sh: .clang-tidy's checks over the libraries and programs)"
-if ! wait "$tidy_pid"; then
+tidy_status=0
+wait "$tidy_pid" || tidy_status=$?
+trap - EXIT
+if ((tidy_status != 0)); then
   cat build/release/clang-tidy.log
   exit 1
 fi
