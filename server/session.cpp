@@ -259,14 +259,12 @@ asio::awaitable<std::optional<ClientState::Answer>> Session::handle_binary() {
 }
 
 bool Session::admit_in_flight(std::size_t bytes) {
+  // A frame alone never passes max_frame_bytes (the read limit), so the
+  // first request in flight passes the first test.
   const std::size_t total = in_flight_bytes_ + bytes;
-  if (!in_flight_.empty() && total > services_.config.limits.max_frame_bytes) {
+  if (total > services_.config.limits.max_frame_bytes || !hold_in_flight(total)) {
     services_.metrics.requests_not_pipelined.fetch_add(1);
-    return false;
-  }
-  if (!hold_in_flight(total)) {
-    services_.metrics.requests_not_pipelined.fetch_add(1);
-    return false;
+    return false;  // the barrier path
   }
   in_flight_bytes_ = total;
   return true;
