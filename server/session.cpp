@@ -170,8 +170,15 @@ asio::awaitable<void> Session::wait_for_reply_room() {
 }
 
 const std::string* Session::next_frame() const {
-  if (queue_.empty() || closed_) return nullptr;
+  if (queue_.empty() || closed_ || close_sent_) return nullptr;
   return &queue_.front();
+}
+
+void Session::mark_close_sent(bool writing) {
+  close_sent_ = true;    // again once the front frame's write is done
+  queue_.drop_unsent();  // the held events too
+  if (!writing && !queue_.empty()) queue_.pop_front();
+  room_.cancel_forever();
 }
 
 void Session::frame_written() {
