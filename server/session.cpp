@@ -170,8 +170,15 @@ asio::awaitable<void> Session::wait_for_reply_room() {
 }
 
 const std::string* Session::next_frame() const {
-  if (queue_.empty() || closed_) return nullptr;
+  if (queue_.empty() || closed_ || close_sent_) return nullptr;
   return &queue_.front();
+}
+
+void Session::mark_close_sent(bool writing) {
+  close_sent_ = true;    // again once the front frame's write is done
+  queue_.drop_unsent();  // the held events too
+  if (!writing && !queue_.empty()) queue_.pop_front();
+  room_.cancel_forever();
 }
 
 void Session::frame_written() {
@@ -259,14 +266,12 @@ asio::awaitable<std::optional<ClientState::Answer>> Session::handle_binary() {
 }
 
 bool Session::admit_in_flight(std::size_t bytes) {
+  // A frame alone never passes max_frame_bytes (the read limit), so the
+  // first request in flight passes the first test.
   const std::size_t total = in_flight_bytes_ + bytes;
-  if (!in_flight_.empty() && total > services_.config.limits.max_frame_bytes) {
+  if (total > services_.config.limits.max_frame_bytes || !hold_in_flight(total)) {
     services_.metrics.requests_not_pipelined.fetch_add(1);
-    return false;
-  }
-  if (!hold_in_flight(total)) {
-    services_.metrics.requests_not_pipelined.fetch_add(1);
-    return false;
+    return false;  // the barrier path
   }
   in_flight_bytes_ = total;
   return true;

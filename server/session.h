@@ -115,10 +115,11 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   // Suspends until a reply fits the queue's last quarter (the reader waits
   // here before reading the next request).
   boost::asio::awaitable<void> wait_for_reply_room();
-  // The writer's side: the frame to write next (nullptr: none, or closed),
-  // then frame_written() once it is out. wake_writer() is called when
-  // something is queued or the close begins: the transport starts its writer
-  // then if none is running (an idle connection keeps no writer alive).
+  // The writer's side: the frame to write next (nullptr: none, closed, or
+  // the close frame sent), then frame_written() once it is out.
+  // wake_writer() is called when something is queued or the close begins:
+  // the transport starts its writer then if none is running (an idle
+  // connection keeps no writer alive).
   const std::string* next_frame() const;
   void frame_written();
   virtual void wake_writer() = 0;
@@ -128,6 +129,14 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   const std::optional<std::uint16_t>& close_code() const { return close_code_; }
   bool closed() const { return closed_; }
   void mark_closed() { closed_ = true; }
+  // A close frame is on its way (the writer's, or the one Beast sends itself
+  // answering the peer's close or refusing a message too big), or the
+  // stream failed: nothing more is queued or written, and no writer starts.
+  // What is queued is dropped, but for the front frame while `writing` (the
+  // writer is in the middle of it; it leaves once written). The transport
+  // then reports the queue (its bytes leave the byte budget).
+  void mark_close_sent(bool writing);
+  bool close_sent() const { return close_sent_; }
   bool draining() const { return draining_; }  // shutdown: no new frames are read
   // A request is being handled or is in flight.
   bool handling() const { return handling_ || !in_flight_.empty(); }
@@ -156,7 +165,7 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
 
  private:
   // ---- FeedOutlet ----
-  bool closing() const override { return close_code_.has_value() || closed_; }
+  bool closing() const override { return close_code_.has_value() || closed_ || close_sent_; }
   bool envelope_room(std::size_t bytes) const override { return queue_.envelope_room(bytes); }
   std::size_t envelope_page() const override { return queue_.envelope_page(); }
   void queue_envelope(std::string frame) override;
@@ -205,6 +214,7 @@ class Session : public Peer, private FeedOutlet, public std::enable_shared_from_
   bool draining_ = false;
   bool handling_ = false;
   bool closed_ = false;
+  bool close_sent_ = false;
 };
 
 }  // namespace hearth::server

@@ -7,6 +7,16 @@
 
 namespace hearth::server {
 
+namespace {
+
+// Whether `s` keeps its characters inside the object (no heap buffer).
+bool is_inline(const std::string& s) {
+  const auto* object = reinterpret_cast<const char*>(&s);
+  return s.data() >= object && s.data() < object + sizeof(std::string);
+}
+
+}  // namespace
+
 const std::size_t WriteQueue::kMaxEnvelopeFrameBytes = (protocol::kMaxBodyBytes + 2) / 3 * 4 + 512;
 
 WriteQueue::WriteQueue(std::size_t frames, std::size_t bytes)
@@ -94,14 +104,14 @@ void WriteQueue::drop_unsent() {
 void WriteQueue::FrameFifo::push_back(std::string frame) {
   // A short string keeps its characters inside the object: a move would
   // move them, under a write in progress. On the heap they stay put.
-  const auto* object = reinterpret_cast<const char*>(&frame);
-  if (frame.data() >= object && frame.data() < object + sizeof(std::string))
-    frame.reserve(sizeof(std::string));
+  if (is_inline(frame)) frame.reserve(sizeof(std::string));
   frames_.push_back(std::move(frame));
 }
 
 void WriteQueue::FrameFifo::pop_front() {
-  frames_[head_] = std::string();  // its memory goes now
+  // Its memory goes now: assigning an empty string would keep the buffer
+  // (libstdc++ copies a short string into the capacity it has).
+  std::string().swap(frames_[head_]);
   if (++head_ == frames_.size()) {
     clear();  // empty: nothing held while the connection is idle
     return;
@@ -111,6 +121,13 @@ void WriteQueue::FrameFifo::pop_front() {
     frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
+}
+
+std::size_t WriteQueue::FrameFifo::heap_bytes() const {
+  std::size_t total = 0;
+  for (const std::string& frame : frames_)
+    if (!is_inline(frame)) total += frame.capacity();
+  return total;
 }
 
 std::size_t WriteQueue::envelope_page() const {

@@ -93,6 +93,12 @@ class WriteQueue {
   // Frame slots the queue holds memory for: 0 while it is empty (an idle
   // connection's queue holds no heap).
   std::size_t capacity() const { return frames_.capacity(); }
+  // Heap bytes the frame slots hold, popped slots included: the queued
+  // frames' capacity only, as a written frame's buffer goes at once (else
+  // up to half the slots would keep sent frames' memory, outside what
+  // write_queue_bytes and the byte budget count). For tests and metrics: it
+  // walks the slots.
+  std::size_t heap_bytes() const { return frames_.heap_bytes(); }
 
  private:
   // Whether a frame of `bytes` stays within both hard limits.
@@ -127,6 +133,7 @@ class WriteQueue {
     std::string& front() { return frames_[head_]; }
     void push_back(std::string frame);
     std::size_t capacity() const { return frames_.capacity(); }
+    std::size_t heap_bytes() const;
     void pop_front();
     void clear() {
       std::vector<std::string>().swap(frames_);  // its capacity too

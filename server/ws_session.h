@@ -483,7 +483,9 @@ class WsSession final : public Session {
     std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
     lifetime_timer_.async_wait([weak](boost::system::error_code ec) {
       auto self = weak.lock();
-      if (ec || !self || self->closed() || self->close_code() || self->client().logged_in()) return;
+      if (ec || !self || self->closed() || self->close_code() || self->close_sent() ||
+          self->client().logged_in())
+        return;
       if (self->handling()) {
         self->lifetime_timer_.expires_after(std::chrono::seconds(1));
         self->start_lifetime_wait();
@@ -601,6 +603,16 @@ class WsSession final : public Session {
                                : anonymous_frame_limit());
       boost::system::error_code ec = co_await read_message(buffer);
       if (ec) {
+        // The stream sends nothing more once it is not open: Beast answered
+        // the peer's close frame (or closed 1009 on a message too big), or
+        // the connection failed. The replies of the requests in flight and
+        // the events that arrive meanwhile are dropped, not written. (A close
+        // of ours begun during the read leaves the stream open: the writer
+        // flushes and sends it.)
+        if (!ws_.is_open()) {
+          mark_close_sent(/*writing=*/writer_running_);
+          report_queue();
+        }
         if (ec == websocket::error::message_too_big) {
           services_.metrics.oversize_frames.fetch_add(1);
           log_flood_line(FloodLine::kFrameTooBig, log::Level::kInfo, "frame_too_big",
@@ -660,7 +672,7 @@ class WsSession final : public Session {
   // Starts the writer unless it runs: it writes until the queue is empty (and
   // sends the close frame once the close begins), then ends.
   void wake_writer() override {
-    if (!ws_open_ || writer_running_ || closed()) return;
+    if (!ws_open_ || writer_running_ || closed() || close_sent()) return;
     writer_running_ = true;
     auto self = std::static_pointer_cast<WsSession>(shared_from_this());
     boost::asio::co_spawn(strand_, write_loop(), [self](const std::exception_ptr& e) {
@@ -685,13 +697,16 @@ class WsSession final : public Session {
         co_await ws_.async_write(boost::asio::buffer(*frame),
                                  boost::asio::redirect_error(boost::asio::use_awaitable, ec));
         if (ec) {
+          mark_close_sent(/*writing=*/false);  // this frame too: nothing more goes out
           mark_closed();
           break;
         }
         frame_written();
         continue;
       }
-      if (close_code() && !closed()) {
+      if (close_code() && !closed() && !close_sent()) {
+        // Nothing is written after the close frame, and no writer starts.
+        mark_close_sent(/*writing=*/false);
         boost::system::error_code ec;
         websocket::close_reason reason(*close_code());
         co_await ws_.async_close(reason,
@@ -703,6 +718,10 @@ class WsSession final : public Session {
       // one). No suspension between the check above and the flag.
       break;
     }
+    // The writer is done: after a close frame, what is still queued goes
+    // (and leaves the budget).
+    if (close_sent()) mark_close_sent(/*writing=*/false);
+    report_queue();
     writer_running_ = false;
     writer_done_.notify();
   }

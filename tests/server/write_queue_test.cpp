@@ -1,5 +1,6 @@
 // The write queue's shares without a socket (server/write_queue.h): envelopes
 // to half, events to three quarters, the last quarter for replies.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -135,6 +136,37 @@ TEST_CASE("the frame being written keeps its bytes in place while more are queue
   q.drop_unsent();
   CHECK(q.front().data() == writing);
   CHECK(q.front() == "ok");
+}
+
+TEST_CASE("a written frame's buffer goes at once, not when the queue empties", "[server]") {
+  // The byte budget counts the queued frames: the slots of written ones must
+  // hold nothing (libstdc++ keeps a string's buffer when an empty one is
+  // assigned to it). Frames past the inline buffer, in every slot position:
+  // before the popped slots are reclaimed (32), and after.
+  constexpr std::size_t kFrame = 4096;
+  for (int queued : {2, 20, 40, 100}) {
+    INFO("frames queued " << queued);
+    WriteQueue q(/*frames=*/128, /*bytes=*/1 << 20);
+    for (int i = 0; i < queued; ++i) REQUIRE(q.push(frame(kFrame)));
+    CHECK(q.heap_bytes() >= static_cast<std::size_t>(queued) * kFrame);
+    // Past each queued frame's capacity (within its allocation's rounding).
+    std::size_t most_held_past = 0;
+    for (int written = 1; written < queued; ++written) {
+      q.pop_front();
+      const auto left = static_cast<std::size_t>(queued - written);
+      REQUIRE(q.frames() == left);
+      if (q.heap_bytes() > left * (kFrame + 64))
+        most_held_past = std::max(most_held_past, q.heap_bytes() - left * kFrame);
+    }
+    CHECK(most_held_past == 0);
+    // More queued behind the remaining one, then all written.
+    for (int i = 0; i < 10; ++i) REQUIRE(q.push(frame(kFrame)));
+    while (q.frames() > 1) q.pop_front();
+    CHECK(q.heap_bytes() <= kFrame + 64);
+    q.pop_front();
+    CHECK(q.heap_bytes() == 0);
+    CHECK(q.capacity() == 0);
+  }
 }
 
 }  // namespace
