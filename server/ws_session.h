@@ -541,7 +541,8 @@ class WsSession final : public Session {
         std::weak_ptr<WsSession> weak = std::static_pointer_cast<WsSession>(shared_from_this());
         frame_timer_.async_wait([weak](boost::system::error_code timer_ec) {
           auto self = weak.lock();
-          if (timer_ec || !self || self->closed() || self->close_code()) return;
+          if (timer_ec || !self || self->closed() || self->close_code() || self->close_sent())
+            return;
           self->services_.metrics.frames_cut_off.fetch_add(1);
           log_flood_line(FloodLine::kFrameDeadlinePassed, log::Level::kInfo,
                          "frame_deadline_passed");
@@ -608,7 +609,9 @@ class WsSession final : public Session {
         // the connection failed. The replies of the requests in flight and
         // the events that arrive meanwhile are dropped, not written. (A close
         // of ours begun during the read leaves the stream open: the writer
-        // flushes and sends it.)
+        // flushes and sends it.) Beast 1.74 itself refuses a write after its
+        // close (operation_aborted): what this adds is that their bytes leave
+        // the byte budget now and no writer runs on a closed stream.
         if (!ws_.is_open()) {
           mark_close_sent(/*writing=*/writer_running_);
           report_queue();
