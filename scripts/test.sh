@@ -27,16 +27,6 @@ flags=(-G Ninja -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld
 step "release build"
 cmake -S . -B build/release "${flags[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/release -j "$jobs"
-# clang-tidy needs only the release build's compile_commands.json: it runs
-# beside the tests, one process at the lowest priority, on the CPU the tests
-# leave idle while they wait on hearthd's timers; its result is checked last.
-step "clang-tidy started in the background (scripts/clang_tidy.sh, log: build/release/clang-tidy.log)"
-# In its own process group (setsid does not fork here: the pid is the group),
-# so an early exit stops clang-tidy and the xargs under it too.
-setsid nice -n 19 bash scripts/clang_tidy.sh build/release 1 >build/release/clang-tidy.log 2>&1 &
-tidy_pid=$!
-trap 'kill -- -"$tidy_pid" 2>/dev/null || true' EXIT
-
 step "release tests"
 ctest --test-dir build/release --output-on-failure -j "$test_jobs" --timeout 600
 
@@ -51,6 +41,19 @@ if [[ -f web/package.json ]]; then
 else
   step "web tests: web/package.json does not exist yet, skipped"
 fi
+
+# clang-tidy needs only the release build's compile_commands.json: it runs
+# beside the sanitizer build and tests, one process at the lowest priority, on
+# the CPU the tests leave idle while they wait on hearthd's timers; its result
+# is checked last. It starts after the web tests: the browser's Argon2id and
+# proof-of-work are the one test step that is CPU-bound and timed (a run with
+# clang-tidy beside it timed out once waiting for the page's socket).
+step "clang-tidy started in the background (scripts/clang_tidy.sh, log: build/release/clang-tidy.log)"
+# In its own process group (setsid does not fork here: the pid is the group),
+# so an early exit stops clang-tidy and the xargs under it too.
+setsid nice -n 19 bash scripts/clang_tidy.sh build/release 1 >build/release/clang-tidy.log 2>&1 &
+tidy_pid=$!
+trap 'kill -- -"$tidy_pid" 2>/dev/null || true' EXIT
 
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build/asan "${flags[@]}" -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON >/dev/null
